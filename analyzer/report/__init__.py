@@ -1,0 +1,6 @@
+"""Renderers: a Rich table for terminals, Markdown for CI summaries, JSON from the model itself."""
+
+from analyzer.report.markdown import render_markdown
+from analyzer.report.table import judgment_table, render
+
+__all__ = ["judgment_table", "render", "render_markdown"]

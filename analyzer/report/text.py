@@ -1,0 +1,38 @@
+"""Shared wording for renderers: numbers formatted for people."""
+
+from __future__ import annotations
+
+import math
+
+from analyzer.model import Kind, MetricResult
+
+
+def number(value: float | None, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if math.isinf(value):
+        return "∞"
+    return f"{value:.{digits}g}"
+
+
+def e_value(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.3g}" if value < 1e6 else f"{value:.1e}"
+
+
+def arm_values(result: MetricResult) -> tuple[str, str]:
+    """Canary and stable as shown: error rate in percent, latency quantile in seconds."""
+    est = result.estimate
+    if result.kind is Kind.RATIO and result.label is None:
+        pct = [f"{v * 100:.3g} %" if v is not None else "–" for v in (est.canary, est.stable)]
+        return pct[0], pct[1]
+    if result.kind is Kind.RATIO:
+        return number(est.canary), number(est.stable)
+    return tuple(f"{number(v)} s" if v is not None else "–" for v in (est.canary, est.stable))  # type: ignore[return-value]
+
+
+def interval(result: MetricResult) -> str:
+    if result.interval.lower is None and result.interval.upper is None:
+        return "–"
+    return f"[{number(result.interval.lower)}, {number(result.interval.upper)}]"

@@ -1,0 +1,152 @@
+"""Mixture likelihood-ratio e-processes and confidence sequences for binomial counts on a grid.
+
+The model: at step k, ``x_k`` successes out of ``m_k`` trials, ``x_k ~ Binomial(m_k, p_k(θ))`` for
+a scalar parameter θ (a rate ratio, or a rate relative to a limit). For a boundary θ_b the
+mixture likelihood ratio
+
+    M_K(θ_b) = Σ_{g in side} w_g Π_{k≤K} [p_k(θ_g)^x_k (1-p_k(θ_g))^(m_k-x_k)]
+                                       / [p_k(θ_b)^x_k (1-p_k(θ_b))^(m_k-x_k)]   / Σ_{g in side} w_g
+
+with the prior weights w_g restricted to the grid points *above* θ_b is a nonnegative
+supermartingale under every θ ≤ θ_b when p_k(θ) is increasing in θ (monotone likelihood ratio of
+the binomial family; the trials m_k and the map p_k are predictable). Ville's inequality then
+gives P(∃K: M_K(θ_b) ≥ 1/α) ≤ α: the test may be read at every look, as often as Argo asks.
+Restricting to the points *below* θ_b tests θ ≥ θ_b the same way. Inverting the tests over all
+grid points gives an anytime-valid confidence sequence for θ.
+
+Ville (1939); Robbins (1970) "Statistical methods related to the law of the iterated logarithm";
+Howard, Ramdas, McAuliffe, Sekhon (2021) "Time-uniform, nonparametric, nonasymptotic confidence
+sequences", Ann. Statist. 49(2); Lindon & Malek (2022) "Anytime-valid inference for multinomial
+count data", NeurIPS.
+
+Everything is computed for all prefixes K at once: arrays are (grid points G) x (steps K).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.special import xlogy
+
+FloatArray = NDArray[np.float64]
+
+#: Half width of the log-ratio grid: ratios from 1/64 to 64.
+GRID_HALF_WIDTH = float(np.log(64.0))
+#: Grid points: a spacing of about 6.7 % in the ratio.
+GRID_POINTS = 129
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Sorted parameter values θ_g (> 0) and log prior weights (normal on log θ, unnormalised)."""
+
+    theta: FloatArray
+    log_prior: FloatArray
+
+    def index(self, value: float) -> int:
+        """Index of a value that was placed on the grid."""
+        i = int(np.searchsorted(self.theta, value * (1 - 1e-12)))
+        if i >= self.theta.size or not np.isclose(self.theta[i], value, rtol=1e-9, atol=0.0):
+            raise ValueError(f"{value!r} is not on the grid")
+        return i
+
+
+@lru_cache(maxsize=64)
+def log_ratio_grid(scale: float, include: tuple[float, ...] = ()) -> Grid:
+    """A log-spaced grid of ratios with a N(0, scale²) prior on log θ, holding the given values exactly.
+
+    Grid points closer than 1e-9 (relative) to an included value are replaced by it.
+    """
+    base = np.linspace(-GRID_HALF_WIDTH, GRID_HALF_WIDTH, GRID_POINTS)
+    extra = np.log(np.asarray([v for v in include if v > 0], dtype=np.float64))
+    keep = (
+        ~np.any(np.isclose(base[:, None], extra[None, :], rtol=0, atol=1e-9), axis=1) if extra.size else True
+    )
+    log_theta = np.unique(np.concatenate([base[keep], extra]))
+    log_prior = -0.5 * (log_theta / scale) ** 2
+    theta = np.exp(log_theta)
+    theta.setflags(write=False)
+    log_prior.setflags(write=False)
+    return Grid(theta=theta, log_prior=log_prior)
+
+
+def cumulative_loglik(successes: FloatArray, trials: FloatArray, probs: FloatArray) -> FloatArray:
+    """Binomial log-likelihood (without the constant binomial coefficient), summed over steps 1..K.
+
+    ``probs`` is (G, K); the result is (G, K) with column K the log-likelihood of the first K steps.
+    Steps with no trials contribute nothing. ``xlogy`` makes 0·log 0 = 0, so boundary
+    probabilities are exact where the data allow them.
+    """
+    per_step = xlogy(successes, probs) + xlogy(trials - successes, 1.0 - probs)
+    result: FloatArray = np.cumsum(per_step, axis=1)
+    return result
+
+
+def _cumulative_logsumexp(values: FloatArray, reverse: bool) -> FloatArray:
+    """Running log-sum-exp along axis 0, *excluding* the current row (strictly above or below)."""
+    data = values[::-1] if reverse else values
+    acc = np.logaddexp.accumulate(data, axis=0)
+    shifted = np.full_like(acc, -np.inf)
+    shifted[1:] = acc[:-1]
+    out: FloatArray = shifted[::-1] if reverse else shifted
+    return out
+
+
+def mixture_log_e(loglik: FloatArray, log_prior: FloatArray, side: Literal["above", "below"]) -> FloatArray:
+    """log M_K(θ_b) for every boundary b and prefix K, mixing over the grid points on ``side`` of θ_b.
+
+    ``side="above"`` tests H0: θ ≤ θ_b (evidence of an increase); ``"below"`` tests H0: θ ≥ θ_b.
+    Where no grid point lies on that side the e-value is 1 (log 0).
+    """
+    reverse = side == "above"
+    weighted = loglik + log_prior[:, None]
+    numerator = _cumulative_logsumexp(weighted, reverse)
+    normaliser = _cumulative_logsumexp(log_prior[:, None], reverse)
+    with np.errstate(invalid="ignore"):
+        log_e = numerator - normaliser - loglik
+    result: FloatArray = np.where(np.isfinite(normaliser), log_e, 0.0)
+    return result
+
+
+def mixture_log_e_at(
+    loglik: FloatArray, log_prior: FloatArray, b: int, side: Literal["above", "below"]
+) -> FloatArray:
+    """log M_K(θ_b) for one boundary b and every prefix K: the row ``b`` of :func:`mixture_log_e`."""
+    rows = slice(b + 1, None) if side == "above" else slice(0, b)
+    if loglik[rows].shape[0] == 0:
+        return np.zeros(loglik.shape[1])
+    prior = log_prior[rows]
+    weighted = loglik[rows] + prior[:, None]
+    peak = weighted.max(axis=0)
+    numerator = peak + np.log(np.exp(weighted - peak).sum(axis=0))
+    normaliser = prior.max() + np.log(np.exp(prior - prior.max()).sum())
+    result: FloatArray = numerator - normaliser - loglik[b]
+    return result
+
+
+def lower_bounds(log_e_above: FloatArray, theta: FloatArray, log_threshold: float) -> FloatArray:
+    """Per prefix K, the lower end of the confidence sequence: values rejected by the 'above' test cut.
+
+    θ_b is excluded at look K when log M_K(θ_b) ≥ log(1/α); the bound is the grid value just above
+    the largest excluded θ_b (0 when none is excluded).
+    """
+    rejected = log_e_above >= log_threshold
+    any_rejected = rejected.any(axis=0)
+    last = theta.size - 1 - np.argmax(rejected[::-1], axis=0)
+    above = np.minimum(last + 1, theta.size - 1)
+    result: FloatArray = np.where(any_rejected, theta[above], 0.0)
+    return result
+
+
+def upper_bounds(log_e_below: FloatArray, theta: FloatArray, log_threshold: float) -> FloatArray:
+    """Per prefix K, the upper end of the confidence sequence (inf when nothing is excluded)."""
+    rejected = log_e_below >= log_threshold
+    any_rejected = rejected.any(axis=0)
+    first = np.argmax(rejected, axis=0)
+    below = np.maximum(first - 1, 0)
+    result: FloatArray = np.where(any_rejected, theta[below], np.inf)
+    return result
