@@ -20,7 +20,7 @@ from analyzer.stats.eprocess import (
     mixture_log_e_at,
     upper_bounds,
 )
-from analyzer.stats.rate_ratio import canary_share
+from analyzer.stats.rate_ratio import log_canary_share
 
 
 @dataclass(frozen=True)
@@ -77,9 +77,11 @@ def compare_ratio(
     against r ≥ ``pass_ratio``, mixing over ratios below it, at the current look.
     """
     grid = log_ratio_grid(prior_scale, include=(fail_ratio, pass_ratio))
-    shares = canary_share(grid.theta[:, None], counts.canary_total[None, :], counts.stable_total[None, :])
+    log_p, log_q = log_canary_share(
+        grid.theta[:, None], counts.canary_total[None, :], counts.stable_total[None, :]
+    )
     events = counts.canary_events + counts.stable_events
-    loglik = cumulative_loglik(counts.canary_events, events, shares)
+    loglik = cumulative_loglik(counts.canary_events, events, log_p, log_q)
     above = mixture_log_e(loglik, grid.log_prior, "above")
     below = mixture_log_e(loglik[:, -1:], grid.log_prior, "below")
     fail_path = above[grid.index(fail_ratio)]
@@ -112,7 +114,7 @@ def exceeds_limit(
     """
     grid = log_ratio_grid(prior_scale, include=(1.0,))
     probs = np.minimum(limit * grid.theta, 1.0 - 1e-12)[:, None] * np.ones((1, total.size))
-    loglik = cumulative_loglik(events, total, probs)
+    loglik = cumulative_loglik(events, total, np.log(probs), np.log1p(-probs))
     path = mixture_log_e_at(loglik, grid.log_prior, grid.index(1.0), "above")
     return LimitEvidence(log_e=float(max(path.max(), 0.0)), fail_step=_first_true(path >= log_threshold))
 

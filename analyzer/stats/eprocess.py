@@ -30,7 +30,6 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import xlogy
 
 FloatArray = NDArray[np.float64]
 
@@ -74,14 +73,18 @@ def log_ratio_grid(scale: float, include: tuple[float, ...] = ()) -> Grid:
     return Grid(theta=theta, log_prior=log_prior)
 
 
-def cumulative_loglik(successes: FloatArray, trials: FloatArray, probs: FloatArray) -> FloatArray:
+def cumulative_loglik(
+    successes: FloatArray, trials: FloatArray, log_p: FloatArray, log_q: FloatArray
+) -> FloatArray:
     """Binomial log-likelihood (without the constant binomial coefficient), summed over steps 1..K.
 
-    ``probs`` is (G, K); the result is (G, K) with column K the log-likelihood of the first K steps.
-    Steps with no trials contribute nothing. ``xlogy`` makes 0·log 0 = 0, so boundary
-    probabilities are exact where the data allow them.
+    ``log_p`` and ``log_q`` are (G, K): log p and log(1 - p), passed separately so that they stay
+    exact when p is within rounding of 0 or 1. The result is (G, K), column K the log-likelihood of
+    the first K steps. A term with no successes (or no failures) contributes 0 whatever its log.
     """
-    per_step = xlogy(successes, probs) + xlogy(trials - successes, 1.0 - probs)
+    failures = trials - successes
+    with np.errstate(invalid="ignore"):
+        per_step = np.where(successes > 0, successes * log_p, 0.0) + np.where(failures > 0, failures * log_q, 0.0)
     result: FloatArray = np.cumsum(per_step, axis=1)
     return result
 

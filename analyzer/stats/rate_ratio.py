@@ -43,6 +43,17 @@ def canary_share(
     return result
 
 
+def log_canary_share(
+    ratio: ArrayLike, canary_exposure: ArrayLike, stable_exposure: ArrayLike
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """(log π(r), log(1 - π(r))), computed from the exposures so both stay exact at the extremes."""
+    weighted = np.asarray(ratio, dtype=np.float64) * np.asarray(canary_exposure, dtype=np.float64)
+    stable = np.asarray(stable_exposure, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_total = np.log(weighted + stable)
+        return np.log(weighted) - log_total, np.log(stable) - log_total
+
+
 def ratio_from_share(share: float, canary_exposure: float, stable_exposure: float) -> float:
     """Inverse of :func:`canary_share`: r = π/(1-π) · n_s/n_c (inf at π = 1, nan without exposure)."""
     if canary_exposure <= 0 or stable_exposure <= 0:
