@@ -32,9 +32,7 @@ def _read_profile(profile: str) -> tuple[str, str]:
     if profile in builtin_profiles():
         text = (resources.files("analyzer") / "profiles" / f"{profile}.yaml").read_text(encoding="utf-8")
         return f"built-in profile {profile!r}", text
-    raise InputError(
-        f"profile {profile!r} is neither a file nor a built-in profile ({', '.join(builtin_profiles())})"
-    )
+    raise InputError(f"profile {profile!r} is neither a file nor a built-in profile ({', '.join(builtin_profiles())})")
 
 
 def parse_policy(text: str, source: str) -> Policy:

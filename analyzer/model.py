@@ -42,9 +42,7 @@ class RatioArm(_Strict):
     @model_validator(mode="after")
     def _events_within_total(self) -> RatioArm:
         if len(self.total) != len(self.events):
-            raise ValueError(
-                f"total has {len(self.total)} steps but events has {len(self.events)}; they must match"
-            )
+            raise ValueError(f"total has {len(self.total)} steps but events has {len(self.events)}; they must match")
         for step, (total, events) in enumerate(zip(self.total, self.events, strict=True)):
             if _exceeds(events, total):
                 raise ValueError(f"step {step}: events ({events:g}) exceed total ({total:g})")
@@ -204,9 +202,7 @@ class MetricPolicy(_Strict):
 
     kind: Kind
     quantile: float = Field(default=0.95, gt=0, lt=1, description="histograms: the quantile watched")
-    pass_ratio: float = Field(
-        default=1.5, gt=1, description="largest canary/stable ratio still acceptable for a pass"
-    )
+    pass_ratio: float = Field(default=1.5, gt=1, description="largest canary/stable ratio still acceptable for a pass")
     fail_ratio: float = Field(
         default=1.0, ge=1, description="canary/stable ratio beyond which a shown increase is a regression"
     )
@@ -232,9 +228,7 @@ class MetricPolicy(_Strict):
     @model_validator(mode="after")
     def _ratios(self) -> MetricPolicy:
         if self.fail_ratio >= self.pass_ratio:
-            raise ValueError(
-                f"fail_ratio ({self.fail_ratio:g}) must be below pass_ratio ({self.pass_ratio:g})"
-            )
+            raise ValueError(f"fail_ratio ({self.fail_ratio:g}) must be below pass_ratio ({self.pass_ratio:g})")
         return self
 
 
@@ -255,17 +249,13 @@ def _default_metrics() -> dict[str, MetricPolicy]:
 class Policy(_Strict):
     """Global error rates, sufficiency guards and the per-metric policies."""
 
-    alpha_fail: float = Field(
-        default=0.01, gt=0, lt=0.5, description="false-fail rate over all looks and metrics"
-    )
+    alpha_fail: float = Field(default=0.01, gt=0, lt=0.5, description="false-fail rate over all looks and metrics")
     alpha_pass: float = Field(default=0.05, gt=0, lt=0.5, description="false-pass rate per metric")
     min_canary_requests: float = Field(default=200, ge=0)
     min_expected_events: float = Field(default=10, ge=0)
     min_duration_seconds: float = Field(default=300, ge=0)
     warmup_steps: int = Field(default=1, ge=0, description="steps left out at the start of the canary")
-    prior_scale: float = Field(
-        default=math.log(2), gt=0, description="sd of the normal mixing prior on log(ratio)"
-    )
+    prior_scale: float = Field(default=math.log(2), gt=0, description="sd of the normal mixing prior on log(ratio)")
     metrics: dict[str, MetricPolicy] = Field(default_factory=_default_metrics)
 
     def for_metric(self, name: str, kind: Kind) -> MetricPolicy:
@@ -341,12 +331,8 @@ class MetricResult(_Strict):
     e_threshold: float | None = Field(
         default=None, description="fail when e_value reaches this (1/α split over the tests)"
     )
-    p_value: float | None = Field(
-        default=None, description="anytime-valid p-value of the fail test, min(1, 1/e_value)"
-    )
-    pass_e_value: float | None = Field(
-        default=None, description="current e-value against 'ratio >= pass_ratio'"
-    )
+    p_value: float | None = Field(default=None, description="anytime-valid p-value of the fail test, min(1, 1/e_value)")
+    pass_e_value: float | None = Field(default=None, description="current e-value against 'ratio >= pass_ratio'")
     label: str | None = Field(default=None, description="kayenta judge: Pass, High, Low, Nodata")
     fail_step: int | None = Field(default=None, description="step at which the fail evidence crossed")
     samples: Samples

@@ -59,9 +59,7 @@ class Look:
     judgment: Judgment
 
 
-def replay(
-    measurement: Measurement, policy: Policy, judge_name: JudgeName = JudgeName.OURS
-) -> Iterator[Look]:
+def replay(measurement: Measurement, policy: Policy, judge_name: JudgeName = JudgeName.OURS) -> Iterator[Look]:
     """Judge every prefix of a measurement, as Argo's looks would, until a pass or a fail."""
     steps = max(m.steps for m in measurement.metrics.values())
     for step in range(1, steps + 1):

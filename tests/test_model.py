@@ -42,11 +42,17 @@ def _error(data):
     ("data", "expected"),
     [
         (_ratio(canary_events=(6,)), "metrics.error-rate.canary: total has 2 steps but events has 1"),
-        (_ratio(canary_events=(6, -2)), "metrics.error-rate.canary.events[1] (step 1): Input should be greater"),
+        (
+            _ratio(canary_events=(6, -2)),
+            "metrics.error-rate.canary.events[1] (step 1): Input should be greater",
+        ),
         (_ratio(canary_events=(6, 700)), "step 1: events (700) exceed total (612)"),
         (_ratio(canary_events=(6, float("nan"))), "events[1] (step 1): Input should be a finite number"),
         (_ratio(stable=((1,), (2,))), "canary has 2 steps but stable has 1"),
-        (_histogram(canary=[[1, 3, 2]]), "canary: step 0: buckets not cumulative: le=0.1 has 3 but le=+Inf has 2"),
+        (
+            _histogram(canary=[[1, 3, 2]]),
+            "canary: step 0: buckets not cumulative: le=0.1 has 3 but le=+Inf has 2",
+        ),
         (_histogram(le=(0.05, 0.1, 1)), "le must end with '+Inf'"),
         (_histogram(le=(0.1, 0.05, "+Inf")), "le must be strictly increasing"),
         (_histogram(canary=[[1, 2]]), "canary: step 0: 2 bucket counts for 3 le bounds"),

@@ -77,9 +77,7 @@ def compare_ratio(
     against r ≥ ``pass_ratio``, mixing over ratios below it, at the current look.
     """
     grid = log_ratio_grid(prior_scale, include=(fail_ratio, pass_ratio))
-    log_p, log_q = log_canary_share(
-        grid.theta[:, None], counts.canary_total[None, :], counts.stable_total[None, :]
-    )
+    log_p, log_q = log_canary_share(grid.theta[:, None], counts.canary_total[None, :], counts.stable_total[None, :])
     events = counts.canary_events + counts.stable_events
     loglik = cumulative_loglik(counts.canary_events, events, log_p, log_q)
     above = mixture_log_e(loglik, grid.log_prior, "above")

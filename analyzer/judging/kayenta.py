@@ -63,12 +63,8 @@ def per_step_series(data: RatioMetric | HistogramMetric, quantile: float) -> tup
                 out.append(np.where(total > 0, 100.0 * events / total, np.nan))
         return out[0], out[1]
     return (
-        histogram_quantiles(
-            quantile, data.le, np.asarray(data.canary, dtype=np.float64).reshape(data.steps, -1)
-        ),
-        histogram_quantiles(
-            quantile, data.le, np.asarray(data.stable, dtype=np.float64).reshape(data.steps, -1)
-        ),
+        histogram_quantiles(quantile, data.le, np.asarray(data.canary, dtype=np.float64).reshape(data.steps, -1)),
+        histogram_quantiles(quantile, data.le, np.asarray(data.stable, dtype=np.float64).reshape(data.steps, -1)),
     )
 
 
@@ -123,14 +119,12 @@ def judge_kayenta(measurement: Measurement, policy: Policy) -> Judgment:
         scored.append(ScoredMetric(name, outcome.label, [name], outcome.critical, metric_policy.dry_run))
     total_weight = sum(policy.for_metric(n, Kind(d.kind)).weight for n, d in measurement.metrics.items())
     weights = {
-        n: 100.0 * policy.for_metric(n, Kind(d.kind)).weight / total_weight
-        for n, d in measurement.metrics.items()
+        n: 100.0 * policy.for_metric(n, Kind(d.kind)).weight / total_weight for n, d in measurement.metrics.items()
     }
     summary = score(scored, weights)
     label = classify_score(summary.summary, PASS_THRESHOLD, MARGINAL_THRESHOLD)
     reasons = [
-        f"Kayenta score {summary.summary:g} → {label}"
-        f" (pass {PASS_THRESHOLD:g}, marginal {MARGINAL_THRESHOLD:g})"
+        f"Kayenta score {summary.summary:g} → {label} (pass {PASS_THRESHOLD:g}, marginal {MARGINAL_THRESHOLD:g})"
     ]
     if summary.reason:
         reasons.append(summary.reason)

@@ -129,9 +129,7 @@ def prepare_histogram(name: str, data: HistogramMetric, policy: MetricPolicy, wa
         chi2_p_value=chi2_homogeneity(np.diff(pooled_c, prepend=0.0), np.diff(pooled_s, prepend=0.0))
         if untestable is None
         else None,
-        quantile_ratio_interval=bootstrap_quantile_ratio(q, le, pooled_c, pooled_s)
-        if untestable is None
-        else None,
+        quantile_ratio_interval=bootstrap_quantile_ratio(q, le, pooled_c, pooled_s) if untestable is None else None,
         notes=notes,
     )
     return Prepared(

@@ -77,8 +77,7 @@ def _guards(prepared: Prepared, policy: Policy, step_seconds: float) -> list[str
         unmet.append(f"{n_c:,.0f} canary requests (need {policy.min_canary_requests:,.0f})")
     if n_c * stable_rate < policy.min_expected_events:
         unmet.append(
-            f"{n_c * stable_rate:.3g} expected canary events at stable's rate"
-            f" (need {policy.min_expected_events:g})"
+            f"{n_c * stable_rate:.3g} expected canary events at stable's rate (need {policy.min_expected_events:g})"
         )
     duration = counts.steps * step_seconds
     if duration < policy.min_duration_seconds:
@@ -112,9 +111,7 @@ def _result(prepared: Prepared, verdict: Verdict, reason: str, **fields: object)
     )
 
 
-def decide(
-    prepared: Prepared, policy: Policy, step_seconds: float, log_fail_threshold: float
-) -> MetricResult:
+def decide(prepared: Prepared, policy: Policy, step_seconds: float, log_fail_threshold: float) -> MetricResult:
     """The verdict of one metric and the evidence behind it."""
     p = prepared.policy
     threshold = safe_exp(log_fail_threshold)

@@ -65,8 +65,7 @@ def judge(measurement: Measurement, policy: Policy) -> Judgment:
         metric_policy = policy.for_metric(name, Kind(data.kind))
         if metric_policy.kind.value != data.kind:
             raise ValueError(
-                f"metric {name!r} is a {data.kind} in the measurement but a {metric_policy.kind.value}"
-                " in the policy"
+                f"metric {name!r} is a {data.kind} in the measurement but a {metric_policy.kind.value} in the policy"
             )
         policies[name] = metric_policy
         prepared.append(_prepare(name, data, metric_policy, policy.warmup_steps))

@@ -14,8 +14,7 @@ def _cell(text: str) -> str:
 
 def render_markdown(judgment: Judgment) -> str:
     lines = [
-        f"### {ICON[judgment.verdict]} Canary verdict: **{judgment.verdict.value}**"
-        f" (score {judgment.score:g})",
+        f"### {ICON[judgment.verdict]} Canary verdict: **{judgment.verdict.value}** (score {judgment.score:g})",
         "",
         "| metric | verdict | canary | stable | ratio | interval | e-value / threshold | reason |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |",

@@ -35,9 +35,7 @@ class Latency:
     slow_median: float = 0.4
     slow_sigma: float = 0.4
 
-    def sample(
-        self, rng: np.random.Generator, n: int, scale: float = 1.0, slow_scale: float = 1.0
-    ) -> np.ndarray:
+    def sample(self, rng: np.random.Generator, n: int, scale: float = 1.0, slow_scale: float = 1.0) -> np.ndarray:
         """n latencies in seconds; ``scale`` multiplies everything, ``slow_scale`` only the slow mode."""
         fast = rng.lognormal(math.log(self.median), self.sigma, n)
         if self.slow_weight > 0:

@@ -43,9 +43,7 @@ def _merge_sparse(table: np.ndarray, min_expected: float) -> np.ndarray:
     return np.array(columns).T
 
 
-def chi2_homogeneity(
-    canary_counts: ArrayLike, stable_counts: ArrayLike, min_expected: float = 5.0
-) -> float | None:
+def chi2_homogeneity(canary_counts: ArrayLike, stable_counts: ArrayLike, min_expected: float = 5.0) -> float | None:
     """p-value of the χ² homogeneity test on per-bucket counts; None when fewer than 2 columns remain."""
     table = np.vstack([np.asarray(canary_counts, float), np.asarray(stable_counts, float)])
     if (table.sum(axis=1) <= 0).any():

@@ -62,9 +62,7 @@ def log_ratio_grid(scale: float, include: tuple[float, ...] = ()) -> Grid:
     """
     base = np.linspace(-GRID_HALF_WIDTH, GRID_HALF_WIDTH, GRID_POINTS)
     extra = np.log(np.asarray([v for v in include if v > 0], dtype=np.float64))
-    keep = (
-        ~np.any(np.isclose(base[:, None], extra[None, :], rtol=0, atol=1e-9), axis=1) if extra.size else True
-    )
+    keep = ~np.any(np.isclose(base[:, None], extra[None, :], rtol=0, atol=1e-9), axis=1) if extra.size else True
     log_theta = np.unique(np.concatenate([base[keep], extra]))
     log_prior = -0.5 * (log_theta / scale) ** 2
     theta = np.exp(log_theta)
@@ -73,9 +71,7 @@ def log_ratio_grid(scale: float, include: tuple[float, ...] = ()) -> Grid:
     return Grid(theta=theta, log_prior=log_prior)
 
 
-def cumulative_loglik(
-    successes: FloatArray, trials: FloatArray, log_p: FloatArray, log_q: FloatArray
-) -> FloatArray:
+def cumulative_loglik(successes: FloatArray, trials: FloatArray, log_p: FloatArray, log_q: FloatArray) -> FloatArray:
     """Binomial log-likelihood (without the constant binomial coefficient), summed over steps 1..K.
 
     ``log_p`` and ``log_q`` are (G, K): log p and log(1 - p), passed separately so that they stay
@@ -115,9 +111,7 @@ def mixture_log_e(loglik: FloatArray, log_prior: FloatArray, side: Literal["abov
     return result
 
 
-def mixture_log_e_at(
-    loglik: FloatArray, log_prior: FloatArray, b: int, side: Literal["above", "below"]
-) -> FloatArray:
+def mixture_log_e_at(loglik: FloatArray, log_prior: FloatArray, b: int, side: Literal["above", "below"]) -> FloatArray:
     """log M_K(θ_b) for one boundary b and every prefix K: the row ``b`` of :func:`mixture_log_e`."""
     rows = slice(b + 1, None) if side == "above" else slice(0, b)
     if loglik[rows].shape[0] == 0:

@@ -28,9 +28,7 @@ from scipy import special, stats
 Alternative = Literal["greater", "less", "two-sided"]
 
 
-def canary_share(
-    ratio: ArrayLike, canary_exposure: ArrayLike, stable_exposure: ArrayLike
-) -> NDArray[np.float64]:
+def canary_share(ratio: ArrayLike, canary_exposure: ArrayLike, stable_exposure: ArrayLike) -> NDArray[np.float64]:
     """π(r) = n_c r / (n_c r + n_s), broadcast; 1/2 where neither arm had exposure (no events possible)."""
     r = np.asarray(ratio, dtype=np.float64)
     n_c = np.asarray(canary_exposure, dtype=np.float64)

@@ -56,9 +56,7 @@ def test_e_value_has_expectation_one_under_the_null():
     shares = canary_share(grid.theta[:, None], np.array([[n_c]]), np.array([[n_s]]))
     b = grid.index(1.0)
     x = rng.binomial(events, n_c / (n_c + n_s), size=20_000).astype(float)
-    per_step = (
-        x[None, :] * np.log(shares) + (events - x[None, :]) * np.log1p(-shares)
-    )  # (G, draws): one step each
+    per_step = x[None, :] * np.log(shares) + (events - x[None, :]) * np.log1p(-shares)  # (G, draws): one step each
     log_e = mixture_log_e_at(per_step, grid.log_prior, b, "above")
     assert np.exp(log_e).mean() == pytest.approx(1.0, abs=0.05)
 

@@ -98,9 +98,7 @@ def classify_mann_whitney(
         if config.replace_nans:
             return Classification(Label.PASS, False, float("nan"), "no data (NaNs replaced): pass")
         if config.must_have_data and not config.critical:
-            return Classification(
-                Label.NODATA_FAIL, False, float("nan"), "missing data for a required metric"
-            )
+            return Classification(Label.NODATA_FAIL, False, float("nan"), "missing data for a required metric")
         return Classification(Label.NODATA, config.critical, float("nan"), "missing data")
     if np.array_equal(np.sort(ctrl), np.sort(expt)) or np.unique(np.concatenate([ctrl, expt])).size == 1:
         return Classification(Label.PASS, False, 1.0, "identical series")

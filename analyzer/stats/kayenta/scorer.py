@@ -54,9 +54,7 @@ def score(metrics: Sequence[ScoredMetric], group_weights: Mapping[str, float]) -
     weighted = {g: w for g, w in group_weights.items() if g in groups}
     unweighted = [g for g in groups if g not in weighted]
     share = (100.0 - sum(weighted.values())) / len(unweighted) if unweighted else 0.0
-    summary = sum(
-        (100.0 if g in no_data else group_scores[g]) * weighted.get(g, share) / 100.0 for g in groups
-    )
+    summary = sum((100.0 if g in no_data else group_scores[g]) * weighted.get(g, share) / 100.0 for g in groups)
     critical = [m.name for m in counted if m.critical and m.label is not Label.PASS]
     if critical:
         return ScoreResult(0.0, group_scores, f"Canary Failed: critical metric(s) {', '.join(critical)}")

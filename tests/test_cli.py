@@ -1,0 +1,92 @@
+"""The command line, run as users run it: exit codes, outputs, errors."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from analyzer.cli import app
+from analyzer.sources.simulate import FINE_BUCKETS, Scenario, simulate
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def write(tmp_path):
+    def _write(scenario, seed=1, name="m.json"):
+        path = tmp_path / name
+        path.write_text(simulate(scenario, seed).model_dump_json())
+        return str(path)
+
+    return _write
+
+
+def test_exit_codes_follow_the_verdict(write):
+    assert runner.invoke(app, ["judge", write(Scenario(buckets=FINE_BUCKETS), 9)]).exit_code == 0
+    assert runner.invoke(app, ["judge", write(Scenario(error_ratio=3.0))]).exit_code == 1
+    assert runner.invoke(app, ["judge", write(Scenario(rps=10.0, steps=5))]).exit_code == 3
+
+
+def test_json_output_is_the_judgment(write):
+    result = runner.invoke(app, ["judge", write(Scenario(error_ratio=3.0)), "-o", "json"])
+    body = json.loads(result.stdout)
+    assert body["verdict"] == "fail" and body["score"] == 0
+    assert {m["name"] for m in body["metrics"]} == {"error-rate", "latency"}
+
+
+def test_markdown_and_kayenta(write):
+    path = write(Scenario(error_ratio=5.0))
+    markdown = runner.invoke(app, ["judge", path, "-o", "markdown"]).stdout
+    assert "Canary verdict: **fail**" in markdown and "| error-rate | fail |" in markdown
+    kayenta = runner.invoke(app, ["judge", path, "--judge", "kayenta", "-o", "json"])
+    assert json.loads(kayenta.stdout)["judge"] == "kayenta" and kayenta.exit_code == 1
+
+
+def test_bad_input_exits_4_with_a_message_naming_the_problem(tmp_path):
+    missing = runner.invoke(app, ["judge", str(tmp_path / "nope.json")])
+    assert missing.exit_code == 4 and "cannot read" in missing.stderr
+    broken = tmp_path / "b.json"
+    broken.write_text(
+        '{"metrics": {"e": {"kind": "ratio", "canary": {"total": [1], "events": [-1]},'
+        ' "stable": {"total": [1], "events": [0]}}}}'
+    )
+    result = runner.invoke(app, ["judge", str(broken)])
+    assert result.exit_code == 4
+    assert "metrics.e.canary.events[0] (step 0)" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    garbage = tmp_path / "g.json"
+    garbage.write_text("{not json")
+    assert runner.invoke(app, ["judge", str(garbage)]).exit_code == 4
+
+
+def test_usage_errors_exit_2(write):
+    path = write(Scenario())
+    assert runner.invoke(app, ["judge", path, "-o", "xml"]).exit_code == 2
+    assert runner.invoke(app, ["judge"]).exit_code == 2
+    assert runner.invoke(app, ["judge", path, "--judge", "magic"]).exit_code == 2
+
+
+def test_profiles_by_path_and_by_name(write, tmp_path):
+    path = write(Scenario(error_ratio=3.0))
+    assert runner.invoke(app, ["judge", path, "--profile", "default"]).exit_code == 1
+    soft = tmp_path / "soft.yaml"
+    soft.write_text("metrics:\n  error-rate: {kind: ratio, critical: false}\n  latency: {kind: histogram}\n")
+    assert runner.invoke(app, ["judge", path, "--profile", str(soft)]).exit_code == 3
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("alpha_fail: 2\n")
+    result = runner.invoke(app, ["judge", path, "--profile", str(bad)])
+    assert result.exit_code == 4 and "alpha_fail" in result.stderr
+    unknown = runner.invoke(app, ["judge", path, "--profile", "nosuch"])
+    assert unknown.exit_code == 4 and "neither a file nor a built-in profile" in unknown.stderr
+
+
+def test_schema_is_published():
+    schema = json.loads(runner.invoke(app, ["schema", "measurement"]).stdout)
+    assert "metrics" in schema["properties"]
+    assert runner.invoke(app, ["schema", "policy"]).exit_code == 0
+
+
+def test_demo_ends_in_an_abort():
+    result = runner.invoke(app, ["demo", "--delay", "0"])
+    assert result.exit_code == 0
+    assert "Argo aborts the Rollout" in result.stdout
