@@ -24,7 +24,7 @@ def judge(
 ) -> Judgment:
     """Judge a canary against stable. Accepts models or plain dicts (validated, with clear errors)."""
     m = measurement if isinstance(measurement, Measurement) else Measurement.model_validate(measurement)
-    p = Policy() if policy is None else policy if isinstance(policy, Policy) else Policy.model_validate(policy)
+    p = policy if isinstance(policy, Policy) else Policy.model_validate(policy or {})
     return judge_kayenta(m, p) if judge == "kayenta" else _judge_ours(m, p)
 
 

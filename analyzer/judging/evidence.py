@@ -111,7 +111,7 @@ def exceeds_limit(
     baseline.
     """
     grid = log_ratio_grid(prior_scale, include=(1.0,))
-    probs = np.minimum(limit * grid.theta, 1.0 - 1e-12)[:, None] * np.ones((1, total.size))
+    probs = np.minimum(limit * grid.theta, 1.0 - 1e-12)[:, None]  # (G, 1): the same at every step
     loglik = cumulative_loglik(events, total, np.log(probs), np.log1p(-probs))
     path = mixture_log_e_at(loglik, grid.log_prior, grid.index(1.0), "above")
     return LimitEvidence(log_e=float(max(path.max(), 0.0)), fail_step=_first_true(path >= log_threshold))

@@ -117,11 +117,8 @@ def judge_kayenta(measurement: Measurement, policy: Policy) -> Judgment:
             )
         )
         scored.append(ScoredMetric(name, outcome.label, [name], outcome.critical, metric_policy.dry_run))
-    total_weight = sum(policy.for_metric(n, Kind(d.kind)).weight for n, d in measurement.metrics.items())
-    weights = {
-        n: 100.0 * policy.for_metric(n, Kind(d.kind)).weight / total_weight for n, d in measurement.metrics.items()
-    }
-    summary = score(scored, weights)
+    total_weight = sum(r.weight for r in results)
+    summary = score(scored, {r.name: 100.0 * r.weight / total_weight for r in results})
     label = classify_score(summary.summary, PASS_THRESHOLD, MARGINAL_THRESHOLD)
     reasons = [
         f"Kayenta score {summary.summary:g} → {label} (pass {PASS_THRESHOLD:g}, marginal {MARGINAL_THRESHOLD:g})"
