@@ -71,7 +71,7 @@ def judge_command(
     try:
         judgment = judge_file(file, profile, judge)
     except InputError as error:
-        err.print(f"[bold red]error:[/] {error}", highlight=False)
+        err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_INPUT) from None
     _emit(judgment, output)
     raise typer.Exit(EXIT[judgment.verdict])

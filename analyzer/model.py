@@ -18,6 +18,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator, model_validator
 
+from analyzer.errors import InputError
+
 #: Relative slack for checks between two counters that ``increase()`` extrapolates separately.
 COUNT_TOLERANCE = 1e-6
 
@@ -259,8 +261,18 @@ class Policy(_Strict):
     metrics: dict[str, MetricPolicy] = Field(default_factory=_default_metrics)
 
     def for_metric(self, name: str, kind: Kind) -> MetricPolicy:
-        """The policy named ``name``, else the defaults for its kind."""
-        return self.metrics.get(name) or default_metric_policy(kind)
+        """The policy named ``name``, else the defaults for its kind.
+
+        Raises :class:`InputError` when the policy gives the metric another kind than the data has.
+        """
+        named = self.metrics.get(name)
+        if named is None:
+            return default_metric_policy(kind)
+        if named.kind is not kind:
+            raise InputError(
+                f"metric {name!r} is a {kind.value} in the measurement but a {named.kind.value} in the policy"
+            )
+        return named
 
 
 # --------------------------------------------------------------------------------------------

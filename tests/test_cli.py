@@ -76,6 +76,12 @@ def test_profiles_by_path_and_by_name(write, tmp_path):
     bad.write_text("alpha_fail: 2\n")
     result = runner.invoke(app, ["judge", path, "--profile", str(bad)])
     assert result.exit_code == 4 and "alpha_fail" in result.stderr
+    mismatch = tmp_path / "mismatch.yaml"
+    mismatch.write_text("metrics:\n  error-rate: {kind: histogram}\n")
+    result = runner.invoke(app, ["judge", path, "--profile", str(mismatch)])
+    assert result.exit_code == 4
+    assert "'error-rate' is a ratio in the measurement but a histogram in the policy" in result.stderr
+    assert runner.invoke(app, ["judge", path, "--profile", str(mismatch), "--judge", "kayenta"]).exit_code == 4
     unknown = runner.invoke(app, ["judge", path, "--profile", "nosuch"])
     assert unknown.exit_code == 4 and "neither a file nor a built-in profile" in unknown.stderr
 

@@ -58,15 +58,14 @@ def _prepare(name: str, data: RatioMetric | HistogramMetric, policy: MetricPolic
 
 
 def judge(measurement: Measurement, policy: Policy) -> Judgment:
-    """Judge the canary on every metric of the measurement (and every metric the policy names)."""
+    """Judge the canary on every metric of the measurement (and every metric the policy names).
+
+    Raises :class:`~analyzer.errors.InputError` when the policy gives a metric another kind.
+    """
     policies: dict[str, MetricPolicy] = {}
     prepared: list[Prepared] = []
     for name, data in measurement.metrics.items():
         metric_policy = policy.for_metric(name, Kind(data.kind))
-        if metric_policy.kind.value != data.kind:
-            raise ValueError(
-                f"metric {name!r} is a {data.kind} in the measurement but a {metric_policy.kind.value} in the policy"
-            )
         policies[name] = metric_policy
         prepared.append(_prepare(name, data, metric_policy, policy.warmup_steps))
     for name, metric_policy in policy.metrics.items():
