@@ -41,7 +41,7 @@ class StepCounts:
 class RatioEvidence:
     log_e_fail: float  # sup over looks of the fail e-process (log)
     fail_step: int | None  # first step (0-based, within these counts) where fail evidence held
-    lower: float  # anytime lower bound on the ratio at the fail level (running max)
+    lower: float  # anytime lower bound on the ratio at the fail level (current and fail looks)
     upper: float  # upper bound at the pass level, current look
     log_e_pass: float  # current log e-value against ratio >= pass_ratio
 
@@ -80,16 +80,20 @@ def compare_ratio(
     log_p, log_q = log_canary_share(grid.theta[:, None], counts.canary_total[None, :], counts.stable_total[None, :])
     events = counts.canary_events + counts.stable_events
     loglik = cumulative_loglik(counts.canary_events, events, log_p, log_q)
-    above = mixture_log_e(loglik, grid.log_prior, "above")
-    below = mixture_log_e(loglik[:, -1:], grid.log_prior, "below")
-    fail_path = above[grid.index(fail_ratio)]
+    fail_path = mixture_log_e_at(loglik, grid.log_prior, grid.index(fail_ratio), "above")
     crossed = (fail_path >= log_fail_threshold) & (rate_difference(counts) >= min_increase)
-    lower = np.maximum.accumulate(lower_bounds(above, grid.theta, log_fail_threshold))
+    fail_step = _first_true(crossed)
+    # The confidence sequence holds at every look at once, so intersecting the looks we read keeps
+    # it valid: the current one and, after a fail, the fail look (where the bound passed fail_ratio).
+    looks = [counts.steps - 1] if fail_step is None else [fail_step, counts.steps - 1]
+    above = mixture_log_e(loglik[:, looks], grid.log_prior, "above")
+    below = mixture_log_e(loglik[:, -1:], grid.log_prior, "below")
+    lower = lower_bounds(above, grid.theta, log_fail_threshold)
     upper = upper_bounds(below, grid.theta, log_pass_threshold)
     return RatioEvidence(
         log_e_fail=float(max(fail_path.max(), 0.0)),
-        fail_step=_first_true(crossed),
-        lower=float(lower[-1]),
+        fail_step=fail_step,
+        lower=float(lower.max()),
         upper=float(upper[-1]),
         log_e_pass=float(below[grid.index(pass_ratio), -1]),
     )
@@ -111,9 +115,11 @@ def exceeds_limit(
     baseline.
     """
     grid = log_ratio_grid(prior_scale, include=(1.0,))
-    probs = np.minimum(limit * grid.theta, 1.0 - 1e-12)[:, None]  # (G, 1): the same at every step
+    boundary = grid.index(1.0)
+    theta, log_prior = grid.theta[boundary:], grid.log_prior[boundary:]  # θ = 1 and the alternatives above
+    probs = np.minimum(limit * theta, 1.0 - 1e-12)[:, None]  # (G', 1): the same at every step
     loglik = cumulative_loglik(events, total, np.log(probs), np.log1p(-probs))
-    path = mixture_log_e_at(loglik, grid.log_prior, grid.index(1.0), "above")
+    path = mixture_log_e_at(loglik, log_prior, 0, "above")
     return LimitEvidence(log_e=float(max(path.max(), 0.0)), fail_step=_first_true(path >= log_threshold))
 
 

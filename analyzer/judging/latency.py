@@ -13,6 +13,8 @@ reason names the bounds to add.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from analyzer.judging.evidence import StepCounts
@@ -20,7 +22,7 @@ from analyzer.judging.metric import Prepared, SloCounts
 from analyzer.model import Diagnostics, Estimate, HistogramMetric, MetricPolicy
 from analyzer.stats.diagnostics import bootstrap_quantile_ratio, chi2_homogeneity
 from analyzer.stats.histogram import (
-    histogram_quantile,
+    histogram_quantiles,
     slow_counts,
     smallest_bound_at_or_above,
     suggest_bounds,
@@ -69,10 +71,11 @@ def prepare_histogram(name: str, data: HistogramMetric, policy: MetricPolicy, wa
     canary, stable = canary_all[start:], stable_all[start:]
     label = f"p{q * 100:g}"
     pooled_c, pooled_s = canary.sum(axis=0), stable.sum(axis=0)
-    q_c = histogram_quantile(q, le, pooled_c) if pooled_c[-1] > 0 else None
-    q_s = histogram_quantile(q, le, pooled_s) if pooled_s[-1] > 0 else None
     calibration = stable_all[:start].sum(axis=0)
-    q_cal = histogram_quantile(q, le, calibration) if calibration[-1] > 0 else float("nan")
+    # One vectorised call for the three quantiles (NaN where an arm has no requests).
+    quantiles = histogram_quantiles(q, le, np.stack([pooled_c, pooled_s, calibration]))
+    q_c, q_s = (None if math.isnan(v) else float(v) for v in quantiles[:2])
+    q_cal = float(quantiles[2])
     notes: list[str] = []
     untestable: str | None = None
     blocks: str | None = None

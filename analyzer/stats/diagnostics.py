@@ -61,30 +61,33 @@ def bootstrap_quantile_ratio(
     le: Sequence[float],
     canary_cumulative: ArrayLike,
     stable_cumulative: ArrayLike,
-    draws: int = 500,
+    draws: int = 200,
     confidence_level: float = 0.95,
     seed: int = 0,
 ) -> tuple[float, float] | None:
     """Percentile bootstrap interval for quantile(canary) / quantile(stable); None without data.
 
-    Counts are rounded to whole requests for the multinomial redraws.
+    Counts are rounded to whole requests for the multinomial redraws. The interval's ends are the
+    order statistics at ranks ⌊draws·(1-level)/2⌋ and ⌈draws·(1+level)/2⌉ - 1 of the sorted ratios;
+    200 draws keep it on the request path (about 0.3 ms) at a Monte Carlo error that is small
+    next to the bucket interpolation it describes.
     """
     rng = np.random.default_rng(seed)
-    samples = []
+    redrawn = []
     for cumulative in (canary_cumulative, stable_cumulative):
         cum = np.asarray(cumulative, dtype=np.float64)
-        per_bucket = np.diff(np.concatenate([[0.0], cum]))
+        per_bucket = np.diff(cum, prepend=0.0).clip(0, None)
         n = round(cum[-1])
-        if n <= 0:
+        if n <= 0 or per_bucket.sum() <= 0:
             return None
-        probs = np.clip(per_bucket, 0, None) / per_bucket.clip(0, None).sum()
-        redrawn = rng.multinomial(n, probs, size=draws).cumsum(axis=1)
-        samples.append(histogram_quantiles(q, le, redrawn))
+        redrawn.append(rng.multinomial(n, per_bucket / per_bucket.sum(), size=draws).cumsum(axis=1))
+    quantiles = histogram_quantiles(q, le, np.stack(redrawn))
     with np.errstate(invalid="ignore", divide="ignore"):
-        ratios = samples[0] / samples[1]
-    ratios = ratios[np.isfinite(ratios)]
+        ratios = quantiles[0] / quantiles[1]
+    ratios = np.sort(ratios[np.isfinite(ratios)])
     if ratios.size < draws // 2:
         return None
-    tail = (1.0 - confidence_level) / 2.0 * 100.0
-    low, high = np.percentile(ratios, [tail, 100.0 - tail])
+    tail = (1.0 - confidence_level) / 2.0
+    low = ratios[int(np.floor(ratios.size * tail))]
+    high = ratios[int(np.ceil(ratios.size * (1.0 - tail))) - 1]
     return (float(low), float(high))

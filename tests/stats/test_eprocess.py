@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from scipy import stats
+from scipy import special, stats
 
 from analyzer.stats.eprocess import (
     cumulative_loglik,
@@ -37,6 +37,35 @@ def test_single_row_equals_full_matrix():
     b = grid.index(1.0)
     assert np.allclose(mixture_log_e_at(loglik, grid.log_prior, b, "above"), full_above[b])
     assert np.allclose(mixture_log_e_at(loglik, grid.log_prior, b, "below"), full_below[b])
+
+
+def _reference_log_e(loglik, log_prior, side):
+    """Direct log-sum-exp per boundary, no running sums: the definition, slowly."""
+    out = np.zeros_like(loglik)
+    for b in range(loglik.shape[0]):
+        rows = slice(b + 1, None) if side == "above" else slice(0, b)
+        if loglik[rows].shape[0]:
+            prior = log_prior[rows]
+            numerator = special.logsumexp(loglik[rows] + prior[:, None], axis=0)
+            out[b] = numerator - special.logsumexp(prior) - loglik[b]
+    return out
+
+
+@pytest.mark.parametrize("scale", [1.0, 1000.0])
+@pytest.mark.parametrize("side", ["above", "below"])
+def test_running_sums_agree_with_the_definition_even_where_terms_underflow(side, scale):
+    """Huge counts push far-away grid points ~1e5 below the peak: the decisions must not change."""
+    rng = np.random.default_rng(7)
+    n_c, n_s = rng.uniform(50, 150, 20) * scale, rng.uniform(800, 1000, 20) * scale
+    events = rng.binomial((n_c + n_s).astype(int), 0.02).astype(float)
+    x = rng.binomial(events.astype(int), 1.4 * n_c / (1.4 * n_c + n_s)).astype(float)
+    grid, loglik = _setup(x, n_c, n_s, events)
+    fast = mixture_log_e(loglik, grid.log_prior, side)
+    slow = _reference_log_e(loglik, grid.log_prior, side)
+    close = slow > -50
+    assert np.allclose(fast[close], slow[close], rtol=1e-9, atol=1e-9)
+    for threshold in (np.log(20), np.log(400)):
+        assert np.array_equal(fast >= threshold, slow >= threshold)
 
 
 def test_mixture_is_weighted_average_of_likelihood_ratios():
