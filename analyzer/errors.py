@@ -32,3 +32,7 @@ def describe(error: ValidationError, what: str) -> str:
         f"{what}: {_where(p['loc'])}: {str(p['msg']).removeprefix('Value error, ')}"
         for p in error.errors(include_url=False)
     )
+
+
+class SourceUnavailableError(Exception):
+    """The metrics source could not answer (unreachable, timed out, or an error status) after retries."""

@@ -152,7 +152,9 @@ class Measurement(_Strict):
     """Canary and stable per-step increments for one or more metrics over the same window."""
 
     step_seconds: float = Field(default=60.0, gt=0, allow_inf_nan=False, description="length of a step")
-    metrics: dict[str, MetricData] = Field(min_length=1)
+    metrics: dict[str, MetricData] = Field(
+        description="by name; a metric the policy names but the data lacks is judged inconclusive (no data)"
+    )
 
     def head(self, steps: int) -> Measurement:
         """The first ``steps`` steps: what an Argo look at that time would have seen."""

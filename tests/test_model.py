@@ -3,6 +3,7 @@
 import pytest
 from pydantic import ValidationError
 
+import analyzer
 from analyzer.errors import describe
 from analyzer.model import Measurement, Policy
 
@@ -57,7 +58,6 @@ def _error(data):
         (_histogram(le=(0.1, 0.05, "+Inf")), "le must be strictly increasing"),
         (_histogram(canary=[[1, 2]]), "canary: step 0: 2 bucket counts for 3 le bounds"),
         (_histogram(le=("fast", 0.1, "+Inf")), "bucket bound 'fast' is not a number"),
-        ({"metrics": {}}, "metrics: Dictionary should have at least 1 item"),
         ({"metrics": {"x": {"kind": "gauge"}}}, "metrics.x: Input tag 'gauge'"),
     ],
 )
@@ -85,3 +85,10 @@ def test_policy_rejects_inverted_ratios():
 def test_head_takes_a_prefix():
     m = Measurement.model_validate(_ratio())
     assert m.head(1).metrics["error-rate"].steps == 1
+
+
+def test_no_metrics_at_all_is_no_data_never_a_pass():
+    judgment = analyzer.judge({"metrics": {}})
+    assert judgment.verdict == "inconclusive"
+    assert {m.name for m in judgment.metrics} == {"error-rate", "latency"}
+    assert all("no data" in m.reason for m in judgment.metrics)

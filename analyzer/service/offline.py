@@ -1,4 +1,4 @@
-"""Use cases that combine the pieces: judge a file, replay a simulated canary look by look."""
+"""Offline use cases: judge a file, replay a simulated canary look by look."""
 
 from __future__ import annotations
 

@@ -1,0 +1,59 @@
+"""The FastAPI application: settings in, routers, problem handlers, logs and metrics wired."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from analyzer import __version__
+from analyzer.config import query_profiles
+from analyzer.server import logs, problems
+from analyzer.server.routes import api, ops
+from analyzer.service.analysis import Analyzer, prometheus_source
+from analyzer.settings import Settings, retry_budget_seconds
+from analyzer.store import Database
+
+
+def build_analyzer(settings: Settings) -> Analyzer:
+    """Connect the pieces the settings name; migrate the database to the newest schema."""
+    database = Database(settings.database_url)
+    database.migrate()
+    profiles = query_profiles(settings.profiles_dir)
+    return Analyzer(settings=settings, profiles=profiles, source=prometheus_source(settings), database=database)
+
+
+def create_app(settings: Settings, analyzer: Analyzer | None = None) -> FastAPI:
+    """The service. Pass ``analyzer`` to inject its parts (tests); else they are built at startup."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = analyzer is None
+        app.state.analyzer = analyzer if analyzer is not None else build_analyzer(settings)
+        yield
+        if owned:
+            app.state.analyzer.source.close()
+            app.state.analyzer.database.dispose()
+
+    app = FastAPI(
+        title="canary-analyzer",
+        version=__version__,
+        summary="Canary judge for Argo Rollouts: canary vs stable from Prometheus, pass / fail / inconclusive.",
+        description=(
+            "Argo Rollouts' web metric provider calls `GET /api/v1/analysis` at every look. Every judgement, "
+            "'not enough data' included, is HTTP 200 with a Judgment; bad arguments are 400/422 and an "
+            f"unreachable Prometheus or database is 503 after retries bounded to "
+            f"{retry_budget_seconds(settings.prometheus_timeout_seconds, settings.prometheus_retries):g} s, "
+            "all as application/problem+json."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.tokens = [t.get_secret_value().encode() for t in settings.api_tokens]
+    if analyzer is not None:
+        app.state.analyzer = analyzer
+    app.add_middleware(logs.RequestLog)
+    problems.install(app)
+    app.include_router(api)
+    app.include_router(ops)
+    return app

@@ -1,0 +1,66 @@
+"""RFC 9457 problem details (``application/problem+json``) for every error the API answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from analyzer.errors import InputError, SourceUnavailableError
+from analyzer.service.analysis import StoreUnavailableError, UnknownProfileError
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    headers = {"Retry-After": "5"} if status == 503 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("query", "body", "path")]
+    return ".".join(parts) or "request"
+
+
+def install(app: FastAPI) -> None:
+    """Map validation, input, source and store errors to problem responses."""
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"field": _field(tuple(e["loc"])), "message": str(e["msg"]).removeprefix("Value error, ")}
+            for e in error.errors()
+        ]
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        return problem(422, "Invalid request", detail, errors=errors)
+
+    @app.exception_handler(UnknownProfileError)
+    async def _unknown_profile(_: Request, error: UnknownProfileError) -> JSONResponse:
+        return problem(400, "Unknown profile", str(error), errors=[{"field": "profile", "message": str(error)}])
+
+    @app.exception_handler(InputError)
+    async def _input(_: Request, error: InputError) -> JSONResponse:
+        return problem(400, "Bad request", str(error))
+
+    @app.exception_handler(SourceUnavailableError)
+    async def _source(_: Request, error: SourceUnavailableError) -> JSONResponse:
+        return problem(503, "Metrics source unavailable", str(error))
+
+    @app.exception_handler(StoreUnavailableError)
+    async def _store(_: Request, error: StoreUnavailableError) -> JSONResponse:
+        return problem(503, "Database unavailable", str(error))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        response = problem(error.status_code, str(error.detail), str(error.detail))
+        for name, value in (error.headers or {}).items():
+            response.headers[name] = value
+        return response
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, error: Exception) -> JSONResponse:
+        return problem(500, "Internal error", f"{type(error).__name__}; see the service log")

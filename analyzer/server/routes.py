@@ -1,0 +1,146 @@
+"""Routers: the analysis endpoint Argo calls, judgments read back, and the operations endpoints."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import SQLAlchemyError
+
+from analyzer.errors import SourceUnavailableError
+from analyzer.model import Verdict
+from analyzer.server.auth import require_token
+from analyzer.server.problems import problem
+from analyzer.server.schemas import AnalysisRequest, AnalysisResult, JudgmentList, result_of, summary_of
+from analyzer.service.analysis import Analyzer, StoreUnavailableError, analyse
+from analyzer.store import JudgmentFilter
+from analyzer.store.judgments import get_judgment, list_judgments
+
+api = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)])
+ops = APIRouter()
+
+
+def _analyzer(request: Request) -> Analyzer:
+    analyzer: Analyzer = request.app.state.analyzer
+    return analyzer
+
+
+def _base_url(request: Request) -> str:
+    configured: str | None = _analyzer(request).settings.public_url
+    return (configured or str(request.base_url)).rstrip("/")
+
+
+AnalyzerDep = Annotated[Analyzer, Depends(_analyzer)]
+
+_ANSWERS: dict[int | str, dict[str, object]] = {
+    400: {"description": "unknown profile (problem+json)"},
+    401: {"description": "missing or wrong bearer token (problem+json)"},
+    422: {"description": "a missing or malformed argument, named in the problem body"},
+    503: {"description": "Prometheus or the database failed after bounded retries; Argo retries"},
+}
+
+
+def _answer(request: Request, analyzer: Analyzer, args: AnalysisRequest) -> AnalysisResult:
+    analysis = analyse(analyzer, args.profile, args.target())
+    return result_of(analysis.record, _base_url(request))
+
+
+@api.get("/analysis", response_model=AnalysisResult, responses=_ANSWERS, tags=["analysis"])
+def analysis_get(request: Request, analyzer: AnalyzerDep, args: Annotated[AnalysisRequest, Query()]) -> AnalysisResult:
+    """Judge a Rollout's canary against stable now (Argo's web provider: ``jsonPath: "{$}"``)."""
+    return _answer(request, analyzer, args)
+
+
+@api.post("/analysis", response_model=AnalysisResult, responses=_ANSWERS, tags=["analysis"])
+def analysis_post(request: Request, analyzer: AnalyzerDep, args: AnalysisRequest) -> AnalysisResult:
+    """The same as GET, with the arguments as a JSON body (Argo's ``jsonBody``)."""
+    return _answer(request, analyzer, args)
+
+
+class JudgmentQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    namespace: str | None = Field(default=None, max_length=63)
+    rollout: str | None = Field(default=None, max_length=253)
+    canary: str | None = Field(default=None, max_length=63, description="canary pod-template hash")
+    verdict: Verdict | None = None
+    since: datetime | None = Field(default=None, description="created at or after (ISO 8601)")
+    until: datetime | None = Field(default=None, description="created before (ISO 8601)")
+    limit: int = Field(default=50, ge=1, le=500)
+    offset: int = Field(default=0, ge=0)
+
+
+def _store_errors(error: SQLAlchemyError) -> StoreUnavailableError:
+    return StoreUnavailableError(f"the database is unavailable: {type(error).__name__}")
+
+
+@api.get("/judgments", response_model=JudgmentList, tags=["judgments"])
+def judgments_list(request: Request, analyzer: AnalyzerDep, where: Annotated[JudgmentQuery, Query()]) -> JudgmentList:
+    """Recorded judgments, newest first, filtered by namespace, rollout, canary hash, verdict and time."""
+    query = JudgmentFilter(
+        namespace=where.namespace,
+        rollout=where.rollout,
+        canary_hash=where.canary,
+        verdict=where.verdict.value if where.verdict else None,
+        since=where.since,
+        until=where.until,
+        limit=where.limit,
+        offset=where.offset,
+    )
+    try:
+        with analyzer.database.session() as session:
+            records = list_judgments(session, query)
+    except SQLAlchemyError as error:
+        raise _store_errors(error) from None
+    base = _base_url(request)
+    return JudgmentList(items=[summary_of(r, base) for r in records], limit=where.limit, offset=where.offset)
+
+
+@api.get("/judgments/{judgment_id}", response_model=AnalysisResult, tags=["judgments"])
+def judgments_get(
+    request: Request,
+    analyzer: AnalyzerDep,
+    judgment_id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")],
+) -> AnalysisResult:
+    """One recorded judgment with all its evidence."""
+    try:
+        with analyzer.database.session() as session:
+            record = get_judgment(session, judgment_id)
+    except SQLAlchemyError as error:
+        raise _store_errors(error) from None
+    if record is None:
+        raise HTTPException(404, f"no judgment {judgment_id}")
+    return result_of(record, _base_url(request))
+
+
+@ops.get("/healthz", tags=["operations"])
+def healthz() -> dict[str, str]:
+    """Liveness: the process answers."""
+    return {"status": "ok"}
+
+
+@ops.get("/readyz", tags=["operations"], responses={503: {"description": "Prometheus or the database is down"}})
+def readyz(analyzer: AnalyzerDep) -> Response:
+    """Readiness: Prometheus and the database both answer."""
+    failures = []
+    try:
+        analyzer.source.ping()
+    except SourceUnavailableError as error:
+        failures.append(str(error))
+    try:
+        analyzer.database.ping()
+    except SQLAlchemyError as error:
+        failures.append(f"the database is unavailable: {type(error).__name__}")
+    if failures:
+        return problem(503, "Not ready", "; ".join(failures))
+    return JSONResponse({"status": "ready", "prometheus": "ok", "database": "ok"})
+
+
+@ops.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
+def metrics() -> Response:
+    """The service's own metrics in Prometheus' text format."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,106 @@
+"""API models: what the endpoints accept and answer (apart from the database tables)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from analyzer.model import Judgment
+from analyzer.sources.queries import Namespace, PodTemplateHash, ProfileName, RolloutName, Target
+from analyzer.store import JudgmentRecord
+
+
+class AnalysisRequest(BaseModel):
+    """The arguments of one look, as query parameters (GET) or a JSON body (POST)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    profile: ProfileName = Field(default="http", description="query profile configured on the server")
+    namespace: Namespace = Field(description="the Rollout's namespace (DNS-1123 label)")
+    rollout: RolloutName = Field(description="the Rollout's name (DNS-1123 subdomain)")
+    canary: PodTemplateHash = Field(description="canary pod-template hash (podTemplateHashValue: Latest)")
+    stable: PodTemplateHash = Field(description="stable pod-template hash (podTemplateHashValue: Stable)")
+
+    def target(self) -> Target:
+        return Target(namespace=self.namespace, rollout=self.rollout, canary=self.canary, stable=self.stable)
+
+
+class WindowOut(BaseModel):
+    start: datetime
+    end: datetime
+    step_seconds: int
+
+
+class AnalysisResult(Judgment):
+    """A Judgment plus where it is kept and what it was about. Argo reads ``verdict``."""
+
+    id: str
+    report: str = Field(description="where this judgment can be read back")
+    created_at: datetime
+    profile: str
+    namespace: str
+    rollout: str
+    canary: str
+    stable: str
+    window: WindowOut | None = Field(description="the steps judged; null before the canary has data")
+
+
+class JudgmentSummary(BaseModel):
+    id: str
+    report: str
+    created_at: datetime
+    profile: str
+    namespace: str
+    rollout: str
+    canary: str
+    stable: str
+    verdict: str
+    score: float
+    steps: int
+    input_digest: str
+
+
+class JudgmentList(BaseModel):
+    items: list[JudgmentSummary]
+    limit: int
+    offset: int
+
+
+def _when(epoch: int | None) -> datetime | None:
+    return datetime.fromtimestamp(epoch, UTC) if epoch is not None else None
+
+
+def result_of(record: JudgmentRecord, base_url: str) -> AnalysisResult:
+    judgment = Judgment.model_validate(record.body)
+    start, end = _when(record.window_start), _when(record.window_end)
+    window = WindowOut(start=start, end=end, step_seconds=record.step_seconds) if start and end else None
+    return AnalysisResult(
+        **judgment.model_dump(),
+        id=record.id,
+        report=f"{base_url}/api/v1/judgments/{record.id}",
+        created_at=record.created_at,
+        profile=record.key.profile,
+        namespace=record.key.namespace,
+        rollout=record.key.rollout,
+        canary=record.key.canary_hash,
+        stable=record.key.stable_hash,
+        window=window,
+    )
+
+
+def summary_of(record: JudgmentRecord, base_url: str) -> JudgmentSummary:
+    return JudgmentSummary(
+        id=record.id,
+        report=f"{base_url}/api/v1/judgments/{record.id}",
+        created_at=record.created_at,
+        profile=record.key.profile,
+        namespace=record.key.namespace,
+        rollout=record.key.rollout,
+        canary=record.key.canary_hash,
+        stable=record.key.stable_hash,
+        verdict=record.verdict,
+        score=record.score,
+        steps=record.steps,
+        input_digest=record.input_digest,
+    )

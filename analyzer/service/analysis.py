@@ -1,0 +1,162 @@
+"""One AnalysisRun measurement: a live canary judged from Prometheus, with its window kept in the store.
+
+The window of a canary analysis starts where the canary's data starts, and that start is recorded
+the first time it is found: every later look, every restart and every replica judges the same
+steps from the same start, which is what keeps the judge's any-look guarantee true across Argo's
+looks. Until the canary has data, the answer is inconclusive and nothing is recorded.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from analyzer.errors import InputError, SourceUnavailableError
+from analyzer.judging import judge
+from analyzer.model import Judgment, Measurement
+from analyzer.service import telemetry
+from analyzer.settings import Settings
+from analyzer.sources.prometheus import Fetched, PrometheusSource, Window, align_down
+from analyzer.sources.queries import QueryProfile, Target
+from analyzer.store import Database, JudgmentRecord, WindowKey
+from analyzer.store.judgments import new_id, record_window_start, save_judgment, window_start
+
+
+class UnknownProfileError(InputError):
+    """The request names a query profile the service does not have."""
+
+
+class StoreUnavailableError(Exception):
+    """The database could not be read or written."""
+
+
+@dataclass
+class Analyzer:
+    """What a look needs: settings, query profiles, Prometheus, the store and a clock."""
+
+    settings: Settings
+    profiles: dict[str, QueryProfile]
+    source: PrometheusSource
+    database: Database
+    clock: Callable[[], float] = field(default=time.time)
+
+    def profile(self, name: str) -> QueryProfile:
+        try:
+            return self.profiles[name]
+        except KeyError:
+            known = ", ".join(sorted(self.profiles))
+            raise UnknownProfileError(f"profile {name!r} is not configured; known profiles: {known}") from None
+
+
+def prometheus_source(settings: Settings) -> PrometheusSource:
+    """The Prometheus client the settings describe (URL, headers, timeout, bounded retries)."""
+    return PrometheusSource(
+        settings.prometheus_url,
+        headers=settings.prometheus_headers,
+        timeout_seconds=settings.prometheus_timeout_seconds,
+        retries=settings.prometheus_retries,
+    )
+
+
+@dataclass(frozen=True)
+class Analysis:
+    record: JudgmentRecord
+    judgment: Judgment
+    window: Window | None
+
+
+def _empty_arms_reasons(fetched: Fetched, target: Target, profile: QueryProfile) -> list[str]:
+    reasons = []
+    for metric, arms in fetched.empty_arms.items():
+        for arm in arms:
+            reasons.append(
+                f"{metric}: no series for the {arm} hash {target.hash_of(arm)!r} in namespace {target.namespace!r}"
+                f" (profile {profile.name}); check the {arm} hash and the profile's selector"
+            )
+    return reasons
+
+
+def _start(analyzer: Analyzer, profile: QueryProfile, target: Target, key: WindowKey, now: float) -> int | None:
+    with analyzer.database.session() as session:
+        start = window_start(session, key)
+    if start is not None:
+        return start
+    first = analyzer.source.first_data(profile, target, since=now - analyzer.settings.lookback_seconds, until=now)
+    if first is None:
+        return None
+    with analyzer.database.session() as session:
+        return record_window_start(session, key, first, datetime.fromtimestamp(now, UTC))
+
+
+def _judge(measurement: Measurement, profile: QueryProfile, extra: list[str]) -> Judgment:
+    started = time.perf_counter()
+    judgment = judge(measurement, profile.policy)
+    telemetry.JUDGE_SECONDS.observe(time.perf_counter() - started)
+    if extra:
+        judgment = judgment.model_copy(update={"reasons": [*extra, *judgment.reasons]})
+    return judgment
+
+
+def _look(analyzer: Analyzer, profile: QueryProfile, target: Target, key: WindowKey, now: float) -> Analysis:
+    step = profile.step_seconds
+    start = _start(analyzer, profile, target, key, now)
+    if start is None:
+        hours = analyzer.settings.lookback_seconds / 3600
+        reason = (
+            f"no data yet: the canary (hash {target.canary!r}) served no requests in the last {hours:g} h"
+            f" (profile {profile.name}, namespace {target.namespace!r})"
+        )
+        judgment = _judge(Measurement(step_seconds=step, metrics={}), profile, [reason])
+        window = None
+    else:
+        end = min(align_down(now, step), start + analyzer.settings.max_steps * step)
+        window = Window(start=start, end=end, step=step)
+        if window.steps == 0:
+            reason = "no complete step yet since the canary started"
+            judgment = _judge(Measurement(step_seconds=step, metrics={}), profile, [reason])
+        else:
+            started = time.perf_counter()
+            fetched = analyzer.source.fetch(profile, target, window)
+            telemetry.QUERY_SECONDS.labels(profile.name).observe(time.perf_counter() - started)
+            notes = [*_empty_arms_reasons(fetched, target, profile), *fetched.notes]
+            judgment = _judge(fetched.measurement, profile, notes)
+    record = JudgmentRecord(
+        id=new_id(),
+        created_at=datetime.fromtimestamp(now, UTC),
+        key=key,
+        verdict=judgment.verdict.value,
+        score=judgment.score,
+        steps=judgment.steps,
+        window_start=window.start if window else None,
+        window_end=window.end if window else None,
+        step_seconds=profile.step_seconds,
+        input_digest=judgment.input_digest,
+        body=judgment.model_dump(mode="json"),
+    )
+    with analyzer.database.session() as session:
+        save_judgment(session, record)
+    return Analysis(record=record, judgment=judgment, window=window)
+
+
+def analyse(analyzer: Analyzer, profile_name: str, target: Target) -> Analysis:
+    """Judge the canary of ``target`` now, record the judgment, and return it.
+
+    Raises :class:`UnknownProfileError` (a bad request), :class:`SourceUnavailableError` and
+    :class:`StoreUnavailableError` (the service cannot answer now; Argo counts an Error and retries).
+    """
+    profile = analyzer.profile(profile_name)
+    key = WindowKey(target.namespace, target.rollout, profile.name, target.canary, target.stable)
+    try:
+        analysis = _look(analyzer, profile, target, key, analyzer.clock())
+    except SourceUnavailableError:
+        telemetry.SOURCE_ERRORS.labels(profile.name).inc()
+        raise
+    except SQLAlchemyError as error:
+        telemetry.STORE_ERRORS.inc()
+        raise StoreUnavailableError(f"the database is unavailable: {type(error).__name__}") from None
+    telemetry.JUDGMENTS.labels(analysis.judgment.verdict.value, profile.name).inc()
+    return analysis

@@ -1,0 +1,92 @@
+"""Service settings (pydantic-settings): environment variables ``CANARY_ANALYZER_*`` over a YAML file.
+
+Precedence, highest first: arguments given in code, environment variables, the YAML file named by
+``--config`` or ``CANARY_ANALYZER_CONFIG``, the defaults below. Nested values from the environment
+use ``__`` (``CANARY_ANALYZER_PROMETHEUS_HEADERS__AUTHORIZATION='Bearer …'``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
+
+from analyzer.errors import InputError, describe
+
+#: Argo Rollouts' web provider gives up after 10 s by default; our retries end well before.
+ARGO_WEB_TIMEOUT_SECONDS = 10.0
+#: What the service keeps for itself (judging, storing, answering) within Argo's timeout.
+OWN_BUDGET_SECONDS = 2.0
+RETRY_BACKOFF_SECONDS = 0.1
+
+
+def retry_budget_seconds(timeout: float, retries: int) -> float:
+    """Worst case of one query: every attempt times out, with urllib3's exponential backoff between."""
+    backoff = sum(RETRY_BACKOFF_SECONDS * 2.0**i for i in range(retries))
+    return (retries + 1) * timeout + backoff
+
+
+class Settings(BaseSettings):
+    """Everything ``canary-analyzer serve`` and ``export`` read from their environment."""
+
+    model_config = SettingsConfigDict(env_prefix="CANARY_ANALYZER_", env_nested_delimiter="__", extra="forbid")
+
+    prometheus_url: str = Field(default="http://127.0.0.1:9090", description="Prometheus (or Thanos/Mimir) base URL")
+    prometheus_headers: dict[str, str] = Field(default_factory=dict, description="sent with every query (auth)")
+    prometheus_timeout_seconds: float = Field(default=2.0, gt=0, description="per query attempt")
+    prometheus_retries: int = Field(default=2, ge=0, le=5, description="retries on connection errors and 5xx")
+    database_url: str = Field(default="sqlite:///canary-analyzer.db", description="SQLite file or PostgreSQL URL")
+    profiles_dir: Path | None = Field(default=None, description="extra query profiles (*.yaml); they win by name")
+    api_tokens: list[SecretStr] = Field(default_factory=list, description="bearer tokens; empty = no auth")
+    lookback_seconds: int = Field(default=6 * 3600, ge=60, description="how far back to look for the canary's start")
+    max_steps: int = Field(default=1440, ge=1, le=10_000, description="longest window judged, in steps")
+    public_url: str | None = Field(default=None, description="base URL of this service, for links in judgments")
+    host: str = "0.0.0.0"
+    port: int = Field(default=8080, ge=1, le=65535)
+    log_level: str = "info"
+
+    @model_validator(mode="after")
+    def _retries_end_before_argo_gives_up(self) -> Settings:
+        worst = retry_budget_seconds(self.prometheus_timeout_seconds, self.prometheus_retries)
+        if worst > ARGO_WEB_TIMEOUT_SECONDS - OWN_BUDGET_SECONDS:
+            raise ValueError(
+                f"prometheus_timeout_seconds x (prometheus_retries + 1) + backoff = {worst:.1f} s; it must stay"
+                f" under {ARGO_WEB_TIMEOUT_SECONDS - OWN_BUDGET_SECONDS:g} s so that a 503 reaches Argo before"
+                f" its {ARGO_WEB_TIMEOUT_SECONDS:g} s web timeout"
+            )
+        return self
+
+    @property
+    def query_deadline_seconds(self) -> float:
+        """The longest one query may take, retries included."""
+        return retry_budget_seconds(self.prometheus_timeout_seconds, self.prometheus_retries)
+
+
+def load_settings(config_file: Path | None = None, **overrides: object) -> Settings:
+    """Settings from the environment and an optional YAML file; bad values raise :class:`InputError`."""
+    named = os.environ.get("CANARY_ANALYZER_CONFIG")
+    path = config_file or (Path(named) if named else None)
+    if path is not None and not path.is_file():
+        raise InputError(f"config file {path} does not exist")
+
+    class _FromFile(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            sources: tuple[PydanticBaseSettingsSource, ...] = (init_settings, env_settings)
+            if path is not None:
+                sources += (YamlConfigSettingsSource(settings_cls, yaml_file=path),)
+            return sources
+
+    try:
+        return _FromFile(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise InputError(describe(error, f"settings ({path or 'environment'})")) from None

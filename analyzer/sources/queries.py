@@ -1,0 +1,160 @@
+"""PromQL query profiles: server-side templates per metric, an arm selector per arm, safe rendering.
+
+A profile names, for each metric, the PromQL that returns one step's increments for one arm, and
+for each arm the label selector that picks that arm's series. Templates use ``$placeholders``
+(:class:`string.Template`): ``$selector`` (the arm's selector, itself a template), ``$step`` (the
+step as a PromQL duration, e.g. ``60s``), and in selectors ``$namespace``, ``$rollout``, ``$hash``
+(this arm's pod-template hash), ``$canary`` and ``$stable``.
+
+Request values never become PromQL syntax: they are checked against strict patterns first
+(:class:`Target`) and escaped as PromQL string contents when substituted, and they may only
+appear inside the selector, which the profile author writes inside double quotes.
+"""
+
+from __future__ import annotations
+
+import re
+from string import Template
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from analyzer.model import Policy
+
+Arm = Literal["canary", "stable"]
+ARMS: tuple[Arm, Arm] = ("canary", "stable")
+
+#: RFC 1123 label, as Kubernetes requires of namespaces.
+DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+#: RFC 1123 subdomain (<= 253), as Kubernetes requires of most object names, Rollouts included.
+DNS1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+#: A pod-template hash: Kubernetes' safe-encoded hash (lowercase letters and digits), hex included.
+POD_TEMPLATE_HASH = r"^[a-z0-9]{1,63}$"
+
+Namespace = Annotated[str, StringConstraints(pattern=DNS1123_LABEL, max_length=63)]
+RolloutName = Annotated[str, StringConstraints(pattern=DNS1123_SUBDOMAIN, max_length=253)]
+PodTemplateHash = Annotated[str, StringConstraints(pattern=POD_TEMPLATE_HASH)]
+ProfileName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][-a-z0-9_.]{0,62}$")]
+
+
+class Target(BaseModel):
+    """What one analysis is about: a Rollout and the pod-template hashes of its two arms."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    namespace: Namespace
+    rollout: RolloutName
+    canary: PodTemplateHash
+    stable: PodTemplateHash
+
+    def hash_of(self, arm: Arm) -> str:
+        return self.canary if arm == "canary" else self.stable
+
+
+def promql_string_contents(value: str) -> str:
+    """Escape a value for use inside a double-quoted PromQL string (backslash, quote, newline)."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+_SELECTOR_KEYS = ("namespace", "rollout", "hash", "canary", "stable")
+_QUERY_KEYS = ("selector", "step")
+
+
+def _check_template(text: str, allowed: tuple[str, ...], what: str) -> str:
+    template = Template(text)
+    if not template.is_valid():
+        raise ValueError(f"{what}: a '$' that starts no placeholder (write '$$' for a literal '$')")
+    unknown = sorted(set(template.get_identifiers()) - set(allowed))
+    if unknown:
+        raise ValueError(f"{what}: unknown placeholder(s) {unknown}; allowed: {list(allowed)}")
+    return text
+
+
+class RatioQueries(BaseModel):
+    """Two queries per arm: requests and events (errors) per step, each one series or none."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["ratio"] = "ratio"
+    total: str
+    events: str
+
+    @field_validator("total", "events")
+    @classmethod
+    def _placeholders(cls, text: str) -> str:
+        return _check_template(text, _QUERY_KEYS, "query")
+
+
+class HistogramQueries(BaseModel):
+    """One query per arm returning one series per ``le`` bucket bound (``sum by (le)``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["histogram"] = "histogram"
+    buckets: str
+    le_scale: float = Field(default=1.0, gt=0, description="multiply le by this for seconds (Istio's ms: 0.001)")
+
+    @field_validator("buckets")
+    @classmethod
+    def _placeholders(cls, text: str) -> str:
+        return _check_template(text, _QUERY_KEYS, "query")
+
+
+MetricQueries = Annotated[RatioQueries | HistogramQueries, Field(discriminator="kind")]
+
+
+class Selectors(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    canary: str
+    stable: str
+
+    @field_validator("canary", "stable")
+    @classmethod
+    def _placeholders(cls, text: str) -> str:
+        return _check_template(text, _SELECTOR_KEYS, "selector")
+
+
+class QueryProfile(BaseModel):
+    """A named set of queries, the step they are evaluated on, and the policy that judges them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: ProfileName
+    description: str = ""
+    step_seconds: int = Field(default=60, ge=1, le=3600)
+    selector: Selectors
+    metrics: dict[str, MetricQueries] = Field(min_length=1)
+    policy: Policy = Field(default_factory=Policy)
+
+    @model_validator(mode="after")
+    def _policy_kinds_match(self) -> QueryProfile:
+        for name, queries in self.metrics.items():
+            configured = self.policy.metrics.get(name)
+            if configured is not None and configured.kind != queries.kind:
+                raise ValueError(f"metric {name!r}: the queries are {queries.kind}, the policy says {configured.kind}")
+        return self
+
+    def render(self, metric: str, query: str, arm: Arm, target: Target) -> str:
+        """The PromQL for one metric's query ('total', 'events' or 'buckets') and one arm."""
+        values = {
+            "namespace": target.namespace,
+            "rollout": target.rollout,
+            "hash": target.hash_of(arm),
+            "canary": target.canary,
+            "stable": target.stable,
+        }
+        escaped = {key: promql_string_contents(value) for key, value in values.items()}
+        selector = Template(getattr(self.selector, arm)).substitute(escaped)
+        template: str = getattr(self.metrics[metric], query)
+        return Template(template).substitute(selector=selector, step=f"{self.step_seconds}s")
+
+
+def queries_of(queries: RatioQueries | HistogramQueries) -> tuple[str, ...]:
+    """The query names a metric kind needs."""
+    return ("total", "events") if queries.kind == "ratio" else ("buckets",)
+
+
+_LE = re.compile(r"^\+?inf$", re.IGNORECASE)
+
+
+def parse_le(text: str) -> float:
+    """A Prometheus ``le`` label value as a float ('+Inf' included)."""
+    return float("inf") if _LE.match(text.strip()) else float(text)

@@ -1,0 +1,80 @@
+"""Connecting to the ledger and migrating it: SQLite (WAL) by default, PostgreSQL for several replicas."""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from analyzer.errors import InputError
+
+#: Any constant: held while migrating so that replicas starting together migrate one at a time.
+_MIGRATION_LOCK = 0x6361_6E61  # "cana"
+
+
+def normalise_url(url: str) -> str:
+    """Pick the drivers we ship: psycopg 3 for PostgreSQL; SQLite as given."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise InputError(f"database_url {url!r} is not a database URL (sqlite:///file.db, postgresql://…)") from None
+    if parsed.drivername in {"postgresql", "postgres"}:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() not in {"sqlite", "postgresql"}:
+        raise InputError(f"database_url: {parsed.get_backend_name()!r} is not supported; use SQLite or PostgreSQL")
+    return parsed.render_as_string(hide_password=False)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+class Database:
+    """An engine, a session factory, and the Alembic migrations that shape the schema."""
+
+    def __init__(self, url: str) -> None:
+        self.url = normalise_url(url)
+        self.is_sqlite = self.url.startswith("sqlite")
+        options: dict[str, Any] = {"pool_pre_ping": True}
+        if self.is_sqlite:
+            options["connect_args"] = {"check_same_thread": False, "timeout": 5}
+        else:
+            options.update(pool_size=10, max_overflow=20, connect_args={"connect_timeout": 3})
+        self.engine: Engine = create_engine(self.url, **options)
+        if self.is_sqlite:
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def session(self) -> Session:
+        return self.sessions()
+
+    def migrate(self) -> None:
+        """Upgrade the schema to the newest revision (under an advisory lock on PostgreSQL)."""
+        config = Config()
+        config.set_main_option("script_location", str(resources.files("analyzer.store") / "migrations"))
+        with self.engine.begin() as connection:
+            if not self.is_sqlite:
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    def ping(self) -> None:
+        """Raise SQLAlchemyError unless the database answers."""
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+__all__ = ["Database", "SQLAlchemyError"]
