@@ -8,6 +8,7 @@ import pytest
 
 from analyzer.sources.simulate import FINE_BUCKETS, Latency, Scenario, simulate
 from tests.support.openmetrics import Deployment, write_openmetrics
+from tests.support.postgres import postgres
 from tests.support.prometheus import backfill, prometheus
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -40,22 +41,23 @@ class Backfilled:
         self.start = start
         self.deployments = deployments
 
-    def args(self, namespace: str, **changes: str) -> dict[str, str]:
-        d = self.deployments[namespace]
-        args = {"profile": "http", "namespace": namespace, "rollout": "checkout",
+    def args(self, scenario: str, **changes: str) -> dict[str, str]:
+        d = self.deployments[scenario]
+        args = {"profile": "http", "namespace": scenario, "rollout": "checkout",
                 "canary": d.canary_hash, "stable": d.stable_hash}
         return {**args, **changes}
 
 
 @pytest.fixture(scope="session")
 def backfilled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backfilled]:
-    """Real Prometheus with canaries backfilled by promtool: healthy, errors x3, latency x1.5, no traffic."""
+    """Real Prometheus with canaries backfilled by promtool: healthy, errors x3, latency x1.5, none, a trickle."""
     start = (int(time.time()) // 3600 - 6) * 3600  # six hours ago, on the hour: well inside retention
     scenarios = {
         "healthy": _scenario(),
         "errors": _scenario(error_ratio=3.0),
         "latency": _scenario(latency_scale=1.5),
         "quiet": _scenario(canary_share=0.0),
+        "trickle": _scenario(canary_share=0.0005),  # 0.1 canary req/s: 180 requests in 30 min
     }
     deployments = {
         name: Deployment(name, f"c{i}a{i}b", f"5{i}d{i}f", simulate(scenario, seed=11 + i), start)
@@ -65,3 +67,29 @@ def backfilled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backfilled]
     backfill(write_openmetrics(list(deployments.values())), workdir / "data")
     with prometheus(workdir) as url:
         yield Backfilled(url, start, deployments)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A real PostgreSQL for the whole session (each test gets its own database from ``database_url``)."""
+    with postgres() as url:
+        yield url
+
+
+_databases = iter(range(1_000_000))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each test runs on SQLite (a file) and on a fresh database of the real PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger.db'}"
+    from sqlalchemy import create_engine, text
+
+    server = request.getfixturevalue("postgres_server")
+    name = f"test_{next(_databases)}"
+    engine = create_engine(server.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE {name}"))
+    engine.dispose()
+    return server.rsplit("/", 1)[0] + f"/{name}"

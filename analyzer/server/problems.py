@@ -22,7 +22,9 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
 
 
 def _field(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc if p not in ("query", "body", "path")]
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("query", "body", "path", "header"):
+        parts = parts[1:]
     return ".".join(parts) or "request"
 
 

@@ -1,0 +1,58 @@
+"""The analysis use case on both ledgers: two replicas judge from one window start."""
+
+from __future__ import annotations
+
+from analyzer.service.analysis import analyse
+from analyzer.settings import Settings
+from analyzer.sources.queries import Target
+from tests.conftest import STEP
+from tests.support.service import Clock, make_analyzer
+
+
+def _target(backfilled, scenario: str) -> Target:
+    args = backfilled.args(scenario)
+    return Target(namespace=args["namespace"], rollout=args["rollout"], canary=args["canary"], stable=args["stable"])
+
+
+def test_replicas_share_the_window_and_the_record(backfilled, database_url):
+    settings = Settings(prometheus_url=backfilled.url, database_url=database_url)
+    clock = Clock(backfilled.start + 12 * STEP + 30)
+    replica_a, replica_b = make_analyzer(settings, clock), make_analyzer(settings, clock)
+    first = analyse(replica_a, "http", _target(backfilled, "errors"))
+    clock.advance(STEP)
+    second = analyse(replica_b, "http", _target(backfilled, "errors"))
+    assert first.window is not None and second.window is not None
+    assert first.window.start == second.window.start == backfilled.start
+    assert second.window.steps == first.window.steps + 1
+    assert first.judgment.verdict == second.judgment.verdict == "fail"
+    with replica_a.database.session() as session:
+        from analyzer.store import JudgmentFilter
+        from analyzer.store.judgments import list_judgments
+
+        assert {r.id for r in list_judgments(session, JudgmentFilter(namespace="errors"))} == {
+            first.record.id,
+            second.record.id,
+        }
+
+
+def test_the_digest_matches_an_offline_rejudge_of_the_exported_measurement(backfilled, database_url):
+    """Export the same window and judge it offline: the same input digest, the same verdict."""
+    from datetime import UTC, datetime
+
+    import analyzer
+    from analyzer.service.export import export_measurement
+
+    settings = Settings(prometheus_url=backfilled.url, database_url=database_url)
+    clock = Clock(backfilled.start + 15 * STEP + 30)
+    live = analyse(make_analyzer(settings, clock), "http", _target(backfilled, "latency"))
+    assert live.window is not None
+    exported = export_measurement(
+        settings,
+        "http",
+        _target(backfilled, "latency"),
+        datetime.fromtimestamp(live.window.start, UTC),
+        datetime.fromtimestamp(live.window.end, UTC),
+    )
+    offline = analyzer.judge(exported)
+    assert offline.input_digest == live.judgment.input_digest
+    assert offline.verdict == live.judgment.verdict
