@@ -23,10 +23,8 @@ def test_healthz_readyz_and_openapi(service):
 def test_metrics_count_judgments_by_verdict_and_profile(service, backfilled):
     def count() -> float:
         text = service.client.get("/metrics").text
-        line = next(
-            (ln for ln in text.splitlines() if ln.startswith('canary_analyzer_judgments_total{profile="http",verdict="fail"}')),
-            None,
-        )
+        wanted = 'canary_analyzer_judgments_total{profile="http",verdict="fail"}'
+        line = next((ln for ln in text.splitlines() if ln.startswith(wanted)), None)
         return float(line.split()[-1]) if line else 0.0
 
     before = count()

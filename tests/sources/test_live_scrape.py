@@ -22,9 +22,10 @@ from tests.support.service import Clock, make_app
 
 def _exporter(stop: threading.Event) -> int:
     registry = CollectorRegistry()
-    requests = Counter("http_requests", "requests", ["namespace", "rollouts_pod_template_hash", "code"], registry=registry)
+    labels = ["namespace", "rollouts_pod_template_hash"]
+    requests = Counter("http_requests", "requests", [*labels, "code"], registry=registry)
     latency = Histogram(
-        "http_request_duration_seconds", "latency", ["namespace", "rollouts_pod_template_hash"], registry=registry
+        "http_request_duration_seconds", "latency", labels, registry=registry
     )
     port = free_port()
     start_http_server(port, addr="127.0.0.1", registry=registry)

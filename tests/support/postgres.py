@@ -54,5 +54,6 @@ def postgres() -> Iterator[str]:
     try:
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:
-        subprocess.run(_as_server_user([f"{bindir}/pg_ctl", "-D", data, "-m", "immediate", "stop"]), capture_output=True)
+        stop = [f"{bindir}/pg_ctl", "-D", data, "-m", "immediate", "stop"]
+        subprocess.run(_as_server_user(stop), capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
