@@ -16,6 +16,7 @@ import math
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator, model_validator
 
 from analyzer.errors import InputError
@@ -132,12 +133,17 @@ class HistogramMetric(_Strict):
             for step, row in enumerate(rows):
                 if len(row) != len(le):
                     raise ValueError(f"{arm}: step {step}: {len(row)} bucket counts for {len(le)} le bounds")
-                for j in range(1, len(row)):
-                    if _exceeds(row[j - 1], row[j]):
-                        raise ValueError(
-                            f"{arm}: step {step}: buckets not cumulative: le={fmt_le(le[j - 1])} has"
-                            f" {row[j - 1]:g} but le={fmt_le(le[j])} has {row[j]:g}"
-                        )
+            if not rows:
+                continue
+            counts = np.asarray(rows, dtype=np.float64)  # vectorised: this runs on every look
+            lower, upper = counts[:, :-1], counts[:, 1:]
+            broken = np.argwhere(lower > upper + COUNT_TOLERANCE * np.maximum(1.0, np.abs(upper)))
+            if broken.size:
+                step, j = (int(v) for v in broken[0])
+                raise ValueError(
+                    f"{arm}: step {step}: buckets not cumulative: le={fmt_le(le[j])} has"
+                    f" {rows[step][j]:g} but le={fmt_le(le[j + 1])} has {rows[step][j + 1]:g}"
+                )
         return self
 
     @property

@@ -35,6 +35,7 @@ class Settings(BaseSettings):
 
     prometheus_url: str = Field(default="http://127.0.0.1:9090", description="Prometheus (or Thanos/Mimir) base URL")
     prometheus_headers: dict[str, str] = Field(default_factory=dict, description="sent with every query (auth)")
+    prometheus_ca_file: Path | None = Field(default=None, description="CA bundle for an https Prometheus URL")
     prometheus_timeout_seconds: float = Field(default=2.0, gt=0, description="per query attempt")
     prometheus_retries: int = Field(default=2, ge=0, le=5, description="retries on connection errors and 5xx")
     database_url: str = Field(default="sqlite:///canary-analyzer.db", description="SQLite file or PostgreSQL URL")

