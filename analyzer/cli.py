@@ -25,6 +25,7 @@ from analyzer.model import Judgment, Measurement, Policy, Verdict
 from analyzer.report import render, render_markdown
 from analyzer.report.table import STYLE
 from analyzer.service import JudgeName, Look, Regression, demo_looks, judge_file
+from analyzer.service.analysis import check_settings
 from analyzer.settings import load_settings
 
 EXIT = {Verdict.PASS: 0, Verdict.FAIL: 1, Verdict.INCONCLUSIVE: 3}
@@ -173,6 +174,7 @@ def serve_command(
         os.environ["CANARY_ANALYZER_CONFIG"] = str(config)
     try:
         settings = load_settings()
+        check_settings(settings)  # bad profiles or database URL: a message here, not a worker's traceback
     except InputError as error:
         raise _fail(str(error)) from None
     uvicorn.run(

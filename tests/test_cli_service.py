@@ -105,3 +105,17 @@ def test_export_rejects_bad_arguments(backfilled):
                 env={**os.environ, "CANARY_ANALYZER_PROMETHEUS_URL": "http://127.0.0.1:9",
                      "CANARY_ANALYZER_PROMETHEUS_TIMEOUT_SECONDS": "0.5"})
     assert down.returncode == 4 and "unreachable" in down.stderr
+
+
+def test_serve_refuses_a_bad_profile_before_starting(tmp_path):
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    (profiles / "broken.yaml").write_text(
+        "name: broken\nselector: {canary: 'x=\"$hsh\"', stable: 'x=\"$hash\"'}\n"
+        "metrics: {error-rate: {kind: ratio, total: 'sum(a{$selector})', events: 'sum(b{$selector})'}}\n"
+    )
+    env = {**os.environ, "CANARY_ANALYZER_PROFILES_DIR": str(profiles)}
+    result = _cli("serve", env=env)
+    assert result.returncode == 4
+    assert "broken.yaml" in result.stderr and "hsh" in result.stderr
+    assert "Traceback" not in result.stderr

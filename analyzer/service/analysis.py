@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from analyzer.config import query_profiles
 from analyzer.errors import InputError, SourceUnavailableError
 from analyzer.judging import judge
 from analyzer.model import Judgment, Measurement
@@ -23,6 +24,7 @@ from analyzer.settings import Settings
 from analyzer.sources.prometheus import Fetched, PrometheusSource, Window, align_down
 from analyzer.sources.queries import QueryProfile, Target
 from analyzer.store import Database, JudgmentRecord, WindowKey
+from analyzer.store.db import normalise_url
 from analyzer.store.judgments import new_id, record_window_start, save_judgment, window_start
 
 
@@ -50,6 +52,12 @@ class Analyzer:
         except KeyError:
             known = ", ".join(sorted(self.profiles))
             raise UnknownProfileError(f"profile {name!r} is not configured; known profiles: {known}") from None
+
+
+def check_settings(settings: Settings) -> None:
+    """Raise :class:`InputError` now for what would otherwise fail inside a server worker."""
+    query_profiles(settings.profiles_dir)
+    normalise_url(settings.database_url)
 
 
 def prometheus_source(settings: Settings) -> PrometheusSource:
