@@ -6,13 +6,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime
 
 import httpx
 
 from tests.conftest import STEP
-from tests.support.prometheus import free_port
+from tests.support.prometheus import free_port, wait_until_up
 
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -35,16 +34,7 @@ def test_serve_answers_argo_and_logs_json(backfilled, tmp_path):
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+        assert wait_until_up(f"{base}/healthz", process), process.stderr.read() if process.stderr else ""
         assert httpx.get(f"{base}/readyz").json()["status"] == "ready"
         args = backfilled.args("errors")
         response = httpx.get(f"{base}/api/v1/analysis", params=args, headers={"Authorization": "Bearer t0ken"})

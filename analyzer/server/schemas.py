@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -32,8 +33,8 @@ class WindowOut(BaseModel):
     step_seconds: int
 
 
-class AnalysisResult(Judgment):
-    """A Judgment plus where it is kept and what it was about. Argo reads ``verdict``."""
+class _Recorded(BaseModel):
+    """Where a judgment is kept and what it was about."""
 
     id: str
     report: str = Field(description="where this judgment can be read back")
@@ -43,18 +44,15 @@ class AnalysisResult(Judgment):
     rollout: str
     canary: str
     stable: str
+
+
+class AnalysisResult(Judgment, _Recorded):
+    """A Judgment plus where it is kept and what it was about. Argo reads ``verdict``."""
+
     window: WindowOut | None = Field(description="the steps judged; null before the canary has data")
 
 
-class JudgmentSummary(BaseModel):
-    id: str
-    report: str
-    created_at: datetime
-    profile: str
-    namespace: str
-    rollout: str
-    canary: str
-    stable: str
+class JudgmentSummary(_Recorded):
     verdict: str
     score: float
     steps: int
@@ -71,36 +69,29 @@ def _when(epoch: int | None) -> datetime | None:
     return datetime.fromtimestamp(epoch, UTC) if epoch is not None else None
 
 
+def _recorded(record: JudgmentRecord, base_url: str) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "report": f"{base_url}/api/v1/judgments/{record.id}",
+        "created_at": record.created_at,
+        "profile": record.key.profile,
+        "namespace": record.key.namespace,
+        "rollout": record.key.rollout,
+        "canary": record.key.canary_hash,
+        "stable": record.key.stable_hash,
+    }
+
+
 def result_of(record: JudgmentRecord, base_url: str) -> AnalysisResult:
     """The API answer for a recorded judgment (validated once, from the stored JSON)."""
     start, end = _when(record.window_start), _when(record.window_end)
     window = {"start": start, "end": end, "step_seconds": record.step_seconds} if start and end else None
-    return AnalysisResult.model_validate(
-        {
-            **record.body,
-            "id": record.id,
-            "report": f"{base_url}/api/v1/judgments/{record.id}",
-            "created_at": record.created_at,
-            "profile": record.key.profile,
-            "namespace": record.key.namespace,
-            "rollout": record.key.rollout,
-            "canary": record.key.canary_hash,
-            "stable": record.key.stable_hash,
-            "window": window,
-        }
-    )
+    return AnalysisResult.model_validate({**record.body, **_recorded(record, base_url), "window": window})
 
 
 def summary_of(record: JudgmentRecord, base_url: str) -> JudgmentSummary:
     return JudgmentSummary(
-        id=record.id,
-        report=f"{base_url}/api/v1/judgments/{record.id}",
-        created_at=record.created_at,
-        profile=record.key.profile,
-        namespace=record.key.namespace,
-        rollout=record.key.rollout,
-        canary=record.key.canary_hash,
-        stable=record.key.stable_hash,
+        **_recorded(record, base_url),
         verdict=record.verdict,
         score=record.score,
         steps=record.steps,

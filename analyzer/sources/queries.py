@@ -17,7 +17,7 @@ import re
 from string import Template
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from analyzer.model import Policy
 
@@ -70,18 +70,17 @@ def _check_template(text: str, allowed: tuple[str, ...], what: str) -> str:
     return text
 
 
+QueryTemplate = Annotated[str, AfterValidator(lambda text: _check_template(text, _QUERY_KEYS, "query"))]
+SelectorTemplate = Annotated[str, AfterValidator(lambda text: _check_template(text, _SELECTOR_KEYS, "selector"))]
+
+
 class RatioQueries(BaseModel):
     """Two queries per arm: requests and events (errors) per step, each one series or none."""
 
     model_config = ConfigDict(extra="forbid")
     kind: Literal["ratio"] = "ratio"
-    total: str
-    events: str
-
-    @field_validator("total", "events")
-    @classmethod
-    def _placeholders(cls, text: str) -> str:
-        return _check_template(text, _QUERY_KEYS, "query")
+    total: QueryTemplate
+    events: QueryTemplate
 
 
 class HistogramQueries(BaseModel):
@@ -89,13 +88,8 @@ class HistogramQueries(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     kind: Literal["histogram"] = "histogram"
-    buckets: str
+    buckets: QueryTemplate
     le_scale: float = Field(default=1.0, gt=0, description="multiply le by this for seconds (Istio's ms: 0.001)")
-
-    @field_validator("buckets")
-    @classmethod
-    def _placeholders(cls, text: str) -> str:
-        return _check_template(text, _QUERY_KEYS, "query")
 
 
 MetricQueries = Annotated[RatioQueries | HistogramQueries, Field(discriminator="kind")]
@@ -103,13 +97,8 @@ MetricQueries = Annotated[RatioQueries | HistogramQueries, Field(discriminator="
 
 class Selectors(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    canary: str
-    stable: str
-
-    @field_validator("canary", "stable")
-    @classmethod
-    def _placeholders(cls, text: str) -> str:
-        return _check_template(text, _SELECTOR_KEYS, "selector")
+    canary: SelectorTemplate
+    stable: SelectorTemplate
 
 
 class QueryProfile(BaseModel):

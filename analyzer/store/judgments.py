@@ -85,40 +85,20 @@ def _pk(key: WindowKey) -> dict[str, str]:
     }
 
 
+#: Fields a JudgmentRecord and a JudgmentRow share by name.
+_SHARED = ("id", "verdict", "score", "steps", "window_start", "window_end", "step_seconds", "input_digest", "body")
+
+
 def save_judgment(session: Session, record: JudgmentRecord) -> None:
-    session.add(
-        JudgmentRow(
-            id=record.id,
-            created_at=record.created_at,
-            **_pk(record.key),
-            verdict=record.verdict,
-            score=record.score,
-            steps=record.steps,
-            window_start=record.window_start,
-            window_end=record.window_end,
-            step_seconds=record.step_seconds,
-            input_digest=record.input_digest,
-            body=record.body,
-        )
-    )
+    shared = {name: getattr(record, name) for name in _SHARED}
+    session.add(JudgmentRow(**shared, created_at=record.created_at, **_pk(record.key)))
     session.commit()
 
 
 def _record(row: JudgmentRow) -> JudgmentRecord:
-    created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
-    return JudgmentRecord(
-        id=row.id,
-        created_at=created,
-        key=WindowKey(row.namespace, row.rollout, row.profile, row.canary_hash, row.stable_hash),
-        verdict=row.verdict,
-        score=row.score,
-        steps=row.steps,
-        window_start=row.window_start,
-        window_end=row.window_end,
-        step_seconds=row.step_seconds,
-        input_digest=row.input_digest,
-        body=row.body,
-    )
+    created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)  # SQLite drops tz
+    key = WindowKey(row.namespace, row.rollout, row.profile, row.canary_hash, row.stable_hash)
+    return JudgmentRecord(**{name: getattr(row, name) for name in _SHARED}, created_at=created, key=key)
 
 
 def get_judgment(session: Session, judgment_id: str) -> JudgmentRecord | None:
