@@ -36,3 +36,7 @@ def describe(error: ValidationError, what: str) -> str:
 
 class SourceUnavailableError(Exception):
     """The metrics source could not answer (unreachable, timed out, or an error status) after retries."""
+
+
+class ClusterError(Exception):
+    """The Kubernetes API refused or could not answer: the message names the object, the verb and why."""

@@ -1,0 +1,159 @@
+"""A thin typed door to the Kubernetes API for Rollouts, AnalysisRuns and ReplicaSets.
+
+Every call goes through :func:`_translated`, which turns the client's exceptions into
+:class:`~analyzer.errors.ClusterError` with a message that names the object, the verb and the
+cause (not found, forbidden, conflict, unreachable), or re-raises :class:`NotFound` where a caller
+has a fallback (the status subresource of an old CRD).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, cast
+
+import urllib3
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+
+from analyzer.errors import ClusterError
+
+GROUP, VERSION = "argoproj.io", "v1alpha1"
+ROLLOUTS, ANALYSIS_RUNS = "rollouts", "analysisruns"
+REQUEST_TIMEOUT = (5.0, 20.0)  # connect, read (seconds)
+
+
+class NotFound(ClusterError):  # noqa: N818 - reads as the HTTP status it is
+    """404: the object, or the subresource, does not exist."""
+
+
+class Conflict(ClusterError):  # noqa: N818
+    """409: the object changed since it was read."""
+
+
+def _reason(error: ApiException) -> str:
+    import json
+
+    try:
+        return str(json.loads(error.body or "{}").get("message") or error.reason)
+    except ValueError:
+        return str(error.reason)
+
+
+@contextmanager
+def _translated(verb: str, what: str, context: str | None) -> Iterator[None]:
+    where = f" (context {context})" if context else ""
+    try:
+        yield
+    except ApiException as error:
+        if error.status == 404:
+            raise NotFound(f"{what} not found{where}") from None
+        if error.status == 409:
+            raise Conflict(f"{what} was changed by someone else while we {verb} it: {_reason(error)}") from None
+        if error.status == 403:
+            raise ClusterError(f"forbidden: these credentials may not {verb} {what}{where}: {_reason(error)}") from None
+        if error.status == 401:
+            raise ClusterError(f"unauthorized: the Kubernetes API refused these credentials{where}") from None
+        failed = f"the Kubernetes API failed to {verb} {what}: HTTP {error.status} {_reason(error)}"
+        raise ClusterError(failed) from None
+    except (urllib3.exceptions.HTTPError, OSError) as error:
+        raise ClusterError(f"cannot reach the Kubernetes API{where} to {verb} {what}: {type(error).__name__}") from None
+
+
+class Kube:
+    """The API client for one kubeconfig context (or the in-cluster service account)."""
+
+    def __init__(self, context: str | None = None, kubeconfig: str | None = None) -> None:
+        self.context = context
+        configuration = client.Configuration()
+        try:
+            config.load_kube_config(  # type: ignore[no-untyped-call]
+                config_file=kubeconfig, context=context, client_configuration=configuration
+            )
+        except (ConfigException, OSError) as kube_error:
+            if context or kubeconfig:
+                raise ClusterError(f"kubeconfig: {kube_error}") from None
+            try:
+                config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+            except ConfigException:
+                raise ClusterError(
+                    f"no Kubernetes credentials: no usable kubeconfig ({kube_error}) and not inside a cluster"
+                ) from None
+        self.api = client.ApiClient(configuration)
+        self.custom = client.CustomObjectsApi(self.api)
+        self.apps = client.AppsV1Api(self.api)
+
+    def _t(self, verb: str, what: str) -> Any:
+        return _translated(verb, what, self.context)
+
+    def get(self, namespace: str, name: str, plural: str = ROLLOUTS) -> dict[str, Any]:
+        with self._t("get", f"{plural} {namespace}/{name}"):
+            obj = self.custom.get_namespaced_custom_object(
+                GROUP, VERSION, namespace, plural, name, _request_timeout=REQUEST_TIMEOUT
+            )
+        return cast(dict[str, Any], obj)
+
+    def list_objects(self, namespace: str | None, plural: str = ROLLOUTS) -> list[dict[str, Any]]:
+        with self._t("list", f"{plural} in {namespace or 'all namespaces'}"):
+            if namespace is None:
+                answer = self.custom.list_cluster_custom_object(
+                    GROUP, VERSION, plural, _request_timeout=REQUEST_TIMEOUT
+                )
+            else:
+                answer = self.custom.list_namespaced_custom_object(
+                    GROUP, VERSION, namespace, plural, _request_timeout=REQUEST_TIMEOUT
+                )
+        return cast(list[dict[str, Any]], cast(dict[str, Any], answer).get("items", []))
+
+    def merge_patch(
+        self, namespace: str, name: str, body: dict[str, Any], plural: str = ROLLOUTS, status: bool = False
+    ) -> None:
+        """A JSON merge patch (``application/merge-patch+json``), on the status subresource if asked."""
+        target = f"{plural} {namespace}/{name}" + ("/status" if status else "")
+        with self._t("patch", target):
+            if status:
+                self.custom.patch_namespaced_custom_object_status(
+                    GROUP, VERSION, namespace, plural, name, body, _request_timeout=REQUEST_TIMEOUT
+                )
+            else:
+                self.custom.patch_namespaced_custom_object(
+                    GROUP, VERSION, namespace, plural, name, body, _request_timeout=REQUEST_TIMEOUT
+                )
+
+    def json_patch(self, namespace: str, name: str, operations: list[dict[str, Any]], plural: str = ROLLOUTS) -> None:
+        """An RFC 6902 JSON patch (``application/json-patch+json``)."""
+        with self._t("patch", f"{plural} {namespace}/{name}"):
+            self.custom.patch_namespaced_custom_object(
+                GROUP,
+                VERSION,
+                namespace,
+                plural,
+                name,
+                operations,
+                _content_type="application/json-patch+json",
+                _request_timeout=REQUEST_TIMEOUT,
+            )
+
+    def replace(self, namespace: str, name: str, obj: dict[str, Any], plural: str = ROLLOUTS) -> None:
+        """A full update (PUT); the object's resourceVersion guards against lost updates."""
+        with self._t("update", f"{plural} {namespace}/{name}"):
+            self.custom.replace_namespaced_custom_object(
+                GROUP,
+                VERSION,
+                namespace,
+                plural,
+                name,
+                obj,
+                _headers={"Content-Type": "application/json"},  # as client-go sends; the generated client sets none
+                _request_timeout=REQUEST_TIMEOUT,
+            )
+
+    def replica_sets(self, namespace: str, selector: str) -> list[dict[str, Any]]:
+        with self._t("list", f"replicasets in {namespace}"):
+            answer = self.apps.list_namespaced_replica_set(
+                namespace, label_selector=selector, _request_timeout=REQUEST_TIMEOUT
+            )
+        plain: dict[str, Any] = self.api.sanitize_for_serialization(answer)  # type: ignore[no-untyped-call]
+        items: list[dict[str, Any]] = plain.get("items", [])
+        return items
