@@ -1,51 +1,25 @@
-"""The ``canary-analyzer`` command line.
-
-Exit codes: 0 pass, 1 fail, 3 inconclusive, 2 usage error, 4 input or infrastructure error.
-"""
+"""Offline commands: judge a measurement file, print schemas, watch the demo."""
 
 from __future__ import annotations
 
 import json
-import os
 import time
-from datetime import UTC, datetime
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import BaseModel, ValidationError
-from rich.console import Console, Group
+from pydantic import BaseModel
+from rich.console import Group
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from analyzer.errors import InputError, SourceUnavailableError, describe
+from analyzer.cli.common import EXIT, Output, app, fail, out
+from analyzer.errors import InputError
 from analyzer.model import Judgment, Measurement, Policy, Verdict
 from analyzer.report import render, render_markdown
 from analyzer.report.table import STYLE
 from analyzer.service import JudgeName, Look, Regression, demo_looks, judge_file
-from analyzer.service.analysis import check_settings
-from analyzer.settings import load_settings
-
-EXIT = {Verdict.PASS: 0, Verdict.FAIL: 1, Verdict.INCONCLUSIVE: 3}
-EXIT_USAGE = 2
-EXIT_INPUT = 4
-
-app = typer.Typer(
-    help="Canary judge for Argo Rollouts: canary vs stable, anytime-valid, pass / fail / inconclusive.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-out = Console()
-err = Console(stderr=True)
-
-
-class Output(StrEnum):
-    TABLE = "table"
-    JSON = "json"
-    MARKDOWN = "markdown"
 
 
 class SchemaName(StrEnum):
@@ -76,8 +50,7 @@ def judge_command(
     try:
         judgment = judge_file(file, profile, judge)
     except InputError as error:
-        err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
-        raise typer.Exit(EXIT_INPUT) from None
+        raise fail(str(error)) from None
     _emit(judgment, output)
     raise typer.Exit(EXIT[judgment.verdict])
 
@@ -151,82 +124,3 @@ def demo_command(
     else:
         action = f"Argo promotes the canary at minute {final.step}"
     out.print(Group(Text.assemble("\nsummary: ", (action, STYLE[verdict])), render(final.judgment)))
-
-
-def _fail(message: str, code: int = EXIT_INPUT) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
-
-
-@app.command("serve")
-def serve_command(
-    config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="YAML settings file (else CANARY_ANALYZER_CONFIG)")
-    ] = None,
-    host: Annotated[str | None, typer.Option(help="listen address [settings: host, 0.0.0.0]")] = None,
-    port: Annotated[int | None, typer.Option(help="listen port [settings: port, 8080]")] = None,
-    workers: Annotated[int, typer.Option(min=1, max=16, help="uvicorn worker processes")] = 1,
-) -> None:
-    """Run the Argo Rollouts metric provider (FastAPI on uvicorn). Settings: docs/operations.md."""
-    import uvicorn
-
-    if config is not None:
-        os.environ["CANARY_ANALYZER_CONFIG"] = str(config)
-    try:
-        settings = load_settings()
-        check_settings(settings)  # bad profiles or database URL: a message here, not a worker's traceback
-    except InputError as error:
-        raise _fail(str(error)) from None
-    uvicorn.run(
-        "analyzer.server.asgi:app",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=workers,
-        log_config=None,
-        access_log=False,
-    )
-
-
-@app.command("export")
-def export_command(
-    namespace: Annotated[str, typer.Option("--namespace", "-n", help="the Rollout's namespace")],
-    rollout: Annotated[str, typer.Option(help="the Rollout's name")],
-    canary: Annotated[str, typer.Option(help="canary pod-template hash")],
-    stable: Annotated[str, typer.Option(help="stable pod-template hash")],
-    start: Annotated[datetime, typer.Option("--from", help="start (ISO 8601; UTC unless an offset is given)")],
-    end: Annotated[datetime, typer.Option("--to", help="end (ISO 8601)")],
-    profile: Annotated[str, typer.Option("--profile", "-p", help="query profile")] = "http",
-    config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML settings file")] = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="file to write (default: stdout)")] = None,
-) -> None:
-    """Write a measurement file from Prometheus for a canary/stable pair, to re-judge it offline."""
-    from analyzer.service.export import export_measurement
-    from analyzer.sources.queries import Target
-
-    try:
-        target = Target(namespace=namespace, rollout=rollout, canary=canary, stable=stable)
-    except ValidationError as error:
-        raise _fail(describe(error, "arguments"), EXIT_USAGE) from None
-    try:
-        measurement = export_measurement(
-            load_settings(config), profile, target, _utc(start), _utc(end)
-        )
-    except InputError as error:
-        raise _fail(str(error)) from None
-    except SourceUnavailableError as error:
-        raise _fail(str(error)) from None
-    text = measurement.model_dump_json(indent=2)
-    if output is None:
-        print(text)
-    else:
-        output.write_text(text + "\n", encoding="utf-8")
-        err.print(f"wrote {output}: {max((m.steps for m in measurement.metrics.values()), default=0)} steps")
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-if __name__ == "__main__":
-    app()

@@ -1,0 +1,86 @@
+"""Service commands: run the Argo Rollouts metric provider, export a past canary from Prometheus."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from analyzer.cli.common import EXIT_USAGE, app, err, fail
+from analyzer.errors import InputError, SourceUnavailableError, describe
+from analyzer.service.analysis import check_settings
+from analyzer.settings import load_settings
+
+
+@app.command("serve")
+def serve_command(
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="YAML settings file (else CANARY_ANALYZER_CONFIG)")
+    ] = None,
+    host: Annotated[str | None, typer.Option(help="listen address [settings: host, 0.0.0.0]")] = None,
+    port: Annotated[int | None, typer.Option(help="listen port [settings: port, 8080]")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=16, help="uvicorn worker processes")] = 1,
+) -> None:
+    """Run the Argo Rollouts metric provider (FastAPI on uvicorn). Settings: docs/operations.md."""
+    import uvicorn
+
+    if config is not None:
+        os.environ["CANARY_ANALYZER_CONFIG"] = str(config)
+    try:
+        settings = load_settings()
+        check_settings(settings)  # bad profiles or database URL: a message here, not a worker's traceback
+    except InputError as error:
+        raise fail(str(error)) from None
+    uvicorn.run(
+        "analyzer.server.asgi:app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+    )
+
+
+@app.command("export")
+def export_command(
+    namespace: Annotated[str, typer.Option("--namespace", "-n", help="the Rollout's namespace")],
+    rollout: Annotated[str, typer.Option(help="the Rollout's name")],
+    canary: Annotated[str, typer.Option(help="canary pod-template hash")],
+    stable: Annotated[str, typer.Option(help="stable pod-template hash")],
+    start: Annotated[datetime, typer.Option("--from", help="start (ISO 8601; UTC unless an offset is given)")],
+    end: Annotated[datetime, typer.Option("--to", help="end (ISO 8601)")],
+    profile: Annotated[str, typer.Option("--profile", "-p", help="query profile")] = "http",
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML settings file")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="file to write (default: stdout)")] = None,
+) -> None:
+    """Write a measurement file from Prometheus for a canary/stable pair, to re-judge it offline."""
+    from analyzer.service.export import export_measurement
+    from analyzer.sources.queries import Target
+
+    try:
+        target = Target(namespace=namespace, rollout=rollout, canary=canary, stable=stable)
+    except ValidationError as error:
+        raise fail(describe(error, "arguments"), EXIT_USAGE) from None
+    try:
+        measurement = export_measurement(
+            load_settings(config), profile, target, _utc(start), _utc(end)
+        )
+    except InputError as error:
+        raise fail(str(error)) from None
+    except SourceUnavailableError as error:
+        raise fail(str(error)) from None
+    text = measurement.model_dump_json(indent=2)
+    if output is None:
+        print(text)
+    else:
+        output.write_text(text + "\n", encoding="utf-8")
+        err.print(f"wrote {output}: {max((m.steps for m in measurement.metrics.values()), default=0)} steps")
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
