@@ -33,3 +33,19 @@ def fail(message: str, code: int = EXIT_INPUT) -> typer.Exit:
     """Print an error (no traceback) and return the Exit to raise."""
     err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> float:
+    """'90s', '5m', '1h', '1h30m' or plain seconds -> seconds; a BadParameter names the value otherwise."""
+    import re
+
+    cleaned = text.strip().lower()
+    if re.fullmatch(r"\d+(\.\d+)?", cleaned):
+        return float(cleaned)
+    parts = re.findall(r"(\d+(?:\.\d+)?)([smh])", cleaned)
+    if not parts or "".join(a + b for a, b in parts) != cleaned:
+        raise typer.BadParameter(f"{text!r} is not a duration such as 30s, 5m, 1h or 1h30m")
+    return sum(float(amount) * _UNITS[unit] for amount, unit in parts)

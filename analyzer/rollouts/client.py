@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, cast
 
 import urllib3
@@ -22,6 +23,7 @@ from analyzer.errors import ClusterError
 GROUP, VERSION = "argoproj.io", "v1alpha1"
 ROLLOUTS, ANALYSIS_RUNS = "rollouts", "analysisruns"
 REQUEST_TIMEOUT = (5.0, 20.0)  # connect, read (seconds)
+SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 
 
 class NotFound(ClusterError):  # noqa: N818 - reads as the HTTP status it is
@@ -66,17 +68,22 @@ class Kube:
 
     def __init__(self, context: str | None = None, kubeconfig: str | None = None) -> None:
         self.context = context
+        self.namespace = "default"  # of the kubeconfig context, or of the in-cluster service account
         configuration = client.Configuration()
         try:
             config.load_kube_config(  # type: ignore[no-untyped-call]
                 config_file=kubeconfig, context=context, client_configuration=configuration
             )
+            contexts, active = config.list_kube_config_contexts(config_file=kubeconfig)  # type: ignore[no-untyped-call]
+            chosen = next((c for c in contexts if c["name"] == context), active) if context else active
+            self.namespace = (chosen or {}).get("context", {}).get("namespace") or "default"
         except (ConfigException, OSError) as kube_error:
             if context or kubeconfig:
                 raise ClusterError(f"kubeconfig: {kube_error}") from None
             try:
                 config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-            except ConfigException:
+                self.namespace = Path(SERVICE_ACCOUNT_NAMESPACE).read_text().strip() or "default"
+            except (ConfigException, OSError):
                 raise ClusterError(
                     f"no Kubernetes credentials: no usable kubeconfig ({kube_error}) and not inside a cluster"
                 ) from None

@@ -8,20 +8,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from analyzer import __version__
-from analyzer.config import query_profiles
 from analyzer.server import logs, problems
 from analyzer.server.routes import api, ops
-from analyzer.service.analysis import Analyzer, prometheus_source
+from analyzer.service.analysis import Analyzer, connect
 from analyzer.settings import Settings, retry_budget_seconds
-from analyzer.store import Database
-
-
-def build_analyzer(settings: Settings) -> Analyzer:
-    """Connect the pieces the settings name; migrate the database to the newest schema."""
-    database = Database(settings.database_url)
-    database.migrate()
-    profiles = query_profiles(settings.profiles_dir)
-    return Analyzer(settings=settings, profiles=profiles, source=prometheus_source(settings), database=database)
 
 
 def create_app(settings: Settings, analyzer: Analyzer | None = None) -> FastAPI:
@@ -30,7 +20,7 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = analyzer is None
-        app.state.analyzer = analyzer if analyzer is not None else build_analyzer(settings)
+        app.state.analyzer = analyzer if analyzer is not None else connect(settings)
         yield
         if owned:
             app.state.analyzer.source.close()

@@ -23,9 +23,9 @@ from analyzer.service import telemetry
 from analyzer.settings import Settings
 from analyzer.sources.prometheus import Fetched, PrometheusSource, Window, align_down
 from analyzer.sources.queries import QueryProfile, Target
-from analyzer.store import Database, JudgmentRecord, WindowKey
+from analyzer.store import Database, JudgmentFilter, JudgmentRecord, WindowKey
 from analyzer.store.db import normalise_url
-from analyzer.store.judgments import new_id, record_window_start, save_judgment, window_start
+from analyzer.store.judgments import list_judgments, new_id, record_window_start, save_judgment, window_start
 
 
 class UnknownProfileError(InputError):
@@ -69,6 +69,23 @@ def prometheus_source(settings: Settings) -> PrometheusSource:
         retries=settings.prometheus_retries,
         ca_file=str(settings.prometheus_ca_file) if settings.prometheus_ca_file else None,
     )
+
+
+def connect(settings: Settings) -> Analyzer:
+    """Connect the pieces the settings name; migrate the database to the newest schema."""
+    database = Database(settings.database_url)
+    database.migrate()
+    profiles = query_profiles(settings.profiles_dir)
+    return Analyzer(settings=settings, profiles=profiles, source=prometheus_source(settings), database=database)
+
+
+def latest_judgment(analyzer: Analyzer, namespace: str, rollout: str, canary_hash: str) -> JudgmentRecord | None:
+    """The newest recorded judgment of this canary, if any."""
+    with analyzer.database.session() as session:
+        found = list_judgments(
+            session, JudgmentFilter(namespace=namespace, rollout=rollout, canary_hash=canary_hash, limit=1)
+        )
+    return found[0] if found else None
 
 
 @dataclass(frozen=True)
