@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -19,6 +20,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+Namespace = Annotated[str | None, typer.Option("--namespace", "-n", help="default: the kubeconfig context's")]
+Context = Annotated[str | None, typer.Option("--context", help="kubeconfig context")]
+Kubeconfig = Annotated[str | None, typer.Option("--kubeconfig", help="default: $KUBECONFIG or ~/.kube/config")]
+
 out = Console()
 err = Console(stderr=True)
 

@@ -13,7 +13,7 @@ import typer
 import yaml
 from rich.table import Table
 
-from analyzer.cli.common import EXIT_INPUT, app, fail, out, parse_duration
+from analyzer.cli.common import EXIT_INPUT, Context, Kubeconfig, Namespace, app, fail, out, parse_duration
 from analyzer.errors import ClusterError, InputError
 from analyzer.rollouts import Kube, RolloutStatus, actions, read_status
 from analyzer.service.analysis import connect, latest_judgment
@@ -26,9 +26,6 @@ rollout_app = typer.Typer(
 )
 app.add_typer(rollout_app, name="rollout")
 
-Namespace = Annotated[str | None, typer.Option("--namespace", "-n", help="default: the kubeconfig context's")]
-Context = Annotated[str | None, typer.Option("--context", help="kubeconfig context")]
-Kubeconfig = Annotated[str | None, typer.Option("--kubeconfig", help="default: $KUBECONFIG or ~/.kube/config")]
 Name = Annotated[str, typer.Argument(help="the Rollout's name")]
 
 
@@ -152,12 +149,14 @@ def list_command(
         data = [s.model_dump(mode="json") for s in statuses]
         print(json.dumps(data, indent=2) if output is Format.JSON else yaml.safe_dump(data, sort_keys=False), end="\n")
         return
-    table = Table("NAMESPACE", "NAME", "STRATEGY", "STATUS", "STEP", "SET-WEIGHT", "CANARY", "STABLE")
+    columns = ["NAME", "STRATEGY", "STATUS", "STEP", "SET-WEIGHT", "CANARY", "STABLE"]
+    table = Table(*(["NAMESPACE", *columns] if all_namespaces else columns), box=None, pad_edge=False)
     for s in statuses:
         step = f"{s.current_step}/{s.steps}" if s.current_step is not None else "–"
         weight = str(s.set_weight) if s.set_weight is not None else "–"
         canary = s.canary_hash if s.has_canary and s.canary_hash else "–"
-        table.add_row(s.namespace, s.name, s.strategy, s.phase, step, weight, canary, s.stable_hash or "–")
+        row = [s.name, s.strategy, s.phase, step, weight, canary, s.stable_hash or "–"]
+        table.add_row(*([s.namespace, *row] if all_namespaces else row))
     out.print(table)
 
 
