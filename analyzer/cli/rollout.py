@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated
@@ -106,6 +106,23 @@ def _read(kube: Kube, namespace: str, name: str) -> RolloutStatus:
         raise fail(str(error)) from None
 
 
+TERMINAL = {"Healthy", "Degraded"}
+
+
+def _follow(kube: Kube, namespace: str, name: str, watch: bool, timeout: str) -> Iterator[RolloutStatus]:
+    """The Rollout's status; with ``watch``, each change until Healthy, Degraded or the timeout."""
+    deadline = time.monotonic() + parse_duration(timeout)
+    last: RolloutStatus | None = None
+    while True:
+        status = _read(kube, namespace, name)
+        if status != last:
+            yield status
+            last = status
+        if not watch or status.phase in TERMINAL or time.monotonic() > deadline:
+            return
+        time.sleep(2)
+
+
 @rollout_app.command("get")
 def get_command(
     name: Name,
@@ -118,17 +135,8 @@ def get_command(
 ) -> None:
     """A Rollout's state as `kubectl argo rollouts get` shows it, plus the canary's latest judgment."""
     kube = _kube(context, kubeconfig)
-    ns = namespace or kube.namespace
-    deadline = time.monotonic() + parse_duration(timeout)
-    last: RolloutStatus | None = None
-    while True:
-        status = _read(kube, ns, name)
-        if status != last:
-            _emit(status, output)
-            last = status
-        if not watch or status.phase in {"Healthy", "Degraded"} or time.monotonic() > deadline:
-            return
-        time.sleep(2)
+    for status in _follow(kube, namespace or kube.namespace, name, watch, timeout):
+        _emit(status, output)
 
 
 @rollout_app.command("list")
@@ -171,24 +179,16 @@ def status_command(
 ) -> None:
     """Print the phase and message; with --watch exit 0 when Healthy, 1 when Degraded, 3 at the timeout."""
     kube = _kube(context, kubeconfig)
-    ns = namespace or kube.namespace
-    deadline = time.monotonic() + parse_duration(timeout)
-    last = ""
-    while True:
-        status = _read(kube, ns, name)
-        line = status.phase + (f" - {status.message}" if status.message else "")
-        if line != last:
-            out.print(line, highlight=False)
-            last = line
-        if status.phase == "Healthy":
-            raise typer.Exit(0)
-        if status.phase == "Degraded":
-            raise typer.Exit(1 if watch else 0)
-        if not watch:
-            raise typer.Exit(0)
-        if time.monotonic() > deadline:
-            raise typer.Exit(3)
-        time.sleep(2)
+    line = ""
+    phase = ""
+    for status in _follow(kube, namespace or kube.namespace, name, watch, timeout):
+        phase = status.phase
+        if status.phase + status.message != line:
+            out.print(status.phase + (f" - {status.message}" if status.message else ""), highlight=False)
+            line = status.phase + status.message
+    if watch and phase not in TERMINAL:
+        raise typer.Exit(3)
+    raise typer.Exit(1 if watch and phase == "Degraded" else 0)
 
 
 def _do(

@@ -67,3 +67,14 @@ def test_errors_are_messages_with_exit_4(k8s, tmp_path):
     bad = _run(k8s, "set-image", "checkout", "no-equals-sign")
     assert bad.exit_code == 2
     assert "Traceback" not in missing.output + forbidden.output + no_config.output
+
+
+def test_status_watch_exit_codes(k8s):
+    path = f"{ROLLOUTS}/checkout"
+    k8s.patch(path, {"status": {"phase": "Degraded", "message": "RolloutAborted: metric canary-judge failed"}})
+    degraded = _run(k8s, "status", "checkout", "--watch", "--timeout", "5s")
+    assert degraded.exit_code == 1 and "Degraded - RolloutAborted" in degraded.output
+    k8s.patch(path, {"status": {"phase": "Paused", "message": "CanaryPauseStep"}})
+    assert _run(k8s, "status", "checkout", "--watch", "--timeout", "0s").exit_code == 3
+    k8s.patch(path, {"status": {"phase": "Healthy", "message": None}})
+    assert _run(k8s, "status", "checkout", "--watch").exit_code == 0
