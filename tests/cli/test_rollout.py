@@ -78,3 +78,24 @@ def test_status_watch_exit_codes(k8s):
     assert _run(k8s, "status", "checkout", "--watch", "--timeout", "0s").exit_code == 3
     k8s.patch(path, {"status": {"phase": "Healthy", "message": None}})
     assert _run(k8s, "status", "checkout", "--watch").exit_code == 0
+
+
+def test_get_shows_the_canarys_latest_judgment_from_the_ledger(k8s):
+    from datetime import UTC, datetime
+
+    from analyzer.store import Database, JudgmentRecord, WindowKey
+    from analyzer.store.judgments import new_id, save_judgment
+    from tests.support.argo_objects import STABLE
+
+    database = Database("sqlite:///" + str(k8s.kubeconfig.parent / "ledger.db"))
+    database.migrate()
+    record = JudgmentRecord(
+        id=new_id(), created_at=datetime(2026, 11, 22, 6, 1, 2, tzinfo=UTC),
+        key=WindowKey("shop", "checkout", "http", CANARY, STABLE), verdict="fail", score=0.0, steps=7,
+        window_start=0, window_end=420, step_seconds=60, input_digest="sha256:x",
+        body={"reasons": ["error-rate: regression: canary 3.1% vs stable 1.0%"]},
+    )
+    with database.session() as session:
+        save_judgment(session, record)
+    shown = _run(k8s, "get", "checkout").output
+    assert "fail (score 0, 06:01:02) error-rate: regression" in shown
