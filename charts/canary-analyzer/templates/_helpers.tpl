@@ -1,0 +1,59 @@
+{{- define "ca.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "ca.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "ca.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "ca.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "ca.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{ include "ca.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{- define "ca.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "ca.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "ca.image" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The chart's own Secret: needed unless every secret value comes from an existing Secret. */}}
+{{- define "ca.needsSecret" -}}
+{{- $db := and (eq .Values.database.type "postgresql") (not .Values.database.postgresql.existingSecret) -}}
+{{- $tokens := and .Values.auth.apiTokens (not .Values.auth.existingSecret) -}}
+{{- if or $db $tokens .Values.prometheus.headers -}}true{{- end -}}
+{{- end -}}
+
+{{- define "ca.serviceURL" -}}
+{{- printf "http://%s.%s.svc.cluster.local:%d" (include "ca.fullname" .) .Release.Namespace (int .Values.service.port) -}}
+{{- end -}}
+
+{{- define "ca.rbacNamespaces" -}}
+{{- if .Values.rbac.namespaces -}}{{ join "," .Values.rbac.namespaces }}{{- else -}}{{ .Release.Namespace }}{{- end -}}
+{{- end -}}

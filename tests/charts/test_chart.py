@@ -1,0 +1,208 @@
+"""The Helm chart: lint and render over a matrix of values, validate what it renders, check its promises."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from tests.support.helm import helm_binary
+
+ROOT = Path(__file__).parents[2]
+CHART = ROOT / "charts" / "canary-analyzer"
+ARGO_SCHEMAS = ROOT / "tests" / "fixtures" / "argo-schemas"
+K8S_VERSION = "1.30.0"
+SECRETS = {
+    "token": "t0ken-aaaaaaaaaaaaaaaaaaaa",
+    "db": "postgresql://analyzer:s3cret-pw@db.internal:5432/canary",
+    "header": "Bearer prom-s3cret",
+}
+
+MATRIX = {
+    "defaults": [],
+    "postgresql-3-replicas-hpa": [
+        "--set", "database.type=postgresql", "--set", f"database.postgresql.url={SECRETS['db']}",
+        "--set", "replicaCount=3", "--set", "autoscaling.enabled=true",
+    ],
+    "promotion-cluster-wide": ["--set", "promotion.enabled=true", "--set", "rbac.clusterWide=true"],
+    "promotion-namespaced": ["--set", "promotion.enabled=true", "--set", "rbac.namespaces={shop,payments}"],
+    "network-policy": [
+        "--set", "networkPolicy.enabled=true", "--set", "database.type=postgresql",
+        "--set", "database.postgresql.existingSecret=ledger", "--set", "replicaCount=2",
+    ],
+    "existing-secret": [
+        "--set", "auth.existingSecret=tokens", "--set", "database.type=postgresql",
+        "--set", "database.postgresql.existingSecret=ledger",
+    ],
+    "templates-and-everything": [
+        "--set", "analysisTemplates.install=true", "--set", "serviceMonitor.enabled=true",
+        "--set", "ingress.enabled=true", "--set", "ingress.hosts[0].host=canary.example.com",
+        "--set", f"auth.apiTokens={{{SECRETS['token']}}}",
+        "--set", f"prometheus.headers.Authorization={SECRETS['header']}",
+        "--set-json", 'profiles={"grpc": {"step_seconds": 60, "selector": {"canary": "h=\\"$hash\\"", '
+        '"stable": "h=\\"$hash\\""}, "metrics": {"error-rate": {"kind": "ratio", "total": "sum(a{$selector})", '
+        '"events": "sum(b{$selector})"}}}}',
+    ],
+}
+
+
+@pytest.fixture(scope="session")
+def helm(tmp_path_factory) -> list[str]:
+    home = tmp_path_factory.mktemp("helm-home")
+    os.environ.setdefault("HELM_CACHE_HOME", str(home / "cache"))
+    os.environ.setdefault("HELM_CONFIG_HOME", str(home / "config"))
+    os.environ.setdefault("HELM_DATA_HOME", str(home / "data"))
+    return [str(helm_binary())]
+
+
+def _run(helm: list[str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*helm, *args], capture_output=True, text=True, timeout=60)
+
+
+def _render(helm: list[str], values: list[str]) -> list[dict]:
+    result = _run(helm, "template", "demo", str(CHART), "--namespace", "canary", *values)
+    assert result.returncode == 0, result.stderr
+    return [d for d in yaml.safe_load_all(result.stdout) if d]
+
+
+@pytest.fixture(scope="module")
+def rendered(helm) -> dict[str, list[dict]]:
+    return {name: _render(helm, values) for name, values in MATRIX.items()}
+
+
+@pytest.mark.parametrize("case", list(MATRIX))
+def test_lint(helm, case):
+    result = _run(helm, "lint", str(CHART), "--strict", *MATRIX[case])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("case", list(MATRIX))
+def test_rendered_objects_are_valid(rendered, case):
+    argo = {k: jsonschema.Draft7Validator(json.loads((ARGO_SCHEMAS / f"{k}.json").read_text()))
+            for k in ("ClusterAnalysisTemplate",)}
+    for doc in rendered[case]:
+        if doc["apiVersion"].startswith("argoproj.io/"):
+            errors = list(argo[doc["kind"]].iter_errors(doc))
+            assert not errors, [e.message for e in errors]
+        elif doc["apiVersion"].startswith("monitoring.coreos.com/"):
+            continue  # a Prometheus Operator CRD: no schema is bundled with kubernetes-validate
+        else:
+            kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+
+
+def _kinds(docs: list[dict]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for d in docs:
+        out.setdefault(d["kind"], []).append(d)
+    return out
+
+
+def test_every_container_runs_restricted(rendered):
+    for case, docs in rendered.items():
+        for deployment in _kinds(docs)["Deployment"]:
+            pod = deployment["spec"]["template"]["spec"]
+            assert pod["securityContext"]["runAsNonRoot"] is True, case
+            assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+            for container in pod["containers"] + pod.get("initContainers", []):
+                sc = container["securityContext"]
+                assert sc["runAsNonRoot"] and sc["readOnlyRootFilesystem"], case
+                assert sc["allowPrivilegeEscalation"] is False and sc["capabilities"]["drop"] == ["ALL"]
+                assert sc["seccompProfile"]["type"] == "RuntimeDefault"
+                assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+                assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+                assert container["resources"]["requests"] and container["resources"]["limits"]
+
+
+def test_rbac_is_least_privilege(rendered):
+    for case, docs in rendered.items():
+        kinds = _kinds(docs)
+        roles = kinds.get("Role", []) + kinds.get("ClusterRole", [])
+        assert roles, case
+        for role in roles:
+            for rule in role["rules"]:
+                assert "*" not in rule["verbs"] and "*" not in rule["resources"] and "*" not in rule["apiGroups"]
+        verbs = {v for role in roles for rule in role["rules"] for v in rule["verbs"]}
+        if "promotion" in case:
+            assert {"patch", "update"} <= verbs
+        else:
+            assert verbs == {"get", "list", "watch"}, case
+    namespaced = _kinds(rendered["promotion-namespaced"])["Role"]
+    assert {r["metadata"]["namespace"] for r in namespaced} == {"shop", "payments"}
+    assert "ClusterRole" in _kinds(rendered["promotion-cluster-wide"])
+
+
+def test_no_secret_values_in_configmaps(rendered):
+    text = json.dumps(_kinds(rendered["templates-and-everything"])["ConfigMap"])
+    text += json.dumps(_kinds(rendered["postgresql-3-replicas-hpa"])["ConfigMap"])
+    for secret in SECRETS.values():
+        assert secret not in text
+    secrets = _kinds(rendered["templates-and-everything"])["Secret"]
+    assert SECRETS["token"] in json.dumps(secrets) and SECRETS["header"] in json.dumps(secrets)
+    assert "Secret" not in _kinds(rendered["existing-secret"])  # everything secret comes from existing Secrets
+
+
+def test_sqlite_with_several_replicas_is_refused(helm):
+    for values, message in (
+        (["--set", "replicaCount=2"], "replicaCount: Must be less than or equal to 1"),
+        (["--set", "autoscaling.enabled=true"], "autoscaling.enabled: autoscaling.enabled does not match: false"),
+    ):
+        result = _run(helm, "template", "demo", str(CHART), *values)
+        assert result.returncode != 0 and message in result.stderr, result.stderr
+
+
+def test_shapes_per_case(rendered):
+    defaults = _kinds(rendered["defaults"])
+    assert defaults["Deployment"][0]["spec"]["replicas"] == 1
+    assert "PersistentVolumeClaim" in defaults and "PodDisruptionBudget" not in defaults
+    ha = _kinds(rendered["postgresql-3-replicas-hpa"])
+    assert "HorizontalPodAutoscaler" in ha and "PodDisruptionBudget" in ha and "PersistentVolumeClaim" not in ha
+    assert "replicas" not in ha["Deployment"][0]["spec"]  # the HPA owns it
+    policy = _kinds(rendered["network-policy"])["NetworkPolicy"][0]["spec"]
+    assert {p["port"] for rule in policy["egress"] for p in rule["ports"]} >= {53, 9090, 443, 5432}
+    everything = _kinds(rendered["templates-and-everything"])
+    templates = everything["ClusterAnalysisTemplate"]
+    url = templates[0]["spec"]["metrics"][0]["provider"]["web"]["url"]
+    assert url.startswith("http://demo-canary-analyzer.canary.svc.cluster.local:8080/api/v1/analysis?profile={{args.profile}}")
+    assert {"ServiceMonitor", "Ingress"} <= set(everything)
+    profiles = next(c for c in everything["ConfigMap"] if c["metadata"]["name"].endswith("-profiles"))
+    assert yaml.safe_load(profiles["data"]["grpc.yaml"])["name"] == "grpc"
+
+
+def test_notes_tell_how_to_reference_the_templates(helm, tmp_path):
+    """NOTES.txt is `ca.notes`; `helm template` skips NOTES, so a copy of the chart renders it into a ConfigMap."""
+    import shutil
+
+    copy = tmp_path / "chart"
+    shutil.copytree(CHART, copy)
+    (copy / "templates" / "zz-notes.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: notes}\ndata:\n  notes: |\n"
+        '{{ include "ca.notes" . | indent 4 }}\n'
+    )
+    result = _run(helm, "template", "demo", str(copy), "--namespace", "canary",
+                  "--set", "analysisTemplates.install=true", "--show-only", "templates/zz-notes.yaml")
+    assert result.returncode == 0, result.stderr
+    notes = yaml.safe_load(result.stdout)["data"]["notes"]
+    assert "templateName: demo-canary-analyzer" in notes and "podTemplateHashValue: Latest" in notes
+    assert "http://demo-canary-analyzer.canary.svc.cluster.local:8080/api/v1/analysis" in notes
+
+
+def test_readme_documents_every_value():
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    readme = (CHART / "README.md").read_text()
+
+    def keys(d: dict, prefix: str = ""):
+        for k, v in d.items():
+            key = prefix + k
+            if isinstance(v, dict) and v and not any(f"`{key}`" in readme for _ in [0]):
+                yield from keys(v, key + ".")
+            else:
+                yield key
+
+    missing = [k for k in keys(values) if f"`{k}`" not in readme]
+    assert not missing, f"values missing from the chart README table: {missing}"
