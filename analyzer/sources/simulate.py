@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 from analyzer.model import Measurement
 
@@ -35,14 +36,43 @@ class Latency:
     slow_median: float = 0.4
     slow_sigma: float = 0.4
 
-    def sample(self, rng: np.random.Generator, n: int, scale: float = 1.0, slow_scale: float = 1.0) -> np.ndarray:
-        """n latencies in seconds; ``scale`` multiplies everything, ``slow_scale`` only the slow mode."""
+    def sample(
+        self,
+        rng: np.random.Generator,
+        n: int,
+        scale: float = 1.0,
+        slow_scale: float = 1.0,
+        slow_weight: float | None = None,
+        shift: float = 0.0,
+    ) -> np.ndarray:
+        """n latencies in seconds: ``scale`` multiplies everything, ``slow_scale`` only the slow mode,
+        ``slow_weight`` replaces the slow mode's weight, ``shift`` is added to every request."""
+        weight = self.slow_weight if slow_weight is None else slow_weight
         fast = rng.lognormal(math.log(self.median), self.sigma, n)
-        if self.slow_weight > 0:
+        if weight > 0:
             slow = rng.lognormal(math.log(self.slow_median * slow_scale), self.slow_sigma, n)
-            fast = np.where(rng.random(n) < self.slow_weight, slow, fast)
-        result: np.ndarray = fast * scale
+            fast = np.where(rng.random(n) < weight, slow, fast)
+        result: np.ndarray = fast * scale + shift
         return result
+
+    def cdf(
+        self,
+        x: float,
+        scale: float = 1.0,
+        slow_scale: float = 1.0,
+        slow_weight: float | None = None,
+        shift: float = 0.0,
+    ) -> float:
+        """P(latency ≤ x) under the same changes as :meth:`sample` (the oracle's view of the truth)."""
+        weight = self.slow_weight if slow_weight is None else slow_weight
+        y = (x - shift) / scale
+        if y <= 0:
+            return 0.0
+        fast = float(stats.norm.cdf((math.log(y) - math.log(self.median)) / self.sigma))
+        if weight <= 0:
+            return fast
+        slow = float(stats.norm.cdf((math.log(y) - math.log(self.slow_median * slow_scale)) / self.slow_sigma))
+        return (1.0 - weight) * fast + weight * slow
 
 
 BIMODAL = Latency(median=0.05, sigma=0.3, slow_weight=0.1, slow_median=0.4, slow_sigma=0.4)
@@ -63,14 +93,43 @@ class Scenario:
     latency_scale: float = 1.0  # canary whole-distribution slowdown after onset
     slow_mode_scale: float = 1.0  # canary tail-only slowdown after onset (two-mode latency)
     onset_step: int = 0
+    latency_shift: float = 0.0  # seconds added to every canary request after onset
+    slow_weight: float | None = None  # canary slow-mode weight after onset (two-mode latency)
+    spike_start: int | None = None  # a traffic spike on both arms, ×spike_factor for spike_steps steps
+    spike_steps: int = 5
+    spike_factor: float = 3.0
+    common_sigma: float = 0.0  # per-step noise on logit(error rate), shared by both arms (overdispersion)
+    canary_sigma: float = 0.0  # per-step noise on logit(error rate), canary only
+    burst_start: int | None = None  # a transient canary-only error burst, ×burst_factor for burst_steps steps
+    burst_steps: int = 5
+    burst_factor: float = 10.0
     buckets: tuple[float, ...] = DEFAULT_BUCKETS
     error_metric: str = "error-rate"
     latency_metric: str = "latency"
 
 
+def _within(step: int, start: int | None, length: int) -> bool:
+    return start is not None and start <= step < start + length
+
+
 def _step_rate(scenario: Scenario, step: int) -> float:
     t = (step + 0.5) * scenario.step_seconds
-    return scenario.rps * (1.0 + scenario.load_wave * math.sin(2.0 * math.pi * t / 3600.0))
+    rate = scenario.rps * (1.0 + scenario.load_wave * math.sin(2.0 * math.pi * t / 3600.0))
+    return rate * (scenario.spike_factor if _within(step, scenario.spike_start, scenario.spike_steps) else 1.0)
+
+
+def _error_probability(
+    scenario: Scenario, rng: np.random.Generator, is_canary: bool, step: int, common: float
+) -> float:
+    """The arm's error probability this step; noise is drawn only when asked, so seeds stay stable."""
+    p = scenario.error_rate * (scenario.error_ratio if is_canary and step >= scenario.onset_step else 1.0)
+    if is_canary and _within(step, scenario.burst_start, scenario.burst_steps):
+        p *= scenario.burst_factor
+    noise = common + (rng.normal(0.0, scenario.canary_sigma) if is_canary and scenario.canary_sigma > 0 else 0.0)
+    p = min(p, 1.0)
+    if noise and 0.0 < p < 1.0:
+        p = 1.0 / (1.0 + math.exp(-(math.log(p / (1.0 - p)) + noise)))
+    return p
 
 
 def _buckets(latencies: np.ndarray, bounds: np.ndarray) -> list[float]:
@@ -88,16 +147,18 @@ def simulate(scenario: Scenario, seed: int) -> Measurement:
     for step in range(scenario.steps):
         regressed = step >= scenario.onset_step
         expected = _step_rate(scenario, step) * scenario.step_seconds
+        common = rng.normal(0.0, scenario.common_sigma) if scenario.common_sigma > 0 else 0.0
         for arm, share in (("canary", scenario.canary_share), ("stable", 1.0 - scenario.canary_share)):
             is_bad = arm == "canary" and regressed
             n = int(rng.poisson(expected * share))
-            p = min(1.0, scenario.error_rate * (scenario.error_ratio if is_bad else 1.0))
-            errors = int(rng.binomial(n, p))
+            errors = int(rng.binomial(n, _error_probability(scenario, rng, arm == "canary", step, common)))
             latencies = scenario.latency.sample(
                 rng,
                 n,
                 scale=scenario.latency_scale if is_bad else 1.0,
                 slow_scale=scenario.slow_mode_scale if is_bad else 1.0,
+                slow_weight=scenario.slow_weight if is_bad else None,
+                shift=scenario.latency_shift if is_bad else 0.0,
             )
             arms[arm]["total"].append(float(n))
             arms[arm]["events"].append(float(errors))
