@@ -1,0 +1,61 @@
+"""python -m bench.quality [--quick | --full] [--runs-aa N] [--runs-ab N] [--workers N] [--out docs]"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from bench.quality import grid
+from bench.quality.report import plots, write_csv, write_markdown
+from bench.quality.run import Record, run_cell, summarise
+
+CHUNK = 25
+SEED_BASE = 20261122  # recorded: run r of cell i uses seed SEED_BASE + 100_000 * i + r
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.quality", description=__doc__)
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="a sample of the grid (default)")
+    mode.add_argument("--full", action="store_true", help="the whole grid (hours)")
+    parser.add_argument("--runs-aa", type=int, help="runs per A/A cell (quick 200, full 2000)")
+    parser.add_argument("--runs-ab", type=int, help="runs per other cell (quick 100, full 500)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--out", type=Path, default=Path("docs"), help="where benchmarks.md, the CSV and plots go")
+    args = parser.parse_args()
+    name = "full" if args.full else "quick"
+    cells = grid.full() if args.full else grid.quick()
+    runs_aa = args.runs_aa or (2000 if args.full else 200)
+    runs_ab = args.runs_ab or (500 if args.full else 100)
+    tasks = []
+    for i, cell in enumerate(cells):
+        runs = runs_aa if cell.kind is grid.Kind.AA else runs_ab
+        first = SEED_BASE + 100_000 * i
+        tasks += [(i, range(s, min(s + CHUNK, first + runs))) for s in range(first, first + runs, CHUNK)]
+    records: dict[int, list[Record]] = {i: [] for i in range(len(cells))}
+    started = time.monotonic()
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns) as progress, ProcessPoolExecutor(args.workers) as pool:
+        bar = progress.add_task(f"{name}: {len(cells)} cells", total=len(tasks))
+        futures = {pool.submit(run_cell, cells[i], seeds): i for i, seeds in tasks}
+        for future in as_completed(futures):
+            records[futures[future]] += future.result()
+            progress.advance(bar)
+    seconds = time.monotonic() - started
+    summaries = [s for i, cell in enumerate(cells) for s in summarise(cell, records[i])]
+    write_csv(args.out / f"benchmarks-{name}.csv", summaries)
+    images = plots(cells, summaries, args.out / "img", name)
+    command = "python -m bench.quality " + " ".join(sys.argv[1:])
+    write_markdown(args.out / "benchmarks.md", cells, summaries, name, command.strip(), seconds, images)
+    print(f"{len(cells)} cells, {sum(len(r) for r in records.values())} judgments in {seconds:.0f} s")
+    print((args.out / "benchmarks.md").read_text().split("## Cells where")[0].split("## Summary")[1].strip())
+
+
+if __name__ == "__main__":
+    main()

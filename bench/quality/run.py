@@ -1,0 +1,146 @@
+"""Simulate each cell's canaries, judge them with every judge, and summarise per cell and judge."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+from scipy import optimize
+
+from analyzer.model import HistogramMetric, Measurement, RatioMetric
+from analyzer.sources.simulate import Latency, simulate
+from bench.quality.grid import Cell, Kind
+from bench.quality.judges import JUDGES
+from bench.quality.oracle import Stream, sprt
+
+DESIGN_ERROR_RATIO = 2.0
+DESIGN_LATENCY = {"scale": 1.2}
+
+
+def true_quantile(latency: Latency, q: float = 0.95) -> float:
+    return float(optimize.brentq(lambda x: latency.cdf(x) - q, 1e-6, 100.0, xtol=1e-9))
+
+
+@dataclass(frozen=True)
+class Record:
+    cell: str
+    kind: str
+    seed: int
+    judge: str
+    fail: int | None  # first fail minute
+    passed: int | None  # first pass minute
+    exposure: float  # canary requests served from the onset to the fail (or the horizon)
+
+
+def _split(m: Measurement, q95: float) -> tuple[Measurement, np.ndarray, np.ndarray]:
+    """The judges' measurement without the oracle's extra bound, and the canary's slow counts at it."""
+    data = m.model_dump(mode="json")
+    latency = next(d for d in m.metrics.values() if isinstance(d, HistogramMetric))
+    j = latency.le.index(q95)
+    canary = np.asarray(latency.canary)
+    slow, total = canary[:, -1] - canary[:, j], canary[:, -1]
+    for metric in data["metrics"].values():
+        if metric["kind"] == "histogram":
+            del metric["le"][j]
+            for arm in ("canary", "stable"):
+                metric[arm] = [row[:j] + row[j + 1 :] for row in metric[arm]]
+    return Measurement.model_validate(data), slow, total
+
+
+def run_cell(cell: Cell, seeds: range) -> list[Record]:
+    scenario = cell.scenario
+    q95 = true_quantile(scenario.latency)
+    with_oracle_bound = replace(scenario, buckets=tuple(sorted({*scenario.buckets, q95})))
+    p0 = scenario.error_rate
+    p1_errors = p0 * (cell.error_ratio if cell.error_ratio > 1 else DESIGN_ERROR_RATIO)
+    regressed_latency = cell.kind is Kind.AB and cell.latency_change
+    p1_slow = 1.0 - scenario.latency.cdf(q95, **(cell.latency_change if regressed_latency else DESIGN_LATENCY))
+    records = []
+    for seed in seeds:
+        full = simulate(with_oracle_bound, seed)
+        m, slow, total = _split(full, q95)
+        errors = next(d for d in m.metrics.values() if isinstance(d, RatioMetric))
+        canary_total = np.asarray(errors.canary.total)
+        decisions = {name: judge(m) for name, judge in JUDGES.items()}
+        decisions["oracle"] = sprt([
+            Stream(np.asarray(errors.canary.events), canary_total, p0, min(p1_errors, 0.999)),
+            Stream(slow, total, 0.05, p1_slow),
+        ])
+        for name, decision in decisions.items():
+            end = decision.fail or scenario.steps
+            exposure = float(canary_total[cell.regression_start : end].sum())
+            records.append(Record(cell.name, cell.kind.value, seed, name, decision.fail, decision.passed, exposure))
+    return records
+
+
+@dataclass
+class Summary:
+    cell: str
+    kind: str
+    judge: str
+    runs: int
+    fail: float
+    passed: float
+    inconclusive: float
+    fail_low: float  # 95 % Wilson interval of the fail rate
+    fail_high: float
+    ttd_median: float | None  # minutes after the onset; None = beyond the horizon (most runs never failed)
+    ttd_p90: float | None
+    exposure_median: float | None
+    power_1500: float | None  # failed within the first 1,500 canary requests under the regression
+    power_3000: float | None
+    seeds: str
+
+
+def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    if n == 0:
+        return (math.nan, math.nan)
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def _false_pass(r: Record, onset: int) -> bool:
+    """A pass while the regression was on, before any fail: a step analysis would have promoted it."""
+    return r.passed is not None and r.passed > onset and (r.fail is None or r.passed < r.fail)
+
+
+def _within(records: list[Record], requests: float) -> float:
+    return sum(r.fail is not None and r.exposure <= requests for r in records) / len(records)
+
+
+def summarise(cell: Cell, records: list[Record]) -> list[Summary]:
+    """Rates per judge; times to detect count a run that never failed as beyond the horizon (censored)."""
+    onset = cell.regression_start
+    out = []
+    for judge in sorted({r.judge for r in records}):
+        rs = [r for r in records if r.judge == judge]
+        n = len(rs)
+        fails = sum(r.fail is not None for r in rs)
+        passes = sum(_false_pass(r, onset) if cell.kind is Kind.AB else r.passed is not None and r.fail is None
+                     for r in rs)
+        low, high = wilson(fails, n)
+        ttd = np.array([max(r.fail - onset, 0) if r.fail is not None else np.inf for r in rs], dtype=float)
+        median, p90 = float(np.median(ttd)), float(np.percentile(ttd, 90, method="higher"))
+        out.append(
+            Summary(
+                cell=cell.name,
+                kind=cell.kind.value,
+                judge=judge,
+                runs=n,
+                fail=fails / n,
+                passed=passes / n,
+                inconclusive=sum(r.fail is None and r.passed is None for r in rs) / n,
+                fail_low=low,
+                fail_high=high,
+                ttd_median=median if math.isfinite(median) else None,
+                ttd_p90=p90 if math.isfinite(p90) else None,
+                exposure_median=float(np.median([r.exposure for r in rs])) if cell.kind is Kind.AB else None,
+                power_1500=_within(rs, 1500) if cell.kind is Kind.AB else None,
+                power_3000=_within(rs, 3000) if cell.kind is Kind.AB else None,
+                seeds=f"{min(r.seed for r in rs)}-{max(r.seed for r in rs)}",
+            )
+        )
+    return out
