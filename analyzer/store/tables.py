@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, Index, Integer, String
+from sqlalchemy import JSON, DateTime, Float, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -53,3 +53,139 @@ class JudgmentRow(Base):
         Index("ix_judgments_canary", "namespace", "rollout", "canary_hash"),
         Index("ix_judgments_created_at", "created_at"),
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Promotion ledger (V1 → V3 → V2): candidates, stages, attempts, evidence, evaluations,
+# quarantines, the hash-chained audit log, and API tokens.
+
+
+class CandidateRow(Base):
+    """An immutable, content-addressed set of artifacts; only ``state``/``stage``/``row_version`` change."""
+
+    __tablename__ = "candidates"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, comment="sha256 of the canonical artifacts")
+    alias: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    artifacts: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    fixes: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    source: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(120))
+    state: Mapped[str] = mapped_column(String(40))
+    row_version: Mapped[int] = mapped_column(Integer)
+
+
+class StageStateRow(Base):
+    """One row per stage: what runs there, the last good candidate, and the stage's single active attempt."""
+
+    __tablename__ = "stage_states"
+
+    stage: Mapped[str] = mapped_column(String(40), primary_key=True)
+    current_candidate_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    current_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_good_candidate_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    active_attempt_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    row_version: Mapped[int] = mapped_column(Integer)
+
+
+class AttemptRow(Base):
+    __tablename__ = "promotion_attempts"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, comment="time-ordered")
+    idempotency_key: Mapped[str] = mapped_column(String(120))
+    candidate_id: Mapped[str] = mapped_column(String(64))
+    from_stage: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    to_stage: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(16), comment="forward | forced | rollback")
+    state: Mapped[str] = mapped_column(String(16))
+    requested_by: Mapped[str] = mapped_column(String(120))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    justification: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    second_approver: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    reason: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+
+    __table_args__ = (
+        UniqueConstraint("to_stage", "idempotency_key", name="uq_attempt_idempotency"),
+        Index("ix_attempts_stage_state", "to_stage", "state", "id"),
+        Index("ix_attempts_candidate", "candidate_id"),
+    )
+
+
+class EvidenceRow(Base):
+    __tablename__ = "evidence"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    attempt_id: Mapped[str] = mapped_column(String(32))
+    candidate_id: Mapped[str] = mapped_column(String(64))
+    stage: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(24), comment="judgment | slo | junit | compat | approval | rollout")
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    sha256: Mapped[str] = mapped_column(String(64))
+    collected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    collected_by: Mapped[str] = mapped_column(String(120))
+
+    __table_args__ = (UniqueConstraint("attempt_id", "kind", "sha256", name="uq_evidence_once"),)
+
+
+class EvaluationRow(Base):
+    __tablename__ = "gate_evaluations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    attempt_id: Mapped[str] = mapped_column(String(32))
+    candidate_id: Mapped[str] = mapped_column(String(64))
+    stage: Mapped[str] = mapped_column(String(40))
+    policy_hash: Mapped[str] = mapped_column(String(64))
+    inputs: Mapped[list[dict[str, Any]]] = mapped_column(JSON, comment="evidence ids and digests")
+    checks: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    verdict: Mapped[str] = mapped_column(String(16))
+    evaluated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class QuarantineRow(Base):
+    __tablename__ = "quarantines"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    candidate_id: Mapped[str] = mapped_column(String(64))
+    stage: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    attempt_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    reason_code: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[str] = mapped_column(String(4000))
+    impact: Mapped[dict[str, Any]] = mapped_column(JSON)
+    evidence_ids: Mapped[list[str]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16))
+    created_by: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AuditRow(Base):
+    """Append-only; ``hash`` = sha256(``prev_hash`` + canonical JSON of the event), so edits break the chain."""
+
+    __tablename__ = "audit_events"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    ts: Mapped[str] = mapped_column(String(40), comment="ISO 8601 UTC, exactly as hashed")
+    actor: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(40))
+    candidate_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    stage: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    attempt_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    from_state: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    to_state: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    reason: Mapped[str | None] = mapped_column(String(4000), nullable=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class TokenRow(Base):
+    __tablename__ = "api_tokens"
+
+    name: Mapped[str] = mapped_column(String(120), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16), comment="viewer | operator | admin")
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

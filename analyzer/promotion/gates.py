@@ -1,0 +1,153 @@
+"""Gate evaluation: a pure function of a stage's checks, the attempt's evidence and the time.
+
+Each check answers pass, fail or inconclusive (waiting: for data, time, or a person); the gate's
+verdict aggregates the required checks — any fail → fail; else any inconclusive → inconclusive;
+else pass. Optional checks are recorded but do not decide. Re-running :func:`evaluate` on the same
+inputs gives the same answer, which is what lets the audit recompute a recorded decision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from analyzer.promotion.stages import Approvals, CanaryJudgments, Check, Compatibility, JUnitReport, Soak, Stage, Window
+
+
+@dataclass(frozen=True)
+class Evidence:
+    id: str
+    kind: str
+    payload: dict[str, Any]
+    sha256: str
+    collected_at: datetime
+
+
+@dataclass(frozen=True)
+class Context:
+    started_at: datetime
+    requester: str
+    now: datetime
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    kind: str
+    required: bool
+    verdict: str
+    reason: str
+    evidence: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    verdict: str
+    checks: list[CheckResult]
+
+    @property
+    def reasons(self) -> list[str]:
+        return [f"{c.kind}: {c.verdict} — {c.reason}" for c in self.checks]
+
+
+def _of(evidence: list[Evidence], kind: str) -> list[Evidence]:
+    return sorted((e for e in evidence if e.kind == kind), key=lambda e: e.collected_at)
+
+
+def _canary(check: CanaryJudgments, evidence: list[Evidence], ctx: Context) -> CheckResult:
+    oldest = ctx.now - timedelta(seconds=check.max_age_seconds)
+    fresh = [
+        e for e in _of(evidence, "judgment")
+        if ctx.started_at <= datetime.fromisoformat(e.payload["created_at"]) and
+        datetime.fromisoformat(e.payload["created_at"]) >= oldest
+    ]
+    if not fresh:
+        return CheckResult(check.kind, check.required, "inconclusive",
+                           "no canary judgment recorded since the attempt started")
+    latest = max(fresh, key=lambda e: e.payload["created_at"])
+    ids = [e.id for e in fresh]
+    if latest.payload["verdict"] == "fail":
+        return CheckResult(check.kind, check.required, "fail", f"canary judgment {latest.payload['judgment_id']}: fail",
+                           ids)
+    if latest.payload["verdict"] == "pass" and len(fresh) >= check.min_judgments:
+        return CheckResult(check.kind, check.required, "pass", f"canary judgment {latest.payload['judgment_id']}: pass",
+                           ids)
+    return CheckResult(check.kind, check.required, "inconclusive",
+                       f"latest canary judgment is {latest.payload['verdict']}", ids)
+
+
+def _junit(check: JUnitReport, evidence: list[Evidence], ctx: Context) -> CheckResult:
+    reports = [e for e in _of(evidence, "junit") if check.suite is None or e.payload.get("name") == check.suite]
+    if not reports:
+        return CheckResult(check.kind, check.required, "inconclusive", "no JUnit report uploaded")
+    bad = [e for e in reports if e.payload["failures"] or e.payload["errors"]]
+    if bad:
+        cases = [c for e in bad for c in e.payload.get("failed_cases", [])][:5]
+        return CheckResult(check.kind, check.required, "fail", f"failing tests: {', '.join(cases) or 'see report'}",
+                           [e.id for e in reports])
+    total = sum(e.payload["tests"] for e in reports)
+    return CheckResult(check.kind, check.required, "pass", f"{total} tests passed", [e.id for e in reports])
+
+
+def _compat(check: Compatibility, evidence: list[Evidence], ctx: Context) -> CheckResult:
+    reports = _of(evidence, "compat")
+    if not reports:
+        return CheckResult(check.kind, check.required, "inconclusive", "no compatibility report uploaded")
+    latest = reports[-1]
+    if not latest.payload.get("compatible", False):
+        breaking = ", ".join(map(str, latest.payload.get("breaking", [])))[:300] or "unspecified"
+        return CheckResult(check.kind, check.required, "fail", f"breaking changes: {breaking}", [latest.id])
+    return CheckResult(check.kind, check.required, "pass", "compatible", [latest.id])
+
+
+def _soak(check: Soak, evidence: list[Evidence], ctx: Context) -> CheckResult:
+    soaked = (ctx.now - ctx.started_at).total_seconds()
+    progress = f"{soaked / 60:.0f} of {check.seconds / 60:g} min"
+    if soaked >= check.seconds:
+        return CheckResult(check.kind, check.required, "pass", f"soaked {progress}")
+    return CheckResult(check.kind, check.required, "inconclusive", f"soaking: {progress}")
+
+
+def _approvals(check: Approvals, evidence: list[Evidence], ctx: Context) -> CheckResult:
+    approvals = _of(evidence, "approval")
+    people = {e.payload["by"] for e in approvals if e.payload["by"] != ctx.requester}
+    ids = [e.id for e in approvals]
+    if len(people) >= check.count:
+        return CheckResult(check.kind, check.required, "pass", f"approved by {', '.join(sorted(people))}", ids)
+    return CheckResult(check.kind, check.required, "inconclusive",
+                       f"{len(people)} of {check.count} approvals (the requester's own does not count)", ids)
+
+
+def _window(check: Window, evidence: list[Evidence], ctx: Context) -> CheckResult:
+    now = ctx.now
+    if now.weekday() in check.days and check.start_hour <= now.hour < check.end_hour:
+        return CheckResult(check.kind, check.required, "pass", "inside the change window")
+    return CheckResult(check.kind, check.required, "inconclusive",
+                       f"outside the change window (days {check.days}, {check.start_hour}:00-{check.end_hour}:00 UTC)")
+
+
+_CHECKS: dict[type, Callable[[Any, list[Evidence], Context], CheckResult]] = {
+    CanaryJudgments: _canary,
+    JUnitReport: _junit,
+    Compatibility: _compat,
+    Soak: _soak,
+    Approvals: _approvals,
+    Window: _window,
+}
+
+
+def run_check(check: Check, evidence: list[Evidence], ctx: Context) -> CheckResult:
+    return _CHECKS[type(check)](check, evidence, ctx)
+
+
+def evaluate(stage: Stage, evidence: list[Evidence], ctx: Context) -> Evaluation:
+    results = [run_check(c, evidence, ctx) for c in stage.checks]
+    required = [r.verdict for r in results if r.required]
+    if "fail" in required:
+        verdict = "fail"
+    elif "inconclusive" in required:
+        verdict = "inconclusive"
+    else:
+        verdict = "pass"
+    return Evaluation(verdict, results)

@@ -1,0 +1,388 @@
+"""Promotion use cases: register, promote, add evidence, approve, evaluate the gate, quarantine, status.
+
+Every change is one serialised transaction (:func:`analyzer.store.ledger.writing`) that also appends
+its audit event. A stage runs one attempt at a time, claimed by compare-and-swap on the stage row's
+version; later requests queue (or get :class:`StageBusyError`) and are re-checked when they reach the
+head of the queue. Quarantine wins over promotion: it cancels the candidate's queued and running
+attempts in the same transaction, and a running attempt re-reads its candidate before deciding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from analyzer.errors import InputError
+from analyzer.promotion import gates, machine
+from analyzer.promotion.audit import Verification, verify
+from analyzer.promotion.stages import Pipeline
+from analyzer.store.db import Database
+from analyzer.store.ledger import append_audit, audit_events, new_id, stage_row, writing
+from analyzer.store.tables import (
+    AttemptRow,
+    CandidateRow,
+    EvaluationRow,
+    EvidenceRow,
+    QuarantineRow,
+    StageStateRow,
+)
+
+IMAGE = re.compile(r"^[a-z0-9][a-z0-9._/:-]*@sha256:[0-9a-f]{64}$")
+REASON_CODES = ("canary_analysis_failed", "negative_test_failed", "compat_break", "rollout_aborted", "security",
+                "manual")
+_FAILED_CHECK_REASON = {"canary": "canary_analysis_failed", "junit": "negative_test_failed", "compat": "compat_break"}
+
+
+class PromotionError(InputError):
+    """A request the flow refuses (the message says why); nothing was written."""
+
+
+class NotFoundError(PromotionError):
+    pass
+
+
+class StageBusyError(PromotionError):
+    """The stage runs another attempt and the caller asked not to queue."""
+
+
+@dataclass
+class Promotions:
+    database: Database
+    pipeline: Pipeline
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+
+def candidate_id_of(artifacts: list[dict[str, str]]) -> str:
+    canonical = json.dumps(sorted(artifacts, key=lambda a: a["name"]), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _candidate(session: Session, candidate_id: str) -> CandidateRow:
+    row = session.get(CandidateRow, candidate_id)
+    if row is None:
+        matches = session.scalars(select(CandidateRow).where(CandidateRow.id.startswith(candidate_id))).all()
+        if len(matches) == 1 and len(candidate_id) >= 8:
+            return matches[0]
+        raise NotFoundError(f"no candidate {candidate_id!r}")
+    return row
+
+
+def _attempt(session: Session, attempt_id: str) -> AttemptRow:
+    row = session.get(AttemptRow, attempt_id)
+    if row is None:
+        raise NotFoundError(f"no promotion attempt {attempt_id!r}")
+    return row
+
+
+def register(p: Promotions, artifacts: list[dict[str, str]], actor: str, alias: str | None = None,
+             fixes: str | None = None, source: dict[str, Any] | None = None) -> CandidateRow:
+    """An immutable candidate; registering the same artifacts again returns the same one."""
+    if not artifacts:
+        raise PromotionError("a candidate needs at least one artifact (name=image@sha256:…)")
+    for a in artifacts:
+        if not IMAGE.match(a.get("image", "")):
+            raise PromotionError(f"artifact {a.get('name')!r}: images are pinned by digest (repo@sha256:<64 hex>), "
+                                 f"got {a.get('image')!r}")
+    cid = candidate_id_of(artifacts)
+    with writing(p.database) as s:
+        existing = s.get(CandidateRow, cid)
+        if existing is not None:
+            return existing
+        if fixes is not None:
+            fixes = _candidate(s, fixes).id
+        now = p.clock()
+        row = CandidateRow(id=cid, alias=alias, artifacts=artifacts, fixes=fixes, source=source or {}, created_at=now,
+                           created_by=actor, state=machine.REGISTERED, row_version=0)
+        s.add(row)
+        append_audit(s, now, actor, "candidate.registered", candidate_id=cid, to_state=machine.REGISTERED,
+                     data={"artifacts": artifacts, "alias": alias, "fixes": fixes})
+        return row
+
+
+def _set_state(s: Session, candidate: CandidateRow, state: str) -> None:
+    """Compare-and-swap on the candidate's version: a concurrent change makes this transaction fail."""
+    done = s.execute(
+        update(CandidateRow)
+        .where(CandidateRow.id == candidate.id, CandidateRow.row_version == candidate.row_version)
+        .values(state=state, row_version=candidate.row_version + 1)
+    )
+    if done.rowcount != 1:  # type: ignore[attr-defined]
+        raise PromotionError(f"candidate {candidate.id[:12]} changed concurrently; retry")
+    s.refresh(candidate)
+
+
+def _claim(s: Session, stage: StageStateRow, attempt: AttemptRow) -> bool:
+    """Compare-and-swap: take the stage for ``attempt`` if nobody holds it."""
+    done = s.execute(
+        update(StageStateRow)
+        .where(StageStateRow.stage == stage.stage, StageStateRow.row_version == stage.row_version,
+               StageStateRow.active_attempt_id.is_(None))
+        .values(active_attempt_id=attempt.id, row_version=stage.row_version + 1)
+    )
+    s.refresh(stage)
+    return bool(done.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def _start(p: Promotions, s: Session, attempt: AttemptRow, actor: str) -> None:
+    stage = stage_row(s, attempt.to_stage)
+    if not _claim(s, stage, attempt):
+        return
+    candidate = _candidate(s, attempt.candidate_id)
+    before = candidate.state
+    _set_state(s, candidate, machine.in_stage(attempt.to_stage))
+    attempt.state, attempt.started_at = "running", p.clock()
+    append_audit(s, p.clock(), actor, "promotion.started", candidate_id=candidate.id, stage=attempt.to_stage,
+                 attempt_id=attempt.id, from_state=before, to_state=candidate.state,
+                 data={"kind": attempt.kind})
+
+
+def _release(p: Promotions, s: Session, stage_name: str, actor: str) -> None:
+    """Free the stage and start the oldest queued attempt that still passes its guard."""
+    stage = stage_row(s, stage_name)
+    stage.active_attempt_id, stage.row_version = None, stage.row_version + 1
+    s.flush()
+    queued = s.scalars(select(AttemptRow).where(AttemptRow.to_stage == stage_name, AttemptRow.state == "queued")
+                       .order_by(AttemptRow.id)).all()
+    for attempt in queued:
+        candidate = _candidate(s, attempt.candidate_id)
+        guard = machine.entry_guard(p.pipeline, candidate.state, attempt.to_stage, attempt.kind == "forced", True,
+                                    attempt.justification, attempt.second_approver, attempt.requested_by)
+        if guard.allowed:
+            _start(p, s, attempt, actor)
+            return
+        attempt.state, attempt.finished_at, attempt.reason = "cancelled", p.clock(), f"re-checked: {guard.reason}"
+        append_audit(s, p.clock(), actor, "promotion.cancelled", candidate_id=candidate.id, stage=stage_name,
+                     attempt_id=attempt.id, reason=attempt.reason)
+
+
+def promote(p: Promotions, candidate_id: str, to_stage: str | None, actor: str, *, admin: bool = False,
+            idempotency_key: str | None = None, force: bool = False, justification: str | None = None,
+            second_approver: str | None = None, queue: bool = True) -> AttemptRow:
+    """Request the candidate's entry into a stage (default: the next one); run it now or queue it."""
+    with writing(p.database) as s:
+        candidate = _candidate(s, candidate_id)
+        target = p.pipeline.stage(to_stage).name if to_stage else _next_stage(p.pipeline, candidate.state)
+        key = idempotency_key or f"{candidate.id}:{target}:{candidate.row_version}"
+        existing = s.scalars(select(AttemptRow).where(AttemptRow.to_stage == target,
+                                                      AttemptRow.idempotency_key == key)).first()
+        if existing is not None:
+            return existing
+        pending = s.scalars(select(AttemptRow).where(AttemptRow.candidate_id == candidate.id,
+                                                     AttemptRow.to_stage == target,
+                                                     AttemptRow.state.in_(("queued", "running")))).first()
+        if pending is not None:
+            return pending
+        guard = machine.entry_guard(p.pipeline, candidate.state, target, force, admin, justification,
+                                    second_approver, actor)
+        if not guard.allowed:
+            raise PromotionError(f"cannot promote {candidate.id[:12]} to {target}: {guard.reason}")
+        stage = stage_row(s, target)
+        if stage.active_attempt_id is not None and not queue:
+            raise StageBusyError(f"{target} is busy with attempt {stage.active_attempt_id}; retry later or queue")
+        kind = "forced" if guard.forced else "forward"
+        attempt = AttemptRow(id=new_id(), idempotency_key=key, candidate_id=candidate.id,
+                             from_stage=_stage_of(candidate.state), to_stage=target, kind=kind, state="queued",
+                             requested_by=actor, requested_at=p.clock(), justification=justification,
+                             second_approver=second_approver)
+        s.add(attempt)
+        s.flush()
+        append_audit(s, p.clock(), actor, "promotion.requested", candidate_id=candidate.id, stage=target,
+                     attempt_id=attempt.id, reason=justification,
+                     data={"kind": kind, "forced": guard.forced, "second_approver": second_approver,
+                           "idempotency_key": key})
+        _start(p, s, attempt, actor)
+        return attempt
+
+
+def _stage_of(state: str) -> str | None:
+    return state.split(":", 1)[1] if ":" in state else None
+
+
+def _next_stage(pipeline: Pipeline, state: str) -> str:
+    if state == machine.REGISTERED:
+        return pipeline.stages[0].name
+    stage = _stage_of(state)
+    if stage is None or state.startswith("in:") or pipeline.index(stage) + 1 >= len(pipeline.stages):
+        raise PromotionError(f"a candidate in state {state} has no next stage to enter")
+    return pipeline.stages[pipeline.index(stage) + 1].name
+
+
+def add_evidence(p: Promotions, attempt_id: str, kind: str, payload: dict[str, Any], actor: str) -> str:
+    """Attach evidence to an attempt (idempotent by content); returns its id."""
+    digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+    with writing(p.database) as s:
+        attempt = _attempt(s, attempt_id)
+        if attempt.state not in ("running", "queued"):
+            raise PromotionError(f"attempt {attempt_id} is {attempt.state}: evidence is no longer accepted")
+        same = s.scalars(select(EvidenceRow).where(EvidenceRow.attempt_id == attempt_id, EvidenceRow.kind == kind,
+                                                   EvidenceRow.sha256 == digest)).first()
+        if same is not None:
+            return same.id
+        row = EvidenceRow(id=new_id(), attempt_id=attempt_id, candidate_id=attempt.candidate_id,
+                          stage=attempt.to_stage, kind=kind, payload=payload, sha256=digest,
+                          collected_at=p.clock(), collected_by=actor)
+        s.add(row)
+        append_audit(s, p.clock(), actor, "evidence.added", candidate_id=attempt.candidate_id,
+                     stage=attempt.to_stage, attempt_id=attempt_id, data={"kind": kind, "sha256": digest})
+        return row.id
+
+
+def evaluate(p: Promotions, attempt_id: str, actor: str) -> EvaluationRow:
+    """Run the stage's gate on the attempt's evidence and apply the verdict."""
+    with writing(p.database) as s:
+        attempt = _attempt(s, attempt_id)
+        if attempt.state != "running":
+            raise PromotionError(f"attempt {attempt_id} is {attempt.state}, not running")
+        candidate = _candidate(s, attempt.candidate_id)
+        stage = p.pipeline.stage(attempt.to_stage)
+        rows = s.scalars(select(EvidenceRow).where(EvidenceRow.attempt_id == attempt_id)).all()
+        evidence = [gates.Evidence(r.id, r.kind, r.payload, r.sha256, _utc(r.collected_at)) for r in rows]
+        now = p.clock()
+        assert attempt.started_at is not None
+        result = gates.evaluate(stage, evidence, gates.Context(_utc(attempt.started_at), attempt.requested_by, now))
+        evaluation = EvaluationRow(
+            id=new_id(), attempt_id=attempt_id, candidate_id=candidate.id, stage=stage.name,
+            policy_hash=stage.policy_hash(), inputs=[{"id": e.id, "sha256": e.sha256} for e in evidence],
+            checks=[c.__dict__ for c in result.checks], verdict=result.verdict, evaluated_at=now,
+        )
+        s.add(evaluation)
+        append_audit(s, now, actor, f"gate.{result.verdict}", candidate_id=candidate.id, stage=stage.name,
+                     attempt_id=attempt_id, data={"evaluation_id": evaluation.id, "policy_hash": stage.policy_hash(),
+                                                   "checks": [c.__dict__ for c in result.checks]})
+        if result.verdict == "pass":
+            _qualify(p, s, attempt, candidate, actor)
+        elif result.verdict == "fail":
+            failed = [c.kind for c in result.checks if c.required and c.verdict == "fail"]
+            _quarantine(p, s, candidate, _FAILED_CHECK_REASON.get(failed[0], "manual"), "; ".join(result.reasons),
+                        actor, attempt, [e.id for e in evidence])
+        s.flush()
+        return evaluation
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _qualify(p: Promotions, s: Session, attempt: AttemptRow, candidate: CandidateRow, actor: str) -> None:
+    before = candidate.state
+    after = machine.after_gate(p.pipeline, attempt.to_stage, "pass")
+    assert after is not None
+    stage = stage_row(s, attempt.to_stage)
+    previous = stage.current_candidate_id
+    if after == machine.STABLE and previous and previous != candidate.id:
+        old = _candidate(s, previous)
+        if old.state == machine.STABLE:
+            _set_state(s, old, machine.RETIRED)
+            append_audit(s, p.clock(), actor, "candidate.retired", candidate_id=old.id, stage=stage.stage,
+                         from_state=machine.STABLE, to_state=machine.RETIRED)
+        stage.last_good_candidate_id = previous
+    stage.current_candidate_id, stage.current_since = candidate.id, p.clock()
+    _set_state(s, candidate, after)
+    attempt.state, attempt.finished_at = "succeeded", p.clock()
+    append_audit(s, p.clock(), actor, "promotion.succeeded", candidate_id=candidate.id, stage=attempt.to_stage,
+                 attempt_id=attempt.id, from_state=before, to_state=after)
+    _release(p, s, attempt.to_stage, actor)
+
+
+def _impact(p: Promotions, s: Session, candidate: CandidateRow) -> dict[str, Any]:
+    stages = s.scalars(select(StageStateRow)).all()
+    running = sorted({st.stage for st in stages if st.current_candidate_id == candidate.id} |
+                     {a.to_stage for a in s.scalars(select(AttemptRow).where(
+                         AttemptRow.candidate_id == candidate.id, AttemptRow.state == "running"))})
+    started = [a.started_at for a in s.scalars(select(AttemptRow).where(AttemptRow.candidate_id == candidate.id))
+               if a.started_at is not None]
+    digests = {a["image"].split("@", 1)[1] for a in candidate.artifacts}
+    siblings = sorted(c.id for c in s.scalars(select(CandidateRow).where(CandidateRow.id != candidate.id))
+                      if digests & {a["image"].split("@", 1)[1] for a in c.artifacts})
+    return {
+        "stages_running_candidate": running,
+        "exposure_window": {"from": min(started).isoformat() if started else None, "to": p.clock().isoformat()},
+        "state_before": candidate.state,
+        "sibling_candidates_sharing_images": siblings,
+    }
+
+
+def _quarantine(p: Promotions, s: Session, candidate: CandidateRow, reason_code: str, detail: str, actor: str,
+                attempt: AttemptRow | None, evidence_ids: list[str], extra: dict[str, Any] | None = None
+                ) -> QuarantineRow:
+    impact = {**_impact(p, s, candidate), **(extra or {})}
+    before = candidate.state
+    was_stable = before == machine.STABLE
+    _set_state(s, candidate, machine.QUARANTINED)
+    cancelled, released = [], []
+    for other in s.scalars(select(AttemptRow).where(AttemptRow.candidate_id == candidate.id,
+                                                    AttemptRow.state.in_(("queued", "running")))).all():
+        failed_here = attempt is not None and other.id == attempt.id
+        if other.state == "running":
+            released.append(other.to_stage)
+        other.state = "failed" if failed_here else "cancelled"
+        other.finished_at, other.reason = p.clock(), f"quarantined: {reason_code}"
+        if not failed_here:
+            cancelled.append(other.id)
+    impact["pending_attempts_cancelled"] = cancelled
+    row = QuarantineRow(id=new_id(), candidate_id=candidate.id, stage=attempt.to_stage if attempt else None,
+                        attempt_id=attempt.id if attempt else None, reason_code=reason_code, detail=detail,
+                        impact=impact, evidence_ids=evidence_ids, state="active", created_by=actor,
+                        created_at=p.clock())
+    s.add(row)
+    s.flush()
+    append_audit(s, p.clock(), actor, "candidate.quarantined", candidate_id=candidate.id, stage=row.stage,
+                 attempt_id=row.attempt_id, from_state=before, to_state=machine.QUARANTINED, reason=detail,
+                 data={"quarantine_id": row.id, "reason_code": reason_code, "impact": impact})
+    if was_stable:
+        _roll_back(p, s, candidate, actor, row)
+    for stage in released:
+        _release(p, s, stage, actor)
+    return row
+
+
+def _roll_back(p: Promotions, s: Session, bad: CandidateRow, actor: str, quarantine: QuarantineRow) -> None:
+    """The last stage goes back to its last good, non-quarantined candidate (recorded as a rollback attempt)."""
+    last = p.pipeline.stages[-1].name
+    stage = stage_row(s, last)
+    target_id = stage.last_good_candidate_id
+    target = s.get(CandidateRow, target_id) if target_id else None
+    if target is None or target.state == machine.QUARANTINED:
+        quarantine.impact = {**quarantine.impact, "rollback": "none: no good candidate to roll back to"}
+        return
+    attempt = AttemptRow(id=new_id(), idempotency_key=f"rollback:{quarantine.id}", candidate_id=target.id,
+                         from_stage=last, to_stage=last, kind="rollback", state="succeeded", requested_by=actor,
+                         requested_at=p.clock(), started_at=p.clock(), finished_at=p.clock(),
+                         reason=f"rollback after quarantine {quarantine.id}")
+    s.add(attempt)
+    before = target.state
+    _set_state(s, target, machine.STABLE)
+    stage.current_candidate_id, stage.current_since, stage.last_good_candidate_id = target.id, p.clock(), None
+    quarantine.impact = {**quarantine.impact, "rollback_attempt_ids": [attempt.id], "rolled_back_to": target.id}
+    append_audit(s, p.clock(), actor, "stage.rolled_back", candidate_id=target.id, stage=last, attempt_id=attempt.id,
+                 from_state=before, to_state=machine.STABLE, reason=f"{bad.id[:12]} quarantined")
+
+
+def quarantine(p: Promotions, candidate_id: str, reason_code: str, detail: str, actor: str,
+               impact_analysis: dict[str, Any] | None = None) -> QuarantineRow:
+    """Quarantine a candidate by hand; a reason is required; final for this candidate."""
+    if reason_code not in REASON_CODES:
+        raise PromotionError(f"reason code {reason_code!r} is not one of {', '.join(REASON_CODES)}")
+    if not detail or len(detail.strip()) < 5:
+        raise PromotionError("a quarantine needs a reason (5 characters or more)")
+    with writing(p.database) as s:
+        candidate = _candidate(s, candidate_id)
+        if candidate.state == machine.QUARANTINED:
+            existing = s.scalars(select(QuarantineRow).where(QuarantineRow.candidate_id == candidate.id)).first()
+            assert existing is not None
+            return existing
+        extra = {"reported": impact_analysis} if impact_analysis else None
+        return _quarantine(p, s, candidate, reason_code, detail, actor, None, [], extra)
+
+
+def verify_audit(p: Promotions) -> Verification:
+    with p.database.session() as s:
+        return verify(audit_events(s))

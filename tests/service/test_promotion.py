@@ -1,0 +1,192 @@
+"""The promotion flow on SQLite and on a real PostgreSQL: walk, quarantine, rollback, races, tampering."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select, text
+
+from analyzer.promotion.stages import DEFAULT
+from analyzer.service import promotion as flow
+from analyzer.store import Database
+from analyzer.store.tables import AttemptRow, StageStateRow
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def image(n: int) -> str:
+    return f"registry.example.com/shop/checkout@sha256:{n:064x}"
+
+
+@pytest.fixture
+def p(database_url):
+    database = Database(database_url)
+    database.migrate()
+    yield flow.Promotions(database, DEFAULT, Clock())
+    database.dispose()
+
+
+def _judgment(p, attempt_id: str, verdict: str) -> None:
+    payload = {"judgment_id": f"j-{attempt_id[-6:]}", "verdict": verdict, "created_at": p.clock().isoformat()}
+    flow.add_evidence(p, attempt_id, "judgment", payload, "argo")
+
+
+def _through(p, candidate_id: str, stage: str, soak_minutes: int) -> None:
+    attempt = flow.promote(p, candidate_id, stage, "alice")
+    assert attempt.state == "running"
+    p.clock.now += timedelta(minutes=soak_minutes)
+    _judgment(p, attempt.id, "pass")
+    if stage == "V3":
+        flow.add_evidence(p, attempt.id, "junit", {"name": "neg", "tests": 40, "failures": 0, "errors": 0,
+                                                   "skipped": 0, "failed_cases": []}, "ci")
+    if stage == "V2":
+        flow.add_evidence(p, attempt.id, "approval", {"by": "bob", "comment": "ok"}, "bob")
+    assert flow.evaluate(p, attempt.id, "ci").verdict == "pass"
+
+
+def test_walk_quarantine_in_v3_and_rollback_in_v2(p):
+    good = flow.register(p, [{"name": "checkout", "image": image(1)}], "ci", alias="v1.0")
+    for stage, soak in (("V1", 1), ("V3", 16), ("V2", 31)):
+        _through(p, good.id, stage, soak)
+    with p.database.session() as s:
+        assert s.get(flow.CandidateRow, good.id).state == "stable"
+
+    bad = flow.register(p, [{"name": "checkout", "image": image(2)}], "ci", alias="v1.1")
+    _through(p, bad.id, "V1", 1)
+    attempt = flow.promote(p, bad.id, None, "alice")  # the next stage: V3
+    assert attempt.to_stage == "V3"
+    flow.add_evidence(p, attempt.id, "junit", {"name": "neg", "tests": 40, "failures": 2, "errors": 0, "skipped": 0,
+                                               "failed_cases": ["auth.replay", "auth.expired"]}, "ci")
+    assert flow.evaluate(p, attempt.id, "ci").verdict == "fail"
+    with p.database.session() as s:
+        assert s.get(flow.CandidateRow, bad.id).state == "quarantined"
+        record = s.scalars(select(flow.QuarantineRow).where(flow.QuarantineRow.candidate_id == bad.id)).one()
+        assert record.reason_code == "negative_test_failed" and "auth.replay" in record.detail
+        assert record.impact["stages_running_candidate"] == ["V1", "V3"]  # still current in V1, verifying in V3
+        assert s.get(StageStateRow, "V3").active_attempt_id is None
+    with pytest.raises(flow.PromotionError, match="quarantined: a fix is a new candidate"):
+        flow.promote(p, bad.id, "V1", "alice")
+    fix = flow.register(p, [{"name": "checkout", "image": image(3)}], "ci", alias="v1.1.1", fixes=bad.id[:12])
+    assert fix.fixes == bad.id
+    for stage, soak in (("V1", 1), ("V3", 16), ("V2", 31)):
+        _through(p, fix.id, stage, soak)
+
+    # A failure found in V2 after the fact: quarantine rolls V2 back to the last good candidate.
+    record = flow.quarantine(p, fix.id, "manual", "error budget burnt after release", "oncall",
+                             impact_analysis={"customers": "checkout EU"})
+    with p.database.session() as s:
+        assert s.get(flow.CandidateRow, good.id).state == "stable"
+        assert s.get(StageStateRow, "V2").current_candidate_id == good.id
+        rollback = s.get(AttemptRow, record.impact["rollback_attempt_ids"][0])
+        assert rollback.kind == "rollback" and rollback.candidate_id == good.id
+    assert record.impact["reported"] == {"customers": "checkout EU"}
+    assert flow.verify_audit(p).ok
+
+
+def test_skipping_v3_needs_a_forced_promotion_with_two_people(p):
+    c = flow.register(p, [{"name": "app", "image": image(7)}], "ci")
+    _through(p, c.id, "V1", 1)
+    with pytest.raises(flow.PromotionError, match="skips V3"):
+        flow.promote(p, c.id, "V2", "alice")
+    with pytest.raises(flow.PromotionError, match="needs an admin"):
+        flow.promote(p, c.id, "V2", "alice", force=True, justification="sev1 fix for outage 4711", second_approver="bob")
+    forced = flow.promote(p, c.id, "V2", "alice", admin=True, force=True, justification="sev1 fix for outage 4711",
+                          second_approver="bob")
+    assert forced.kind == "forced" and forced.state == "running"
+    with p.database.session() as s:
+        from analyzer.store.ledger import audit_events
+
+        requested = [e for e in audit_events(s) if e["action"] == "promotion.requested"][-1]
+        assert requested["data"]["forced"] is True and requested["reason"] == "sev1 fix for outage 4711"
+
+
+def test_idempotency_key_and_duplicate_requests(p):
+    c = flow.register(p, [{"name": "app", "image": image(8)}], "ci")
+    assert flow.register(p, [{"name": "app", "image": image(8)}], "ci").id == c.id
+    first = flow.promote(p, c.id, "V1", "alice", idempotency_key="ci-run-1")
+    again = flow.promote(p, c.id, "V1", "alice", idempotency_key="ci-run-1")
+    other_key = flow.promote(p, c.id, "V1", "alice", idempotency_key="ci-run-2")
+    assert first.id == again.id == other_key.id  # the same candidate/stage while one runs
+    with pytest.raises(flow.PromotionError, match="pinned by digest"):
+        flow.register(p, [{"name": "app", "image": "registry.example.com/app:latest"}], "ci")
+
+
+def _qualified_for_v1_twenty(p) -> list[str]:
+    return [flow.register(p, [{"name": "app", "image": image(100 + i)}], "ci").id for i in range(20)]
+
+
+def test_twenty_concurrent_promotions_into_one_stage(p):
+    ids = _qualified_for_v1_twenty(p)
+    barrier, results, errors = threading.Barrier(20), {}, []
+
+    def request(cid: str) -> None:
+        barrier.wait()
+        try:
+            results[cid] = flow.promote(p, cid, "V1", f"ci-{cid[:4]}").state
+        except Exception as error:  # noqa: BLE001 - collected and asserted below
+            errors.append(error)
+
+    threads = [threading.Thread(target=request, args=(cid,)) for cid in ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert sorted(results.values()) == ["queued"] * 19 + ["running"]
+    with p.database.session() as s:
+        stage = s.get(StageStateRow, "V1")
+        running = s.scalars(select(AttemptRow).where(AttemptRow.state == "running")).all()
+        assert len(running) == 1 and stage.active_attempt_id == running[0].id
+        assert len(s.scalars(select(AttemptRow).where(AttemptRow.state == "queued")).all()) == 19
+    assert flow.verify_audit(p).ok
+    with pytest.raises(flow.StageBusyError):
+        flow.promote(p, flow.register(p, [{"name": "app", "image": image(999)}], "ci").id, "V1", "x", queue=False)
+
+
+def test_quarantine_racing_a_promotion_wins(p):
+    for round_ in range(5):
+        c = flow.register(p, [{"name": "app", "image": image(500 + round_)}], "ci")
+        barrier, outcomes = threading.Barrier(2), {}
+
+        def promote(cid: str = c.id) -> None:
+            barrier.wait()
+            try:
+                outcomes["promote"] = flow.promote(p, cid, "V1", "alice").state
+            except flow.PromotionError as error:
+                outcomes["promote"] = str(error)
+
+        def quarantine(cid: str = c.id) -> None:
+            barrier.wait()
+            outcomes["quarantine"] = flow.quarantine(p, cid, "security", "CVE in base image", "secops").state
+
+        threads = [threading.Thread(target=promote), threading.Thread(target=quarantine)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        with p.database.session() as s:
+            assert s.get(flow.CandidateRow, c.id).state == "quarantined"
+            live = s.scalars(select(AttemptRow).where(AttemptRow.candidate_id == c.id,
+                                                      AttemptRow.state.in_(("queued", "running")))).all()
+            assert live == []
+            stage = s.get(StageStateRow, "V1")  # the stage is free: the quarantined candidate holds nothing
+            assert stage is None or stage.active_attempt_id is None
+    assert flow.verify_audit(p).ok
+
+
+def test_editing_an_audit_row_in_the_database_is_detected(p):
+    c = flow.register(p, [{"name": "app", "image": image(42)}], "ci")
+    flow.promote(p, c.id, "V1", "alice")
+    assert flow.verify_audit(p).ok
+    with p.database.engine.begin() as connection:
+        connection.execute(text("UPDATE audit_events SET actor = 'mallory' WHERE seq = 2"))
+    result = flow.verify_audit(p)
+    assert result.first_break == 2 and "changed" in result.detail
