@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     database_url: str = Field(default="sqlite:///canary-analyzer.db", description="SQLite file or PostgreSQL URL")
     profiles_dir: Path | None = Field(default=None, description="extra query profiles (*.yaml); they win by name")
     api_tokens: list[SecretStr] = Field(default_factory=list, description="bearer tokens; empty = no auth")
+    stages_file: Path | None = Field(default=None, description="stages.yaml for promotion (default V1 → V3 → V2)")
+    promotion_read_requires_token: bool = Field(default=False, description="GET promotion endpoints need viewer")
     lookback_seconds: int = Field(default=6 * 3600, ge=60, description="how far back to look for the canary's start")
     max_steps: int = Field(default=1440, ge=1, le=10_000, description="longest window judged, in steps")
     public_url: str | None = Field(default=None, description="base URL of this service, for links in judgments")

@@ -8,9 +8,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from analyzer import __version__
+from analyzer.promotion.stages import load_pipeline
 from analyzer.server import logs, problems
+from analyzer.server.promotion_routes import router as promotion_router
 from analyzer.server.routes import api, ops
 from analyzer.service.analysis import Analyzer, connect
+from analyzer.service.promotion import Promotions
 from analyzer.settings import Settings, retry_budget_seconds
 
 
@@ -21,6 +24,7 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = analyzer is None
         app.state.analyzer = analyzer if analyzer is not None else connect(settings)
+        app.state.promotions = Promotions(app.state.analyzer.database, load_pipeline(settings.stages_file))
         yield
         if owned:
             app.state.analyzer.source.close()
@@ -42,8 +46,10 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> FastAPI:
     app.state.tokens = [t.get_secret_value().encode() for t in settings.api_tokens]
     if analyzer is not None:
         app.state.analyzer = analyzer
+        app.state.promotions = Promotions(analyzer.database, load_pipeline(settings.stages_file))
     app.add_middleware(logs.RequestLog)
     problems.install(app)
     app.include_router(api)
+    app.include_router(promotion_router)
     app.include_router(ops)
     return app

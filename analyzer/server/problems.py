@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from analyzer.errors import InputError, SourceUnavailableError
 from analyzer.service.analysis import StoreUnavailableError, UnknownProfileError
+from analyzer.service.promotion import NotFoundError, PromotionError
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -43,6 +44,14 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(UnknownProfileError)
     async def _unknown_profile(_: Request, error: UnknownProfileError) -> JSONResponse:
         return problem(400, "Unknown profile", str(error), errors=[{"field": "profile", "message": str(error)}])
+
+    @app.exception_handler(NotFoundError)
+    async def _missing(_: Request, error: NotFoundError) -> JSONResponse:
+        return problem(404, "Not found", str(error))
+
+    @app.exception_handler(PromotionError)
+    async def _refused(_: Request, error: PromotionError) -> JSONResponse:
+        return problem(409, "Refused by the promotion flow", str(error))
 
     @app.exception_handler(InputError)
     async def _input(_: Request, error: InputError) -> JSONResponse:

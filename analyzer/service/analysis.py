@@ -19,6 +19,7 @@ from analyzer.config import query_profiles
 from analyzer.errors import InputError, SourceUnavailableError
 from analyzer.judging import judge
 from analyzer.model import Judgment, Measurement
+from analyzer.promotion.stages import load_pipeline
 from analyzer.service import telemetry
 from analyzer.settings import Settings
 from analyzer.sources.prometheus import Fetched, PrometheusSource, Window, align_down
@@ -58,6 +59,7 @@ def check_settings(settings: Settings) -> None:
     """Raise :class:`InputError` now for what would otherwise fail inside a server worker."""
     query_profiles(settings.profiles_dir)
     normalise_url(settings.database_url)
+    load_pipeline(settings.stages_file)
 
 
 def prometheus_source(settings: Settings) -> PrometheusSource:

@@ -21,7 +21,8 @@ class Service:
 
 
 def settings_for(url: str, tmp_path, **changes: object) -> Settings:
-    return Settings(prometheus_url=url, database_url=f"sqlite:///{tmp_path / 'ledger.db'}", **changes)  # type: ignore[arg-type]
+    changes.setdefault("database_url", f"sqlite:///{tmp_path / 'ledger.db'}")
+    return Settings(prometheus_url=url, **changes)  # type: ignore[arg-type]
 
 
 @pytest.fixture
