@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     profiles_dir: Path | None = Field(default=None, description="extra query profiles (*.yaml); they win by name")
     api_tokens: list[SecretStr] = Field(default_factory=list, description="bearer tokens; empty = no auth")
     stages_file: Path | None = Field(default=None, description="stages.yaml for promotion (default V1 → V3 → V2)")
+    promotion_drive_rollouts: bool = Field(
+        default=False, description="promotion sets images on the stages' Rollouts (else: record and plan only)"
+    )
+    kubeconfig: str | None = Field(default=None, description="default: $KUBECONFIG, ~/.kube/config, or in-cluster")
+    kube_context: str | None = None
     promotion_read_requires_token: bool = Field(default=False, description="GET promotion endpoints need viewer")
     lookback_seconds: int = Field(default=6 * 3600, ge=60, description="how far back to look for the canary's start")
     max_steps: int = Field(default=1440, ge=1, le=10_000, description="longest window judged, in steps")

@@ -43,7 +43,7 @@ class Backfilled:
 
     def args(self, scenario: str, **changes: str) -> dict[str, str]:
         d = self.deployments[scenario]
-        args = {"profile": "http", "namespace": scenario, "rollout": "checkout",
+        args = {"profile": "http", "namespace": d.namespace, "rollout": "checkout",
                 "canary": d.canary_hash, "stable": d.stable_hash}
         return {**args, **changes}
 
@@ -63,6 +63,10 @@ def backfilled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backfilled]
         name: Deployment(name, f"c{i}a{i}b", f"5{i}d{i}f", simulate(scenario, seed=11 + i), start)
         for i, (name, scenario) in enumerate(scenarios.items())
     }
+    # Three canaries side by side in one namespace, for the promotion walk (each stage's Rollout there).
+    for i, name in enumerate(("healthy", "errors", "latency")):
+        deployments[f"shop-{name}"] = Deployment("shop", f"e{i}c{i}a", f"9{i}b{i}d", simulate(scenarios[name], 31 + i),
+                                                 start)
     workdir = tmp_path_factory.mktemp("prometheus")
     backfill(write_openmetrics(list(deployments.values())), workdir / "data")
     with prometheus(workdir) as url:

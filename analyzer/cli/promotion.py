@@ -18,7 +18,7 @@ import typer
 from rich.table import Table
 
 from analyzer.cli.common import app, fail, out
-from analyzer.errors import InputError
+from analyzer.errors import ClusterError, InputError
 from analyzer.promotion.junit import parse_junit
 from analyzer.promotion.stages import load_pipeline
 from analyzer.service import promotion as flow
@@ -44,16 +44,19 @@ def _actor(name: str | None) -> str:
     return f"cli:{name or getpass.getuser()}"
 
 
-def _promotions() -> flow.Promotions:
-    settings = load_settings()
-    analyzer = connect(settings)
-    return flow.Promotions(analyzer.database, load_pipeline(settings.stages_file))
+def _promotions(dry_run: bool = False) -> flow.Promotions:
+    def build() -> flow.Promotions:
+        settings = load_settings()
+        return flow.promotions_for(settings, connect(settings).database, dry_run)
+
+    result: flow.Promotions = _run(build)
+    return result
 
 
 def _run(action: Callable[[], Any]) -> Any:
     try:
         return action()
-    except InputError as error:
+    except (InputError, ClusterError) as error:
         raise fail(str(error)) from None
 
 
@@ -102,10 +105,11 @@ def promote_command(
     second_approver: Annotated[str | None, typer.Option()] = None,
     idempotency_key: Annotated[str | None, typer.Option(help="retry-safe key, e.g. the CI run id")] = None,
     no_queue: Annotated[bool, typer.Option("--no-queue", help="fail (exit 4) if the stage is busy")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="record and plan; do not touch the Rollouts")] = False,
     actor: Actor = "",
 ) -> None:
     """Request a candidate's promotion: the attempt starts, or queues behind the stage's current one."""
-    attempt = _run(lambda: flow.promote(_promotions(), candidate, to, _actor(actor), admin=True,
+    attempt = _run(lambda: flow.promote(_promotions(dry_run), candidate, to, _actor(actor), admin=True,
                                         idempotency_key=idempotency_key, force=force, justification=justification,
                                         second_approver=second_approver, queue=not no_queue))
     out.print(f"attempt {attempt.id}: {attempt.kind} → {attempt.to_stage}, {attempt.state}", highlight=False)

@@ -13,7 +13,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from analyzer.promotion.stages import Approvals, CanaryJudgments, Check, Compatibility, JUnitReport, Soak, Stage, Window
+from analyzer.promotion.stages import (
+    Approvals,
+    CanaryJudgments,
+    Check,
+    Compatibility,
+    JUnitReport,
+    RolloutHealthy,
+    Soak,
+    Stage,
+    Window,
+)
 
 
 @dataclass(frozen=True)
@@ -52,7 +62,7 @@ class Evaluation:
 
 
 def _of(evidence: list[Evidence], kind: str) -> list[Evidence]:
-    return sorted((e for e in evidence if e.kind == kind), key=lambda e: e.collected_at)
+    return sorted((e for e in evidence if e.kind == kind), key=lambda e: (e.collected_at, e.id))  # ids: time order
 
 
 def _canary(check: CanaryJudgments, evidence: list[Evidence], ctx: Context) -> CheckResult:
@@ -119,6 +129,27 @@ def _approvals(check: Approvals, evidence: list[Evidence], ctx: Context) -> Chec
                        f"{len(people)} of {check.count} approvals (the requester's own does not count)", ids)
 
 
+def _rollout(check: RolloutHealthy, evidence: list[Evidence], ctx: Context) -> CheckResult:
+    seen = _of(evidence, "rollout_status")
+    if not seen:
+        return CheckResult(check.kind, check.required, "inconclusive", "the stage's Rollout has not been read yet")
+    latest = seen[-1]
+    s = latest.payload
+    where = f"Rollout {s['namespace']}/{s['name']}"
+    if s.get("error"):
+        return CheckResult(check.kind, check.required, "inconclusive", f"{where}: {s['error']}", [latest.id])
+    if s["aborted"] or s["phase"] == "Degraded":
+        return CheckResult(check.kind, check.required, "fail", f"{where} aborted: {s['message']}", [latest.id])
+    if s.get("step_analysis") in ("Failed", "Error"):
+        return CheckResult(check.kind, check.required, "fail", f"{where}: step analysis {s['step_analysis']}",
+                           [latest.id])
+    if s["phase"] == "Healthy" and set(s["expected_images"]) <= set(s["images"].values()):
+        return CheckResult(check.kind, check.required, "pass", f"{where} Healthy on the candidate's images",
+                           [latest.id])
+    return CheckResult(check.kind, check.required, "inconclusive",
+                       f"{where} is {s['phase']}" + (f" ({s['message']})" if s["message"] else ""), [latest.id])
+
+
 def _window(check: Window, evidence: list[Evidence], ctx: Context) -> CheckResult:
     now = ctx.now
     if now.weekday() in check.days and check.start_hour <= now.hour < check.end_hour:
@@ -134,6 +165,7 @@ _CHECKS: dict[type, Callable[[Any, list[Evidence], Context], CheckResult]] = {
     Soak: _soak,
     Approvals: _approvals,
     Window: _window,
+    RolloutHealthy: _rollout,
 }
 
 

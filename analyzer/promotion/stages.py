@@ -58,6 +58,13 @@ class Approvals(_Check):
     count: int = Field(default=1, ge=1)
 
 
+class RolloutHealthy(_Check):
+    """The stage's Rollout, followed by the flow: aborted or a failed step analysis fails; Healthy on the
+    candidate's images passes; anything else (paused, progressing) waits."""
+
+    kind: Literal["rollout"] = "rollout"
+
+
 class Window(_Check):
     """Promotion allowed only on these UTC weekdays (0 = Monday) and hours [start, end)."""
 
@@ -68,7 +75,8 @@ class Window(_Check):
 
 
 Check = Annotated[
-    CanaryJudgments | JUnitReport | Compatibility | Soak | Approvals | Window, Field(discriminator="kind")
+    CanaryJudgments | JUnitReport | Compatibility | Soak | Approvals | Window | RolloutHealthy,
+    Field(discriminator="kind"),
 ]
 
 

@@ -8,12 +8,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from analyzer import __version__
-from analyzer.promotion.stages import load_pipeline
 from analyzer.server import logs, problems
 from analyzer.server.promotion_routes import router as promotion_router
 from analyzer.server.routes import api, ops
 from analyzer.service.analysis import Analyzer, connect
-from analyzer.service.promotion import Promotions
+from analyzer.service.promotion import promotions_for
 from analyzer.settings import Settings, retry_budget_seconds
 
 
@@ -24,7 +23,7 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = analyzer is None
         app.state.analyzer = analyzer if analyzer is not None else connect(settings)
-        app.state.promotions = Promotions(app.state.analyzer.database, load_pipeline(settings.stages_file))
+        app.state.promotions = promotions_for(settings, app.state.analyzer.database)
         yield
         if owned:
             app.state.analyzer.source.close()
@@ -46,7 +45,7 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> FastAPI:
     app.state.tokens = [t.get_secret_value().encode() for t in settings.api_tokens]
     if analyzer is not None:
         app.state.analyzer = analyzer
-        app.state.promotions = Promotions(analyzer.database, load_pipeline(settings.stages_file))
+        app.state.promotions = promotions_for(settings, analyzer.database)
     app.add_middleware(logs.RequestLog)
     problems.install(app)
     app.include_router(api)

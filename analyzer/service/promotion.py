@@ -13,17 +13,19 @@ import hashlib
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from analyzer.errors import InputError
+from analyzer.errors import ClusterError, InputError
 from analyzer.promotion import gates, machine
 from analyzer.promotion.audit import Verification, verify
-from analyzer.promotion.stages import Pipeline
+from analyzer.promotion.stages import Pipeline, load_pipeline
+from analyzer.rollouts import Kube, actions, read_status
+from analyzer.settings import Settings
 from analyzer.store.db import Database
 from analyzer.store.judgments import get_judgment
 from analyzer.store.ledger import append_audit, audit_events, new_id, stage_row, writing
@@ -56,9 +58,24 @@ class StageBusyError(PromotionError):
 
 @dataclass
 class Promotions:
+    """The ledger, the stages, and (optionally) the cluster whose Rollouts the stages drive.
+
+    Without ``kube``, or with ``dry_run``, promotions are recorded and planned but nothing in the
+    cluster is touched: the plan is stored as ``rollout`` evidence.
+    """
+
     database: Database
     pipeline: Pipeline
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    kube: Kube | None = None
+    dry_run: bool = False
+    to_deploy: list[tuple[str, str]] = field(default_factory=list)  # (attempt, stage), filled inside transactions
+
+
+def promotions_for(settings: Settings, database: Database, dry_run: bool = False) -> Promotions:
+    """The flow as the settings configure it (stages, and the cluster when promotion drives Rollouts)."""
+    kube = Kube(settings.kube_context, settings.kubeconfig) if settings.promotion_drive_rollouts else None
+    return Promotions(database, load_pipeline(settings.stages_file), kube=kube, dry_run=dry_run)
 
 
 def candidate_id_of(artifacts: list[dict[str, str]]) -> str:
@@ -140,6 +157,7 @@ def _start(p: Promotions, s: Session, attempt: AttemptRow, actor: str) -> None:
     before = candidate.state
     _set_state(s, candidate, machine.in_stage(attempt.to_stage))
     attempt.state, attempt.started_at = "running", p.clock()
+    p.to_deploy.append((attempt.id, attempt.to_stage))
     append_audit(s, p.clock(), actor, "promotion.started", candidate_id=candidate.id, stage=attempt.to_stage,
                  attempt_id=attempt.id, from_state=before, to_state=candidate.state,
                  data={"kind": attempt.kind})
@@ -162,6 +180,67 @@ def _release(p: Promotions, s: Session, stage_name: str, actor: str) -> None:
         attempt.state, attempt.finished_at, attempt.reason = "cancelled", p.clock(), f"re-checked: {guard.reason}"
         append_audit(s, p.clock(), actor, "promotion.cancelled", candidate_id=candidate.id, stage=stage_name,
                      attempt_id=attempt.id, reason=attempt.reason)
+
+
+def _deploy(p: Promotions, actor: str) -> None:
+    """After a commit: set each started attempt's images on its stage's Rollout (or record the plan)."""
+    pending, p.to_deploy[:] = list(p.to_deploy), []
+    for attempt_id, stage_name in pending:
+        target = p.pipeline.stage(stage_name).rollout
+        if target is None:
+            continue
+        with p.database.session() as s:
+            attempt = _attempt(s, attempt_id)
+            artifacts = _candidate(s, attempt.candidate_id).artifacts
+        plan = [{"container": a["name"], "image": a["image"]} for a in artifacts]
+        payload: dict[str, Any] = {"namespace": target.namespace, "name": target.name, "set_image": plan}
+        if p.kube is None or p.dry_run:
+            payload["dry_run"] = True
+        else:
+            try:
+                for step in plan:
+                    actions.set_image(p.kube, target.namespace, target.name, step["container"], step["image"])
+            except ClusterError as error:
+                payload["error"] = str(error)
+        _record(p, attempt_id, "rollout", payload, actor)
+
+
+def _record(p: Promotions, attempt_id: str, kind: str, payload: dict[str, Any], actor: str) -> str:
+    """Evidence written by the flow itself (also on finished attempts, e.g. a rollback's deployment)."""
+    digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+    with writing(p.database) as s:
+        attempt = _attempt(s, attempt_id)
+        same = s.scalars(select(EvidenceRow).where(EvidenceRow.attempt_id == attempt_id, EvidenceRow.kind == kind,
+                                                   EvidenceRow.sha256 == digest)).first()
+        if same is not None:
+            return same.id
+        row = EvidenceRow(id=new_id(), attempt_id=attempt_id, candidate_id=attempt.candidate_id,
+                          stage=attempt.to_stage, kind=kind, payload=payload, sha256=digest,
+                          collected_at=p.clock(), collected_by=actor)
+        s.add(row)
+        append_audit(s, p.clock(), actor, f"evidence.{kind}", candidate_id=attempt.candidate_id,
+                     stage=attempt.to_stage, attempt_id=attempt_id, data=payload)
+        return row.id
+
+
+def _follow(p: Promotions, attempt_id: str, actor: str) -> None:
+    """Read the stage's Rollout and record its state as evidence for the attempt (``rollout`` check)."""
+    with p.database.session() as s:
+        attempt = _attempt(s, attempt_id)
+        artifacts = _candidate(s, attempt.candidate_id).artifacts
+    target = p.pipeline.stage(attempt.to_stage).rollout
+    if target is None or p.kube is None or p.dry_run or attempt.state != "running":
+        return
+    payload: dict[str, Any] = {"namespace": target.namespace, "name": target.name,
+                               "expected_images": sorted(a["image"] for a in artifacts)}
+    try:
+        status = read_status(p.kube.get(target.namespace, target.name))
+        payload.update(phase=status.phase, message=status.message, aborted=status.aborted,
+                       canary_hash=status.canary_hash, stable_hash=status.stable_hash, images=status.images,
+                       step_analysis=status.step_analysis.phase if status.step_analysis else None)
+    except ClusterError as error:
+        payload["error"] = str(error)
+    _record(p, attempt_id, "rollout_status", payload, actor)
 
 
 def promote(p: Promotions, candidate_id: str, to_stage: str | None, actor: str, *, admin: bool = False,
@@ -200,7 +279,8 @@ def promote(p: Promotions, candidate_id: str, to_stage: str | None, actor: str, 
                      data={"kind": kind, "forced": guard.forced, "second_approver": second_approver,
                            "idempotency_key": key})
         _start(p, s, attempt, actor)
-        return attempt
+    _deploy(p, actor)
+    return attempt
 
 
 def _stage_of(state: str) -> str | None:
@@ -239,7 +319,14 @@ def add_evidence(p: Promotions, attempt_id: str, kind: str, payload: dict[str, A
 
 
 def evaluate(p: Promotions, attempt_id: str, actor: str) -> EvaluationRow:
-    """Run the stage's gate on the attempt's evidence and apply the verdict."""
+    """Read the stage's Rollout, run the stage's gate on the attempt's evidence, and apply the verdict."""
+    _follow(p, attempt_id, actor)
+    evaluation = _evaluate(p, attempt_id, actor)
+    _deploy(p, actor)
+    return evaluation
+
+
+def _evaluate(p: Promotions, attempt_id: str, actor: str) -> EvaluationRow:
     with writing(p.database) as s:
         attempt = _attempt(s, attempt_id)
         if attempt.state != "running":
@@ -318,7 +405,6 @@ def _quarantine(p: Promotions, s: Session, candidate: CandidateRow, reason_code:
                 ) -> QuarantineRow:
     impact = {**_impact(p, s, candidate), **(extra or {})}
     before = candidate.state
-    was_stable = before == machine.STABLE
     _set_state(s, candidate, machine.QUARANTINED)
     cancelled, released = [], []
     for other in s.scalars(select(AttemptRow).where(AttemptRow.candidate_id == candidate.id,
@@ -340,20 +426,26 @@ def _quarantine(p: Promotions, s: Session, candidate: CandidateRow, reason_code:
     append_audit(s, p.clock(), actor, "candidate.quarantined", candidate_id=candidate.id, stage=row.stage,
                  attempt_id=row.attempt_id, from_state=before, to_state=machine.QUARANTINED, reason=detail,
                  data={"quarantine_id": row.id, "reason_code": reason_code, "impact": impact})
-    if was_stable:
-        _roll_back(p, s, candidate, actor, row)
+    _roll_back(p, s, candidate, before, actor, row)
     for stage in released:
         _release(p, s, stage, actor)
     return row
 
 
-def _roll_back(p: Promotions, s: Session, bad: CandidateRow, actor: str, quarantine: QuarantineRow) -> None:
-    """The last stage goes back to its last good, non-quarantined candidate (recorded as a rollback attempt)."""
+def _roll_back(p: Promotions, s: Session, bad: CandidateRow, before: str, actor: str,
+               quarantine: QuarantineRow) -> None:
+    """The last stage goes back to a good candidate: the stable one when a canary there failed, the last
+    good one when the stable candidate itself is quarantined. Recorded as a rollback attempt and deployed."""
     last = p.pipeline.stages[-1].name
     stage = stage_row(s, last)
-    target_id = stage.last_good_candidate_id
+    if before == machine.STABLE:
+        target_id = stage.last_good_candidate_id
+    elif before == machine.in_stage(last):
+        target_id = stage.current_candidate_id
+    else:
+        return
     target = s.get(CandidateRow, target_id) if target_id else None
-    if target is None or target.state == machine.QUARANTINED:
+    if target is None or target.state == machine.QUARANTINED or target.id == bad.id:
         quarantine.impact = {**quarantine.impact, "rollback": "none: no good candidate to roll back to"}
         return
     attempt = AttemptRow(id=new_id(), idempotency_key=f"rollback:{quarantine.id}", candidate_id=target.id,
@@ -361,12 +453,15 @@ def _roll_back(p: Promotions, s: Session, bad: CandidateRow, actor: str, quarant
                          requested_at=p.clock(), started_at=p.clock(), finished_at=p.clock(),
                          reason=f"rollback after quarantine {quarantine.id}")
     s.add(attempt)
-    before = target.state
-    _set_state(s, target, machine.STABLE)
-    stage.current_candidate_id, stage.current_since, stage.last_good_candidate_id = target.id, p.clock(), None
+    p.to_deploy.append((attempt.id, last))
+    previous_state = target.state
+    if previous_state != machine.STABLE:
+        _set_state(s, target, machine.STABLE)
+        stage.last_good_candidate_id = None
+    stage.current_candidate_id, stage.current_since = target.id, p.clock()
     quarantine.impact = {**quarantine.impact, "rollback_attempt_ids": [attempt.id], "rolled_back_to": target.id}
     append_audit(s, p.clock(), actor, "stage.rolled_back", candidate_id=target.id, stage=last, attempt_id=attempt.id,
-                 from_state=before, to_state=machine.STABLE, reason=f"{bad.id[:12]} quarantined")
+                 from_state=previous_state, to_state=machine.STABLE, reason=f"{bad.id[:12]} quarantined")
 
 
 def quarantine(p: Promotions, candidate_id: str, reason_code: str, detail: str, actor: str,
@@ -383,7 +478,9 @@ def quarantine(p: Promotions, candidate_id: str, reason_code: str, detail: str, 
             assert existing is not None
             return existing
         extra = {"reported": impact_analysis} if impact_analysis else None
-        return _quarantine(p, s, candidate, reason_code, detail, actor, None, [], extra)
+        record = _quarantine(p, s, candidate, reason_code, detail, actor, None, [], extra)
+    _deploy(p, actor)
+    return record
 
 
 def verify_audit(p: Promotions) -> Verification:
@@ -402,6 +499,13 @@ def add_judgment(p: Promotions, attempt_id: str, judgment_id: str, actor: str) -
     if target is not None and (record.key.namespace, record.key.rollout) != (target.namespace, target.name):
         raise PromotionError(f"judgment {judgment_id} is about {record.key.namespace}/{record.key.rollout}; "
                              f"stage {attempt.to_stage} runs {target.namespace}/{target.name}")
+    with p.database.session() as s:
+        statuses = s.scalars(select(EvidenceRow).where(EvidenceRow.attempt_id == attempt_id,
+                                                       EvidenceRow.kind == "rollout_status"))
+        seen: set[str] = {str(e.payload["canary_hash"]) for e in statuses if e.payload.get("canary_hash")}
+    if seen and record.key.canary_hash not in seen:
+        raise PromotionError(f"judgment {judgment_id} is about pods {record.key.canary_hash}; this attempt's canary "
+                             f"ran as {', '.join(sorted(seen))}")
     payload = {"judgment_id": record.id, "verdict": record.verdict, "created_at": record.created_at.isoformat(),
                "namespace": record.key.namespace, "rollout": record.key.rollout,
                "canary_hash": record.key.canary_hash, "score": record.score}
