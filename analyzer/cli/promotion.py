@@ -47,7 +47,7 @@ def _actor(name: str | None) -> str:
 def _promotions(dry_run: bool = False) -> flow.Promotions:
     def build() -> flow.Promotions:
         settings = load_settings()
-        return flow.promotions_for(settings, connect(settings).database, dry_run)
+        return flow.promotions_for(settings, connect(settings), dry_run)
 
     result: flow.Promotions = _run(build)
     return result

@@ -1,9 +1,11 @@
 """Gate evaluation: a pure function of a stage's checks, the attempt's evidence and the time.
 
-Each check answers pass, fail or inconclusive (waiting: for data, time, or a person); the gate's
-verdict aggregates the required checks — any fail → fail; else any inconclusive → inconclusive;
-else pass. Optional checks are recorded but do not decide. Re-running :func:`evaluate` on the same
-inputs gives the same answer, which is what lets the audit recompute a recorded decision.
+Each check answers pass, fail, inconclusive (waiting: for data, time, or a person) or error (its
+evidence could not be read: Prometheus or the cluster failed); the gate's verdict aggregates the
+required checks — any fail → fail; else any inconclusive → inconclusive; else any error → error
+(retried; three in a row block the attempt); else pass. Optional checks are recorded but do not
+decide. Re-running :func:`evaluate` on the same inputs gives the same answer, which is what lets the
+audit recompute a recorded decision.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from analyzer.promotion.stages import (
     Compatibility,
     JUnitReport,
     RolloutHealthy,
+    SloCheck,
     Soak,
     Stage,
     Window,
@@ -137,7 +140,7 @@ def _rollout(check: RolloutHealthy, evidence: list[Evidence], ctx: Context) -> C
     s = latest.payload
     where = f"Rollout {s['namespace']}/{s['name']}"
     if s.get("error"):
-        return CheckResult(check.kind, check.required, "inconclusive", f"{where}: {s['error']}", [latest.id])
+        return CheckResult(check.kind, check.required, "error", f"{where}: {s['error']}", [latest.id])
     if s["aborted"] or s["phase"] == "Degraded":
         return CheckResult(check.kind, check.required, "fail", f"{where} aborted: {s['message']}", [latest.id])
     if s.get("step_analysis") in ("Failed", "Error"):
@@ -148,6 +151,23 @@ def _rollout(check: RolloutHealthy, evidence: list[Evidence], ctx: Context) -> C
                            [latest.id])
     return CheckResult(check.kind, check.required, "inconclusive",
                        f"{where} is {s['phase']}" + (f" ({s['message']})" if s["message"] else ""), [latest.id])
+
+
+def _slo(check: SloCheck, evidence: list[Evidence], ctx: Context) -> CheckResult:
+    seen = _of(evidence, "slo")
+    if not seen:
+        return CheckResult(check.kind, check.required, "inconclusive", "the stage's SLOs have not been read yet")
+    latest = seen[-1]
+    s = latest.payload
+    if s.get("status") == "error":
+        return CheckResult(check.kind, check.required, "error", str(s.get("reason")), [latest.id])
+    rate, p95 = s.get("error_rate"), s.get("p95_seconds")
+    if rate is None or p95 is None:
+        return CheckResult(check.kind, check.required, "inconclusive", str(s.get("reason") or "no data"), [latest.id])
+    text = (f"error rate {rate:.2%} (limit {check.error_rate:.0%}), "
+            f"p95 {p95 * 1000:.0f} ms (limit {check.p95_seconds * 1000:.0f} ms)")
+    verdict = "fail" if rate > check.error_rate or p95 > check.p95_seconds else "pass"
+    return CheckResult(check.kind, check.required, verdict, text, [latest.id])
 
 
 def _window(check: Window, evidence: list[Evidence], ctx: Context) -> CheckResult:
@@ -166,6 +186,7 @@ _CHECKS: dict[type, Callable[[Any, list[Evidence], Context], CheckResult]] = {
     Approvals: _approvals,
     Window: _window,
     RolloutHealthy: _rollout,
+    SloCheck: _slo,
 }
 
 
@@ -176,10 +197,5 @@ def run_check(check: Check, evidence: list[Evidence], ctx: Context) -> CheckResu
 def evaluate(stage: Stage, evidence: list[Evidence], ctx: Context) -> Evaluation:
     results = [run_check(c, evidence, ctx) for c in stage.checks]
     required = [r.verdict for r in results if r.required]
-    if "fail" in required:
-        verdict = "fail"
-    elif "inconclusive" in required:
-        verdict = "inconclusive"
-    else:
-        verdict = "pass"
+    verdict = next((v for v in ("fail", "inconclusive", "error") if v in required), "pass")
     return Evaluation(verdict, results)

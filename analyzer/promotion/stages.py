@@ -58,6 +58,14 @@ class Approvals(_Check):
     count: int = Field(default=1, ge=1)
 
 
+class SloCheck(_Check):
+    """Absolute SLOs of the pods serving in the stage, read from Prometheus (runbook defaults)."""
+
+    kind: Literal["slo"] = "slo"
+    error_rate: float = Field(default=0.05, gt=0, le=1)
+    p95_seconds: float = Field(default=0.25, gt=0)
+
+
 class RolloutHealthy(_Check):
     """The stage's Rollout, followed by the flow: aborted or a failed step analysis fails; Healthy on the
     candidate's images passes; anything else (paused, progressing) waits."""
@@ -75,7 +83,7 @@ class Window(_Check):
 
 
 Check = Annotated[
-    CanaryJudgments | JUnitReport | Compatibility | Soak | Approvals | Window | RolloutHealthy,
+    CanaryJudgments | JUnitReport | Compatibility | Soak | Approvals | Window | RolloutHealthy | SloCheck,
     Field(discriminator="kind"),
 ]
 

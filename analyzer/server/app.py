@@ -23,7 +23,7 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = analyzer is None
         app.state.analyzer = analyzer if analyzer is not None else connect(settings)
-        app.state.promotions = promotions_for(settings, app.state.analyzer.database)
+        app.state.promotions = promotions_for(settings, app.state.analyzer)
         yield
         if owned:
             app.state.analyzer.source.close()
@@ -45,7 +45,7 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> FastAPI:
     app.state.tokens = [t.get_secret_value().encode() for t in settings.api_tokens]
     if analyzer is not None:
         app.state.analyzer = analyzer
-        app.state.promotions = promotions_for(settings, analyzer.database)
+        app.state.promotions = promotions_for(settings, analyzer)
     app.add_middleware(logs.RequestLog)
     problems.install(app)
     app.include_router(api)

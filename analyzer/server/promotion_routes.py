@@ -51,7 +51,8 @@ class QuarantineIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: str = Field(min_length=5, max_length=4000)
     reason_code: Literal[
-        "canary_analysis_failed", "negative_test_failed", "compat_break", "rollout_aborted", "security", "manual"
+        "canary_analysis_failed", "negative_test_failed", "compat_break", "rollout_aborted", "slo_breach", "security",
+        "manual",
     ] = "manual"
     impact_analysis: dict[str, Any] | None = None
 

@@ -23,8 +23,10 @@ from sqlalchemy.orm import Session
 from analyzer.errors import ClusterError, InputError
 from analyzer.promotion import gates, machine
 from analyzer.promotion.audit import Verification, verify
-from analyzer.promotion.stages import Pipeline, load_pipeline
+from analyzer.promotion.stages import Pipeline, SloCheck, Stage, load_pipeline
 from analyzer.rollouts import Kube, actions, read_status
+from analyzer.service.analysis import Analyzer
+from analyzer.service.slo import stage_slo
 from analyzer.settings import Settings
 from analyzer.store.db import Database
 from analyzer.store.judgments import get_judgment
@@ -39,9 +41,16 @@ from analyzer.store.tables import (
 )
 
 IMAGE = re.compile(r"^[a-z0-9][a-z0-9._/:-]*@sha256:[0-9a-f]{64}$")
-REASON_CODES = ("canary_analysis_failed", "negative_test_failed", "compat_break", "rollout_aborted", "security",
-                "manual")
-_FAILED_CHECK_REASON = {"canary": "canary_analysis_failed", "junit": "negative_test_failed", "compat": "compat_break"}
+REASON_CODES = ("canary_analysis_failed", "negative_test_failed", "compat_break", "rollout_aborted", "slo_breach",
+                "security", "manual")
+BLOCK_AFTER_ERRORS = 3
+_FAILED_CHECK_REASON = {
+    "canary": "canary_analysis_failed",
+    "junit": "negative_test_failed",
+    "compat": "compat_break",
+    "rollout": "rollout_aborted",
+    "slo": "slo_breach",
+}
 
 
 class PromotionError(InputError):
@@ -69,13 +78,15 @@ class Promotions:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     kube: Kube | None = None
     dry_run: bool = False
+    slo_reader: Callable[[Stage], dict[str, Any]] | None = None  # the stage's SLOs from Prometheus
     to_deploy: list[tuple[str, str]] = field(default_factory=list)  # (attempt, stage), filled inside transactions
 
 
-def promotions_for(settings: Settings, database: Database, dry_run: bool = False) -> Promotions:
-    """The flow as the settings configure it (stages, and the cluster when promotion drives Rollouts)."""
+def promotions_for(settings: Settings, analyzer: Analyzer, dry_run: bool = False) -> Promotions:
+    """The flow as the settings configure it: stages, SLOs from Prometheus, the cluster when it drives Rollouts."""
     kube = Kube(settings.kube_context, settings.kubeconfig) if settings.promotion_drive_rollouts else None
-    return Promotions(database, load_pipeline(settings.stages_file), kube=kube, dry_run=dry_run)
+    return Promotions(analyzer.database, load_pipeline(settings.stages_file), kube=kube, dry_run=dry_run,
+                      slo_reader=lambda stage: stage_slo(stage, analyzer))
 
 
 def candidate_id_of(artifacts: list[dict[str, str]]) -> str:
@@ -243,6 +254,14 @@ def _follow(p: Promotions, attempt_id: str, actor: str) -> None:
     _record(p, attempt_id, "rollout_status", payload, actor)
 
 
+def _read_slo(p: Promotions, attempt_id: str, actor: str) -> None:
+    with p.database.session() as s:
+        attempt = _attempt(s, attempt_id)
+    stage = p.pipeline.stage(attempt.to_stage)
+    if p.slo_reader is not None and attempt.state == "running" and any(isinstance(c, SloCheck) for c in stage.checks):
+        _record(p, attempt_id, "slo", {**p.slo_reader(stage), "read_at": p.clock().isoformat()}, actor)
+
+
 def promote(p: Promotions, candidate_id: str, to_stage: str | None, actor: str, *, admin: bool = False,
             idempotency_key: str | None = None, force: bool = False, justification: str | None = None,
             second_approver: str | None = None, queue: bool = True) -> AttemptRow:
@@ -319,8 +338,9 @@ def add_evidence(p: Promotions, attempt_id: str, kind: str, payload: dict[str, A
 
 
 def evaluate(p: Promotions, attempt_id: str, actor: str) -> EvaluationRow:
-    """Read the stage's Rollout, run the stage's gate on the attempt's evidence, and apply the verdict."""
+    """Read the stage's Rollout and SLOs, run the stage's gate on the attempt's evidence, apply the verdict."""
     _follow(p, attempt_id, actor)
+    _read_slo(p, attempt_id, actor)
     evaluation = _evaluate(p, attempt_id, actor)
     _deploy(p, actor)
     return evaluation
@@ -347,6 +367,18 @@ def _evaluate(p: Promotions, attempt_id: str, actor: str) -> EvaluationRow:
         append_audit(s, now, actor, f"gate.{result.verdict}", candidate_id=candidate.id, stage=stage.name,
                      attempt_id=attempt_id, data={"evaluation_id": evaluation.id, "policy_hash": stage.policy_hash(),
                                                    "checks": [c.__dict__ for c in result.checks]})
+        if result.verdict == "error":
+            recent = s.scalars(select(EvaluationRow).where(EvaluationRow.attempt_id == attempt_id)
+                               .order_by(EvaluationRow.id.desc()).limit(BLOCK_AFTER_ERRORS)).all()
+            if len(recent) == BLOCK_AFTER_ERRORS and all(r.verdict == "error" for r in recent):
+                attempt.state, attempt.finished_at = "blocked", now
+                attempt.reason = f"{BLOCK_AFTER_ERRORS} gate errors in a row: " + "; ".join(result.reasons)
+                back = machine.qualified(attempt.from_stage) if attempt.from_stage else machine.REGISTERED
+                before = candidate.state
+                _set_state(s, candidate, back)  # a blocked attempt leaves the candidate where it was: retry later
+                append_audit(s, now, actor, "promotion.blocked", candidate_id=candidate.id, stage=stage.name,
+                             attempt_id=attempt_id, from_state=before, to_state=back, reason=attempt.reason)
+                _release(p, s, attempt.to_stage, actor)
         if result.verdict == "pass":
             _qualify(p, s, attempt, candidate, actor)
         elif result.verdict == "fail":

@@ -15,7 +15,7 @@ import numpy as np
 
 from analyzer.errors import SourceUnavailableError
 from analyzer.model import HistogramMetric, RatioMetric
-from analyzer.promotion.stages import Pipeline
+from analyzer.promotion.stages import Pipeline, Stage
 from analyzer.service.analysis import Analyzer
 from analyzer.sources.prometheus import Window, align_down
 from analyzer.sources.queries import Target
@@ -39,39 +39,38 @@ def _grade(values: dict[str, float | None]) -> str:
     return status
 
 
+def stage_slo(stage: Stage, analyzer: Analyzer) -> dict[str, Any]:
+    """One stage's SLO reading (``status``: ok, warning, breach, unknown or error)."""
+    entry: dict[str, Any] = {"stage": stage.name, "limits": LIMITS}
+    if stage.rollout is None:
+        return {**entry, "status": "unknown", "reason": "no Rollout target configured for the stage"}
+    ns, name = stage.rollout.namespace, stage.rollout.name
+    with analyzer.database.session() as s:
+        latest = list_judgments(s, JudgmentFilter(namespace=ns, rollout=name, limit=1))
+    if not latest:
+        return {**entry, "status": "unknown",
+                "reason": f"no judgment recorded for {ns}/{name} yet: its pod-template hashes are unknown"}
+    key = latest[0].key
+    profile = analyzer.profile(key.profile)
+    now = analyzer.clock()
+    step = profile.step_seconds
+    window = Window(start=align_down(now - WINDOW_SECONDS, step), end=align_down(now, step), step=step)
+    target = Target(namespace=ns, rollout=name, canary=key.canary_hash, stable=key.stable_hash)
+    try:
+        measurement = analyzer.source.fetch(profile, target, window).measurement
+    except SourceUnavailableError as error:
+        return {**entry, "status": "error", "reason": str(error)}
+    values: dict[str, float | None] = {"error_rate": None, "p95_seconds": None}
+    for data in measurement.metrics.values():
+        if isinstance(data, RatioMetric) and sum(data.stable.total) > 0:
+            values["error_rate"] = sum(data.stable.events) / sum(data.stable.total)
+        if isinstance(data, HistogramMetric):
+            pooled = np.asarray(data.stable, dtype=float).sum(axis=0)
+            if pooled[-1] > 0:
+                values["p95_seconds"] = histogram_quantile(0.95, data.le, list(pooled))
+    return {**entry, "status": _grade(values), "rollout": f"{ns}/{name}", "pod_template_hash": key.stable_hash,
+            "window_seconds": WINDOW_SECONDS, **values}
+
+
 def stage_slos(pipeline: Pipeline, analyzer: Analyzer) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for stage in pipeline.stages:
-        entry: dict[str, Any] = {"stage": stage.name, "limits": LIMITS}
-        if stage.rollout is None:
-            out.append({**entry, "status": "unknown", "reason": "no Rollout target configured for the stage"})
-            continue
-        ns, name = stage.rollout.namespace, stage.rollout.name
-        with analyzer.database.session() as s:
-            latest = list_judgments(s, JudgmentFilter(namespace=ns, rollout=name, limit=1))
-        if not latest:
-            out.append({**entry, "status": "unknown", "reason": f"no judgment recorded for {ns}/{name} yet: "
-                        "its pod-template hashes are unknown"})
-            continue
-        key = latest[0].key
-        profile = analyzer.profile(key.profile)
-        now = analyzer.clock()
-        step = profile.step_seconds
-        window = Window(start=align_down(now - WINDOW_SECONDS, step), end=align_down(now, step), step=step)
-        target = Target(namespace=ns, rollout=name, canary=key.canary_hash, stable=key.stable_hash)
-        try:
-            measurement = analyzer.source.fetch(profile, target, window).measurement
-        except SourceUnavailableError as error:
-            out.append({**entry, "status": "error", "reason": str(error)})
-            continue
-        values: dict[str, float | None] = {"error_rate": None, "p95_seconds": None}
-        for data in measurement.metrics.values():
-            if isinstance(data, RatioMetric) and sum(data.stable.total) > 0:
-                values["error_rate"] = sum(data.stable.events) / sum(data.stable.total)
-            if isinstance(data, HistogramMetric):
-                pooled = np.asarray(data.stable, dtype=float).sum(axis=0)
-                if pooled[-1] > 0:
-                    values["p95_seconds"] = histogram_quantile(0.95, data.le, list(pooled))
-        out.append({**entry, "status": _grade(values), "rollout": f"{ns}/{name}", "pod_template_hash": key.stable_hash,
-                    "window_seconds": WINDOW_SECONDS, **values})
-    return out
+    return [stage_slo(stage, analyzer) for stage in pipeline.stages]

@@ -56,3 +56,18 @@ def test_the_digest_matches_an_offline_rejudge_of_the_exported_measurement(backf
     offline = analyzer.judge(exported)
     assert offline.input_digest == live.judgment.input_digest
     assert offline.verdict == live.judgment.verdict
+
+
+def test_stage_slo_reads_the_stable_pods_from_prometheus(backfilled, tmp_path):
+    from analyzer.promotion.stages import RolloutTarget, Stage
+    from analyzer.service.slo import stage_slo
+
+    settings = Settings(prometheus_url=backfilled.url, database_url=f"sqlite:///{tmp_path / 'l.db'}")
+    analyzer = make_analyzer(settings, Clock(backfilled.start + 20 * STEP + 5))
+    stage = Stage(name="V2", rollout=RolloutTarget(namespace="errors", name="checkout"))
+    assert stage_slo(stage, analyzer)["status"] == "unknown"  # no judgment yet: hashes unknown
+    analyse(analyzer, "http", _target(backfilled, "errors"))
+    reading = stage_slo(stage, analyzer)
+    assert reading["pod_template_hash"] == backfilled.deployments["errors"].stable_hash
+    assert 0.005 < reading["error_rate"] < 0.02 and 0.1 < reading["p95_seconds"] < 0.3
+    assert reading["status"] in {"ok", "warning"}

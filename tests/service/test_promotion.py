@@ -195,3 +195,22 @@ def test_editing_an_audit_row_in_the_database_is_detected(p):
         connection.execute(text("UPDATE audit_events SET actor = 'mallory' WHERE seq = 2"))
     result = flow.verify_audit(p)
     assert result.first_break == 2 and "changed" in result.detail
+
+
+def test_gate_errors_retry_then_block_the_attempt(p):
+    from analyzer.promotion.stages import Pipeline, SloCheck, Stage
+
+    p.pipeline = Pipeline(stages=[Stage(name="V1", checks=[SloCheck()])])
+    p.slo_reader = lambda stage: {"stage": stage.name, "status": "error", "reason": "Prometheus is unreachable"}
+    c = flow.register(p, [{"name": "app", "image": image(77)}], "ci")
+    attempt = flow.promote(p, c.id, "V1", "alice")
+    verdicts = [flow.evaluate(p, attempt.id, "ci").verdict for _ in range(3)]
+    assert verdicts == ["error"] * 3
+    with p.database.session() as s:
+        row = s.get(AttemptRow, attempt.id)
+        assert row.state == "blocked" and "3 gate errors in a row" in row.reason
+        assert s.get(StageStateRow, "V1").active_attempt_id is None
+    p.slo_reader = lambda stage: {"stage": stage.name, "status": "breach", "error_rate": 0.09, "p95_seconds": 0.1}
+    again = flow.promote(p, c.id, "V1", "alice", idempotency_key="retry-1")
+    assert flow.evaluate(p, again.id, "ci").verdict == "fail"
+    assert flow.quarantine_records(p)[0]["reason_code"] == "slo_breach"
