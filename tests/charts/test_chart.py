@@ -30,7 +30,11 @@ MATRIX = {
         "--set", "database.type=postgresql", "--set", f"database.postgresql.url={SECRETS['db']}",
         "--set", "replicaCount=3", "--set", "autoscaling.enabled=true",
     ],
-    "promotion-cluster-wide": ["--set", "promotion.enabled=true", "--set", "rbac.clusterWide=true"],
+    "promotion-cluster-wide": [
+        "--set", "promotion.enabled=true", "--set", "rbac.clusterWide=true",
+        "--set-json", 'promotion.stages=[{"name": "V1", "rollout": {"namespace": "shop", "name": "checkout-v1"}, '
+        '"checks": [{"kind": "canary"}, {"kind": "rollout"}]}, {"name": "V2", "checks": [{"kind": "approvals"}]}]',
+    ],
     "promotion-namespaced": ["--set", "promotion.enabled=true", "--set", "rbac.namespaces={shop,payments}"],
     "network-policy": [
         "--set", "networkPolicy.enabled=true", "--set", "database.type=postgresql",
@@ -206,3 +210,15 @@ def test_readme_documents_every_value():
 
     missing = [k for k in keys(values) if f"`{k}`" not in readme]
     assert not missing, f"values missing from the chart README table: {missing}"
+
+
+def test_promotion_stages_reach_the_service_as_a_file(rendered):
+    from analyzer.promotion.stages import Pipeline
+
+    config_map = _kinds(rendered["promotion-cluster-wide"])["ConfigMap"][0]
+    settings = yaml.safe_load(config_map["data"]["config.yaml"])
+    assert settings["stages_file"] == "/etc/canary-analyzer/stages.yaml" and settings["promotion_drive_rollouts"]
+    pipeline = Pipeline.model_validate(yaml.safe_load(config_map["data"]["stages.yaml"]))  # what the service loads
+    assert [s.name for s in pipeline.stages] == ["V1", "V2"]
+    mounts = _kinds(rendered["promotion-cluster-wide"])["Deployment"][0]["spec"]["template"]["spec"]["containers"][0]
+    assert any(m["mountPath"] == "/etc/canary-analyzer/stages.yaml" for m in mounts["volumeMounts"])
