@@ -104,10 +104,9 @@ def _junit(check: JUnitReport, evidence: list[Evidence], ctx: Context) -> CheckR
 
 
 def _compat(check: Compatibility, evidence: list[Evidence], ctx: Context) -> CheckResult:
-    reports = _of(evidence, "compat")
-    if not reports:
-        return CheckResult(check.kind, check.required, "inconclusive", "no compatibility report uploaded")
-    latest = reports[-1]
+    latest = _latest(check, evidence, "compat", "no compatibility report uploaded")
+    if isinstance(latest, CheckResult):
+        return latest
     if not latest.payload.get("compatible", False):
         breaking = ", ".join(map(str, latest.payload.get("breaking", [])))[:300] or "unspecified"
         return CheckResult(check.kind, check.required, "fail", f"breaking changes: {breaking}", [latest.id])
@@ -132,11 +131,16 @@ def _approvals(check: Approvals, evidence: list[Evidence], ctx: Context) -> Chec
                        f"{len(people)} of {check.count} approvals (the requester's own does not count)", ids)
 
 
+def _latest(check: Check, evidence: list[Evidence], kind: str, missing: str) -> Evidence | CheckResult:
+    """The newest evidence of a kind, or the inconclusive result that says it is missing."""
+    seen = _of(evidence, kind)
+    return seen[-1] if seen else CheckResult(check.kind, check.required, "inconclusive", missing)
+
+
 def _rollout(check: RolloutHealthy, evidence: list[Evidence], ctx: Context) -> CheckResult:
-    seen = _of(evidence, "rollout_status")
-    if not seen:
-        return CheckResult(check.kind, check.required, "inconclusive", "the stage's Rollout has not been read yet")
-    latest = seen[-1]
+    latest = _latest(check, evidence, "rollout_status", "the stage's Rollout has not been read yet")
+    if isinstance(latest, CheckResult):
+        return latest
     s = latest.payload
     where = f"Rollout {s['namespace']}/{s['name']}"
     if s.get("error"):
@@ -154,10 +158,9 @@ def _rollout(check: RolloutHealthy, evidence: list[Evidence], ctx: Context) -> C
 
 
 def _slo(check: SloCheck, evidence: list[Evidence], ctx: Context) -> CheckResult:
-    seen = _of(evidence, "slo")
-    if not seen:
-        return CheckResult(check.kind, check.required, "inconclusive", "the stage's SLOs have not been read yet")
-    latest = seen[-1]
+    latest = _latest(check, evidence, "slo", "the stage's SLOs have not been read yet")
+    if isinstance(latest, CheckResult):
+        return latest
     s = latest.payload
     if s.get("status") == "error":
         return CheckResult(check.kind, check.required, "error", str(s.get("reason")), [latest.id])

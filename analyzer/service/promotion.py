@@ -216,11 +216,15 @@ def _deploy(p: Promotions, actor: str) -> None:
         _record(p, attempt_id, "rollout", payload, actor)
 
 
-def _record(p: Promotions, attempt_id: str, kind: str, payload: dict[str, Any], actor: str) -> str:
-    """Evidence written by the flow itself (also on finished attempts, e.g. a rollback's deployment)."""
+def _record(p: Promotions, attempt_id: str, kind: str, payload: dict[str, Any], actor: str,
+            open_only: bool = False) -> str:
+    """Store evidence for an attempt, once per content; ``open_only``: refuse finished attempts (users'
+    evidence; the flow itself also records on finished ones, e.g. a rollback's deployment)."""
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
     with writing(p.database) as s:
         attempt = _attempt(s, attempt_id)
+        if open_only and attempt.state not in ("running", "queued"):
+            raise PromotionError(f"attempt {attempt_id} is {attempt.state}: evidence is no longer accepted")
         same = s.scalars(select(EvidenceRow).where(EvidenceRow.attempt_id == attempt_id, EvidenceRow.kind == kind,
                                                    EvidenceRow.sha256 == digest)).first()
         if same is not None:
@@ -229,8 +233,8 @@ def _record(p: Promotions, attempt_id: str, kind: str, payload: dict[str, Any], 
                           stage=attempt.to_stage, kind=kind, payload=payload, sha256=digest,
                           collected_at=p.clock(), collected_by=actor)
         s.add(row)
-        append_audit(s, p.clock(), actor, f"evidence.{kind}", candidate_id=attempt.candidate_id,
-                     stage=attempt.to_stage, attempt_id=attempt_id, data=payload)
+        append_audit(s, p.clock(), actor, "evidence.added", candidate_id=attempt.candidate_id,
+                     stage=attempt.to_stage, attempt_id=attempt_id, data={"kind": kind, "sha256": digest})
         return row.id
 
 
@@ -318,23 +322,8 @@ def _next_stage(pipeline: Pipeline, state: str) -> str:
 
 
 def add_evidence(p: Promotions, attempt_id: str, kind: str, payload: dict[str, Any], actor: str) -> str:
-    """Attach evidence to an attempt (idempotent by content); returns its id."""
-    digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
-    with writing(p.database) as s:
-        attempt = _attempt(s, attempt_id)
-        if attempt.state not in ("running", "queued"):
-            raise PromotionError(f"attempt {attempt_id} is {attempt.state}: evidence is no longer accepted")
-        same = s.scalars(select(EvidenceRow).where(EvidenceRow.attempt_id == attempt_id, EvidenceRow.kind == kind,
-                                                   EvidenceRow.sha256 == digest)).first()
-        if same is not None:
-            return same.id
-        row = EvidenceRow(id=new_id(), attempt_id=attempt_id, candidate_id=attempt.candidate_id,
-                          stage=attempt.to_stage, kind=kind, payload=payload, sha256=digest,
-                          collected_at=p.clock(), collected_by=actor)
-        s.add(row)
-        append_audit(s, p.clock(), actor, "evidence.added", candidate_id=attempt.candidate_id,
-                     stage=attempt.to_stage, attempt_id=attempt_id, data={"kind": kind, "sha256": digest})
-        return row.id
+    """Attach evidence to a queued or running attempt (idempotent by content); returns its id."""
+    return _record(p, attempt_id, kind, payload, actor, open_only=True)
 
 
 def evaluate(p: Promotions, attempt_id: str, actor: str) -> EvaluationRow:
