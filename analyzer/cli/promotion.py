@@ -10,6 +10,7 @@ from __future__ import annotations
 import getpass
 import json
 from collections.abc import Callable
+from functools import partial
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,7 +18,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from analyzer.cli.common import app, fail, out
+from analyzer.cli.common import app, fail, out, parse_duration
 from analyzer.errors import ClusterError, InputError
 from analyzer.promotion.junit import parse_junit
 from analyzer.promotion.stages import load_pipeline
@@ -170,6 +171,33 @@ def evaluate_command(attempt: str, actor: Actor = "") -> None:
         out.print(f"  {check['kind']:10} {check['verdict']:12} {check['reason']}", highlight=False)
     out.print(f"gate: [bold]{row.verdict}[/]")
     raise typer.Exit({"pass": 0, "fail": 1}.get(row.verdict, 3))
+
+
+@app.command("watch")
+def watch_command(
+    interval: Annotated[str, typer.Option(help="time between rounds")] = "1m",
+    timeout: Annotated[str, typer.Option(help="give up after this long (exit 3)")] = "2h",
+    once: Annotated[bool, typer.Option("--once", help="one round, then exit")] = False,
+    actor: Actor = "",
+) -> None:
+    """Evaluate every running attempt each interval (following their Rollouts) until none is left."""
+    import time
+
+    deadline = time.monotonic() + parse_duration(timeout)
+    p = _promotions()
+    while True:
+        running = _run(lambda: flow.running_attempts(p))
+        if not running:
+            out.print("no running attempts")
+            raise typer.Exit(0)
+        for attempt_id in running:
+            row = _run(partial(flow.evaluate, p, attempt_id, _actor(actor)))
+            out.print(f"{attempt_id}: {row.verdict}", highlight=False)
+        if once:
+            raise typer.Exit(0)
+        if time.monotonic() > deadline:
+            raise typer.Exit(3)
+        time.sleep(parse_duration(interval))
 
 
 @app.command("status")

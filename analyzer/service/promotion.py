@@ -29,7 +29,7 @@ from analyzer.service.analysis import Analyzer
 from analyzer.service.slo import stage_slo
 from analyzer.settings import Settings
 from analyzer.store.db import Database
-from analyzer.store.judgments import get_judgment
+from analyzer.store.judgments import JudgmentFilter, get_judgment, list_judgments
 from analyzer.store.ledger import append_audit, audit_events, new_id, stage_row, writing
 from analyzer.store.tables import (
     AttemptRow,
@@ -258,6 +258,26 @@ def _follow(p: Promotions, attempt_id: str, actor: str) -> None:
     _record(p, attempt_id, "rollout_status", payload, actor)
 
 
+def _collect_judgments(p: Promotions, attempt_id: str, actor: str) -> None:
+    """Judgments the analysis endpoint recorded for the stage's Rollout, about the canary pods this attempt
+    ran, since it started: collected as evidence without anyone having to attach them."""
+    with p.database.session() as s:
+        attempt = _attempt(s, attempt_id)
+        target = p.pipeline.stage(attempt.to_stage).rollout
+        if target is None or attempt.started_at is None or attempt.state != "running":
+            return
+        statuses = s.scalars(select(EvidenceRow).where(EvidenceRow.attempt_id == attempt_id,
+                                                       EvidenceRow.kind == "rollout_status"))
+        pods = {str(e.payload["canary_hash"]) for e in statuses if e.payload.get("canary_hash")}
+        found = [
+            r for r in list_judgments(s, JudgmentFilter(namespace=target.namespace, rollout=target.name,
+                                                        since=_utc(attempt.started_at), limit=500))
+            if r.key.canary_hash in pods
+        ]
+    for record in found:
+        add_judgment(p, attempt_id, record.id, actor)
+
+
 def _read_slo(p: Promotions, attempt_id: str, actor: str) -> None:
     with p.database.session() as s:
         attempt = _attempt(s, attempt_id)
@@ -327,8 +347,9 @@ def add_evidence(p: Promotions, attempt_id: str, kind: str, payload: dict[str, A
 
 
 def evaluate(p: Promotions, attempt_id: str, actor: str) -> EvaluationRow:
-    """Read the stage's Rollout and SLOs, run the stage's gate on the attempt's evidence, apply the verdict."""
+    """Read the stage's Rollout, its canary judgments and SLOs, run the stage's gate, apply the verdict."""
     _follow(p, attempt_id, actor)
+    _collect_judgments(p, attempt_id, actor)
     _read_slo(p, attempt_id, actor)
     evaluation = _evaluate(p, attempt_id, actor)
     _deploy(p, actor)
@@ -627,3 +648,8 @@ def audit_log(p: Promotions, limit: int = 100, candidate_id: str | None = None) 
     if candidate_id:
         events = [e for e in events if e["candidate_id"] and e["candidate_id"].startswith(candidate_id)]
     return events[-limit:]
+
+
+def running_attempts(p: Promotions) -> list[str]:
+    with p.database.session() as s:
+        return list(s.scalars(select(AttemptRow.id).where(AttemptRow.state == "running").order_by(AttemptRow.id)))

@@ -30,6 +30,8 @@ def test_register_promote_evidence_evaluate_quarantine_audit(tmp_path):
     report = tmp_path / "neg.xml"
     report.write_text('<testsuite name="neg"><testcase classname="auth" name="replay"><error/></testcase></testsuite>')
     assert run("evidence", "add", attempt, "--junit", str(report)).exit_code == 0
+    watched = run("watch", "--once")
+    assert watched.exit_code == 0 and f"{attempt}: inconclusive" in watched.output
     waiting = run("evaluate", attempt)
     assert waiting.exit_code == 3 and "no canary judgment" in waiting.output  # V1 has no JUnit check
     shown = json.loads(run("candidate", "show", cid, "--json").output)

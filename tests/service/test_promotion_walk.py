@@ -83,6 +83,7 @@ def _stage_run(world, candidate_id: str, stage: Stage, scenario: str, extra=None
     k8s, analyzer, p, backfilled = world
     assert stage.rollout is not None
     name = stage.rollout.name
+    analyzer.clock.advance(60)  # each stage entry a minute later: older judgments predate the attempt
     attempt = flow.promote(p, candidate_id, stage.name, "alice")
     assert attempt.state == "running"
     candidate = flow.show_candidate(p, candidate_id)
@@ -91,13 +92,15 @@ def _stage_run(world, candidate_id: str, stage: Stage, scenario: str, extra=None
     _canary(k8s, name, deployment)
     assert flow.evaluate(p, attempt.id, "ci").verdict == "inconclusive"  # the canary runs; no judgment yet
     look = analyse(analyzer, "http", Target(namespace="shop", rollout=name, canary=deployment.canary_hash,
-                                            stable=deployment.stable_hash))
-    flow.add_judgment(p, attempt.id, look.record.id, "argo")
+                                            stable=deployment.stable_hash))  # Argo's look; evaluate collects it
     for kind, payload, who in extra or []:
         flow.add_evidence(p, attempt.id, kind, payload, who)
     if look.judgment.verdict.value == "pass":
         _healthy(k8s, name, deployment)
-    return flow.evaluate(p, attempt.id, "ci").verdict
+    verdict = flow.evaluate(p, attempt.id, "ci").verdict
+    judged = [e for e in flow.show_attempt(p, attempt.id)["evidence"] if e["kind"] == "judgment"]
+    assert [e["payload"]["judgment_id"] for e in judged] == [look.record.id]
+    return verdict
 
 
 def test_walk_with_quarantine_in_v3_and_rollback_in_v2(world):
