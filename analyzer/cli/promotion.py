@@ -10,8 +10,8 @@ from __future__ import annotations
 import getpass
 import json
 from collections.abc import Callable
-from functools import partial
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
