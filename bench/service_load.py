@@ -54,10 +54,13 @@ def _wrk(url: str, paths: list[str], connections: int, seconds: float, work: Pat
         f"paths = {{{quoted}}}\ni = 0\nrequest = function()\n  i = i % #paths + 1\n"
         "  return wrk.format(\"GET\", paths[i])\nend\n"
     )
-    out = subprocess.run(
+    run = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "30s", "--latency", "-s", str(script), url],
-        capture_output=True, text=True, check=True,
-    ).stdout
+        capture_output=True, text=True,
+    )
+    if run.returncode != 0:
+        raise SystemExit(f"wrk failed ({run.returncode}): {run.stderr or run.stdout}")
+    out = run.stdout
     if "Non-2xx" in out:
         raise SystemExit(f"wrk saw error answers:\n{out}")
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]

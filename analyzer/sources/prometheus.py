@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -32,6 +31,8 @@ from analyzer.sources.queries import ARMS, Arm, HistogramQueries, QueryProfile, 
 
 #: Prometheus refuses range queries of more than 11,000 points per series.
 MAX_POINTS = 11_000
+#: The label that tells the parts of a combined query apart.
+PART = "canary_analyzer_part"
 
 
 @dataclass(frozen=True)
@@ -107,10 +108,9 @@ class PrometheusSource:
             url=self.url, headers=headers or None, retry=retry, timeout=timeout_seconds, session=session
         )
         self._timeout = timeout_seconds
-        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="prometheus")
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._session.close()
 
     def _range(self, query: str, window: Window) -> list[dict[str, Any]]:
         if window.steps > MAX_POINTS:
@@ -131,8 +131,16 @@ class PrometheusSource:
         return result
 
     def _run_all(self, queries: Sequence[str], window: Window) -> list[list[dict[str, Any]]]:
-        futures = [self._pool.submit(self._range, q, window) for q in queries]
-        return [f.result() for f in futures]
+        """Every query's series, from one combined range query."""
+        combined = " or ".join(f'label_replace({q}, "{PART}", "{i}", "", "")' for i, q in enumerate(queries))
+        parts: list[list[dict[str, Any]]] = [[] for _ in queries]
+        for series in self._range(combined, window):
+            labels = dict(series.get("metric", {}))
+            part = labels.pop(PART, None)
+            if part is None or not part.isdigit() or int(part) >= len(queries):
+                raise SourceUnavailableError(f"Prometheus at {self.url} returned a series without its part label")
+            parts[int(part)].append({**series, "metric": labels})
+        return parts
 
     def ping(self) -> None:
         """Raise :class:`SourceUnavailableError` unless Prometheus answers its readiness endpoint."""
