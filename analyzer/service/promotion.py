@@ -250,7 +250,7 @@ def _follow(p: Promotions, attempt_id: str, actor: str) -> None:
                                "expected_images": sorted(a["image"] for a in artifacts)}
     try:
         status = read_status(p.kube.get(target.namespace, target.name))
-        payload.update(phase=status.phase, message=status.message, aborted=status.aborted,
+        payload.update(phase=status.phase, message=status.message, aborted=status.aborted, weight=status.set_weight,
                        canary_hash=status.canary_hash, stable_hash=status.stable_hash, images=status.images,
                        step_analysis=status.step_analysis.phase if status.step_analysis else None)
     except ClusterError as error:
@@ -434,8 +434,16 @@ def _impact(p: Promotions, s: Session, candidate: CandidateRow) -> dict[str, Any
     digests = {a["image"].split("@", 1)[1] for a in candidate.artifacts}
     siblings = sorted(c.id for c in s.scalars(select(CandidateRow).where(CandidateRow.id != candidate.id))
                       if digests & {a["image"].split("@", 1)[1] for a in c.artifacts})
+    weights: dict[str, Any] = {}
+    for attempt in s.scalars(select(AttemptRow).where(AttemptRow.candidate_id == candidate.id)):
+        statuses = s.scalars(select(EvidenceRow).where(EvidenceRow.attempt_id == attempt.id,
+                                                       EvidenceRow.kind == "rollout_status")
+                             .order_by(EvidenceRow.collected_at, EvidenceRow.id)).all()
+        if statuses and statuses[-1].payload.get("weight") is not None:
+            weights[attempt.to_stage] = statuses[-1].payload["weight"]  # as last seen by the flow
     return {
         "stages_running_candidate": running,
+        "traffic_weight": weights,
         "exposure_window": {"from": min(started).isoformat() if started else None, "to": p.clock().isoformat()},
         "state_before": candidate.state,
         "sibling_candidates_sharing_images": siblings,

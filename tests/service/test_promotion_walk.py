@@ -117,6 +117,7 @@ def test_walk_with_quarantine_in_v3_and_rollback_in_v2(world):
     assert _stage_run(world, regressed.id, v3, "errors", [("junit", JUNIT_OK, "ci")]) == "fail"
     [record] = flow.quarantine_records(p)
     assert record["candidate_id"] == regressed.id and record["stage"] == "V3"
+    assert record["impact"]["traffic_weight"]["V3"] == 20  # the canary's weight when the flow last looked
     assert record["reason_code"] == "canary_analysis_failed"
 
     slow = flow.register(p, [{"name": "checkout", "image": image(3)}], "ci", alias="1.2")
