@@ -173,6 +173,14 @@ def evaluate_command(attempt: str, actor: Actor = "") -> None:
     raise typer.Exit({"pass": 0, "fail": 1}.get(row.verdict, 3))
 
 
+@audit_app.command("recompute")
+def audit_recompute_command(evaluation: str) -> None:
+    """Re-run a recorded gate evaluation from its stored policy and evidence; exit 1 if it differs."""
+    result = _run(lambda: flow.recompute(_promotions(), evaluation))
+    _print(result)
+    raise typer.Exit(0 if result["same"] else 1)
+
+
 @app.command("watch")
 def watch_command(
     interval: Annotated[str, typer.Option(help="time between rounds")] = "1m",

@@ -661,3 +661,32 @@ def audit_log(p: Promotions, limit: int = 100, candidate_id: str | None = None) 
 def running_attempts(p: Promotions) -> list[str]:
     with p.database.session() as s:
         return list(s.scalars(select(AttemptRow.id).where(AttemptRow.state == "running").order_by(AttemptRow.id)))
+
+
+def recompute(p: Promotions, evaluation_id: str) -> dict[str, Any]:
+    """Re-run a recorded gate evaluation from its stored inputs: the same policy and evidence must give
+    the same verdict (the check the audit relies on). Evidence digests are verified on the way."""
+    with p.database.session() as s:
+        row = s.get(EvaluationRow, evaluation_id)
+        if row is None:
+            raise NotFoundError(f"no gate evaluation {evaluation_id!r}")
+        attempt = _attempt(s, row.attempt_id)
+        stored = {e.id: e for e in s.scalars(select(EvidenceRow).where(EvidenceRow.attempt_id == row.attempt_id))}
+    stage = p.pipeline.stage(row.stage)
+    if stage.policy_hash() != row.policy_hash:
+        return {"evaluation_id": evaluation_id, "recomputable": False, "same": None,
+                "reason": f"the policy of {row.stage} changed since (hash {row.policy_hash[:12]} → "
+                          f"{stage.policy_hash()[:12]})"}
+    evidence = []
+    for item in row.inputs:
+        e = stored.get(item["id"])
+        digest = hashlib.sha256(json.dumps(e.payload, sort_keys=True, default=str).encode()).hexdigest() if e else None
+        if e is None or digest != item["sha256"] or e.sha256 != item["sha256"]:
+            return {"evaluation_id": evaluation_id, "recomputable": False, "same": False,
+                    "reason": f"evidence {item['id']} is missing or changed"}
+        evidence.append(gates.Evidence(e.id, e.kind, e.payload, e.sha256, _utc(e.collected_at)))
+    assert attempt.started_at is not None
+    again = gates.evaluate(stage, evidence, gates.Context(_utc(attempt.started_at), attempt.requested_by,
+                                                          _utc(row.evaluated_at)))
+    return {"evaluation_id": evaluation_id, "recomputable": True, "same": again.verdict == row.verdict,
+            "verdict": row.verdict, "recomputed": again.verdict}

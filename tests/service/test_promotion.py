@@ -214,3 +214,21 @@ def test_gate_errors_retry_then_block_the_attempt(p):
     again = flow.promote(p, c.id, "V1", "alice", idempotency_key="retry-1")
     assert flow.evaluate(p, again.id, "ci").verdict == "fail"
     assert flow.quarantine_records(p)[0]["reason_code"] == "slo_breach"
+
+
+def test_recorded_evaluations_recompute_to_the_same_verdict(p):
+    c = flow.register(p, [{"name": "app", "image": image(321)}], "ci")
+    attempt = flow.promote(p, c.id, "V1", "alice")
+    first = flow.evaluate(p, attempt.id, "ci")  # inconclusive: no judgment yet
+    p.clock.now += timedelta(minutes=2)
+    _judgment(p, attempt.id, "pass")
+    second = flow.evaluate(p, attempt.id, "ci")
+    assert (first.verdict, second.verdict) == ("inconclusive", "pass")
+    for evaluation in (first, second):
+        again = flow.recompute(p, evaluation.id)
+        assert again["recomputable"] and again["same"], again
+    with p.database.engine.begin() as connection:  # someone edits the evidence afterwards
+        connection.execute(text("UPDATE evidence SET payload = :p WHERE kind = 'judgment'"),
+                           {"p": '{"judgment_id": "x", "verdict": "fail", "created_at": "2026-11-23T10:02:00+00:00"}'})
+    tampered = flow.recompute(p, second.id)
+    assert tampered["same"] is False and "changed" in tampered["reason"]
