@@ -52,6 +52,11 @@ def align_down(timestamp: float, step: int) -> int:
     return math.floor(timestamp / step) * step
 
 
+def combine(queries: Sequence[str]) -> str:
+    """One PromQL expression for several: each part's series tagged ``PART=i`` and joined with ``or``."""
+    return " or ".join(f'label_replace({q}, "{PART}", "{i}", "", "")' for i, q in enumerate(queries))
+
+
 @dataclass
 class Fetched:
     """A measurement and what the source noticed while building it."""
@@ -132,7 +137,7 @@ class PrometheusSource:
 
     def _run_all(self, queries: Sequence[str], window: Window) -> list[list[dict[str, Any]]]:
         """Every query's series, from one combined range query."""
-        combined = " or ".join(f'label_replace({q}, "{PART}", "{i}", "", "")' for i, q in enumerate(queries))
+        combined = combine(queries)
         parts: list[list[dict[str, Any]]] = [[] for _ in queries]
         for series in self._range(combined, window):
             labels = dict(series.get("metric", {}))
