@@ -74,7 +74,9 @@ def headline(cells: list[Cell], summaries: list[Summary]) -> list[str]:
     ):
         if (cell_name, "ours") in by:
             value = getattr(by[(cell_name, "ours")], field)
-            lines.append(f"- **Our power for {what} within {requests} canary requests**: {_pct(value)}; target ≥ 80 %.")
+            oracle = getattr(by[(cell_name, "oracle")], field)
+            lines.append(f"- **Our power for {what} within {requests} canary requests**: {_pct(value)}; target ≥ 80 % "
+                         f"(the oracle SPRT, which knows the truth: {_pct(oracle)}).")
     aa = [by[(c.name, "ours")] for c in cells if c.kind is Kind.AA and not c.overdispersed and not c.slo_breach]
     if aa:
         worst_aa = max(aa, key=lambda s: s.fail)
