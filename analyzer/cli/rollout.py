@@ -16,7 +16,7 @@ from rich.table import Table
 from analyzer.cli.common import EXIT_INPUT, Context, Kubeconfig, Namespace, app, fail, out, parse_duration
 from analyzer.errors import ClusterError, InputError
 from analyzer.rollouts import Kube, RolloutStatus, actions, read_status
-from analyzer.service.analysis import connect, latest_judgment
+from analyzer.service.analysis import latest_judgment
 from analyzer.settings import load_settings
 from analyzer.store import JudgmentRecord
 
@@ -47,10 +47,10 @@ def _latest(status: RolloutStatus) -> JudgmentRecord | None:
     if not status.has_canary or status.canary_hash is None:
         return None
     try:
-        analyzer = connect(load_settings())
-        return latest_judgment(analyzer, status.namespace, status.name, status.canary_hash)
-    except Exception:
-        return None
+        settings = load_settings()
+    except InputError:
+        return None  # `get` works without service settings; the judgment line is then left out
+    return latest_judgment(settings, status.namespace, status.name, status.canary_hash)
 
 
 def _status_table(status: RolloutStatus, judgment: JudgmentRecord | None) -> Table:

@@ -36,6 +36,10 @@ class UnknownProfileError(InputError):
 class StoreUnavailableError(Exception):
     """The database could not be read or written."""
 
+    @classmethod
+    def of(cls, error: SQLAlchemyError) -> StoreUnavailableError:
+        return cls(f"the database is unavailable: {type(error).__name__}")
+
 
 @dataclass
 class Analyzer:
@@ -81,12 +85,20 @@ def connect(settings: Settings) -> Analyzer:
     return Analyzer(settings=settings, profiles=profiles, source=prometheus_source(settings), database=database)
 
 
-def latest_judgment(analyzer: Analyzer, namespace: str, rollout: str, canary_hash: str) -> JudgmentRecord | None:
-    """The newest recorded judgment of this canary, if any."""
-    with analyzer.database.session() as session:
-        found = list_judgments(
-            session, JudgmentFilter(namespace=namespace, rollout=rollout, canary_hash=canary_hash, limit=1)
-        )
+def latest_judgment(settings: Settings, namespace: str, rollout: str, canary_hash: str) -> JudgmentRecord | None:
+    """The newest recorded judgment of this canary, if any. Only reads: a ledger that does not exist (or
+    was never migrated) is not created, and simply has no judgments."""
+    database = Database(settings.database_url)
+    if database.sqlite_path is not None and not database.sqlite_path.exists():
+        return None
+    try:
+        with database.session() as session:
+            query = JudgmentFilter(namespace=namespace, rollout=rollout, canary_hash=canary_hash, limit=1)
+            found = list_judgments(session, query)
+    except SQLAlchemyError:
+        return None
+    finally:
+        database.dispose()
     return found[0] if found else None
 
 
@@ -185,6 +197,6 @@ def analyse(analyzer: Analyzer, profile_name: str, target: Target) -> Analysis:
         raise
     except SQLAlchemyError as error:
         telemetry.STORE_ERRORS.inc()
-        raise StoreUnavailableError(f"the database is unavailable: {type(error).__name__}") from None
+        raise StoreUnavailableError.of(error) from None
     telemetry.JUDGMENTS.labels(analysis.judgment.verdict.value, profile.name).inc()
     return analysis

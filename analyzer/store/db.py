@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from alembic import command
@@ -54,6 +55,12 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite file, for a SQLite URL that names one."""
+        name = make_url(self.url).database
+        return Path(name) if self.is_sqlite and name and name != ":memory:" else None
 
     def session(self) -> Session:
         return self.sessions()

@@ -34,6 +34,7 @@ def test_get_shows_the_rollout_and_json_is_the_status(k8s):
     as_json = json.loads(_run(k8s, "get", "checkout", "-o", "json").output)
     assert as_json["set_weight"] == 20 and as_json["canary_hash"] == CANARY
     assert "set_weight: 20" in _run(k8s, "get", "checkout", "-n", "shop", "-o", "yaml").output
+    assert not (k8s.kubeconfig.parent / "ledger.db").exists()  # reading the latest judgment creates no ledger
 
 
 def test_list_and_status(k8s):
