@@ -16,7 +16,7 @@ from rich.text import Text
 
 from analyzer.cli.common import EXIT, Context, Kubeconfig, Namespace, app, fail, out, parse_duration
 from analyzer.errors import ClusterError, InputError, SourceUnavailableError
-from analyzer.report import render, render_junit, render_markdown
+from analyzer.report import render, render_junit, render_junit_error, render_markdown
 from analyzer.report.table import STYLE
 from analyzer.rollouts import Kube, RolloutStatus
 from analyzer.service.analysis import Analysis, StoreUnavailableError, check_settings, connect
@@ -57,17 +57,9 @@ def _json(plan: GatePlan, outcome: GateOutcome) -> str:
 
 def _junit(plan: GatePlan, outcome: GateOutcome, elapsed: float) -> str:
     suite = f"canary-gate {plan.namespace}/{plan.rollout}"
-    if outcome.judgment is not None:
-        return render_junit(outcome.judgment, suite, elapsed)
-    from xml.sax.saxutils import quoteattr
-
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f'<testsuites name="canary-analyzer" tests="1" failures="0" errors="1" skipped="0">\n'
-        f'  <testsuite name={quoteattr(suite)} tests="1" failures="0" errors="1" skipped="0">\n'
-        f'    <testcase classname={quoteattr(suite)} name="canary"><error message={quoteattr(outcome.reason)}/>'
-        "</testcase>\n  </testsuite>\n</testsuites>\n"
-    )
+    if outcome.judgment is None:
+        return render_junit_error(suite, outcome.reason, elapsed)
+    return render_junit(outcome.judgment, suite, elapsed)
 
 
 def _live_table(plan: GatePlan, looks: list[Analysis], status: RolloutStatus | None) -> Table:

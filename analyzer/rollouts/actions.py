@@ -56,9 +56,7 @@ def _canary_index(obj: dict[str, Any]) -> int | None:
     if canary is None or not canary.get("steps"):
         return None
     index = obj.get("status", {}).get("currentStepIndex")
-    steps = len(canary["steps"])
-    current = int(index) if index is not None else 0
-    return min(current + 1, steps) if current < steps else steps
+    return min(int(index or 0) + 1, len(canary["steps"]))  # the next step, capped at the end
 
 
 def _inconclusive_step(obj: dict[str, Any]) -> bool:

@@ -8,6 +8,7 @@ has a fallback (the status subresource of an old CRD).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,8 +36,6 @@ class Conflict(ClusterError):  # noqa: N818
 
 
 def _reason(error: ApiException) -> str:
-    import json
-
     try:
         return str(json.loads(error.body or "{}").get("message") or error.reason)
     except ValueError:

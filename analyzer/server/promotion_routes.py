@@ -13,7 +13,7 @@ from fastapi import APIRouter, Header, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from analyzer.promotion.junit import parse_junit
-from analyzer.server.roles import Caller, Operator, Viewer
+from analyzer.server.roles import Operator, Viewer
 from analyzer.service import promotion as flow
 from analyzer.service.slo import stage_slos
 
@@ -182,5 +182,3 @@ def health_slo(request: Request, _: Viewer) -> dict[str, Any]:
     """Per stage: error rate and p95 of the pods serving there, from Prometheus, against the SLO."""
     return {"stages": stage_slos(_p(request).pipeline, request.app.state.analyzer)}
 
-
-__all__ = ["Caller", "router"]

@@ -50,4 +50,3 @@ def role(needed: str) -> Callable[..., Caller]:
 
 Viewer = Annotated[Caller, Depends(role("viewer"))]
 Operator = Annotated[Caller, Depends(role("operator"))]
-Admin = Annotated[Caller, Depends(role("admin"))]

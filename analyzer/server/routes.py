@@ -76,10 +76,6 @@ class JudgmentQuery(BaseModel):
     offset: int = Field(default=0, ge=0)
 
 
-def _store_errors(error: SQLAlchemyError) -> StoreUnavailableError:
-    return StoreUnavailableError(f"the database is unavailable: {type(error).__name__}")
-
-
 @api.get("/judgments", response_model=JudgmentList, tags=["judgments"])
 def judgments_list(request: Request, analyzer: AnalyzerDep, where: Annotated[JudgmentQuery, Query()]) -> JudgmentList:
     """Recorded judgments, newest first, filtered by namespace, rollout, canary hash, verdict and time."""
@@ -97,7 +93,7 @@ def judgments_list(request: Request, analyzer: AnalyzerDep, where: Annotated[Jud
         with analyzer.database.session() as session:
             records = list_judgments(session, query)
     except SQLAlchemyError as error:
-        raise _store_errors(error) from None
+        raise StoreUnavailableError.of(error) from None
     base = _base_url(request)
     return JudgmentList(items=[summary_of(r, base) for r in records], limit=where.limit, offset=where.offset)
 
@@ -113,7 +109,7 @@ def judgments_get(
         with analyzer.database.session() as session:
             record = get_judgment(session, judgment_id)
     except SQLAlchemyError as error:
-        raise _store_errors(error) from None
+        raise StoreUnavailableError.of(error) from None
     if record is None:
         raise HTTPException(404, f"no judgment {judgment_id}")
     return result_of(record, _base_url(request))
@@ -136,7 +132,7 @@ def readyz(analyzer: AnalyzerDep) -> Response:
     try:
         analyzer.database.ping()
     except SQLAlchemyError as error:
-        failures.append(f"the database is unavailable: {type(error).__name__}")
+        failures.append(str(StoreUnavailableError.of(error)))
     if failures:
         return problem(503, "Not ready", "; ".join(failures))
     return JSONResponse({"status": "ready", "prometheus": "ok", "database": "ok"})

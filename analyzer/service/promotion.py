@@ -29,7 +29,7 @@ from analyzer.service.analysis import Analyzer
 from analyzer.service.slo import stage_slo
 from analyzer.settings import Settings
 from analyzer.store.db import Database
-from analyzer.store.judgments import JudgmentFilter, get_judgment, list_judgments
+from analyzer.store.judgments import JudgmentFilter, JudgmentRecord, get_judgment, list_judgments
 from analyzer.store.ledger import append_audit, audit_events, new_id, stage_row, writing
 from analyzer.store.tables import (
     AttemptRow,
@@ -238,13 +238,10 @@ def _record(p: Promotions, attempt_id: str, kind: str, payload: dict[str, Any], 
         return row.id
 
 
-def _follow(p: Promotions, attempt_id: str, actor: str) -> None:
+def _follow(p: Promotions, attempt: AttemptRow, artifacts: list[dict[str, str]], actor: str) -> None:
     """Read the stage's Rollout and record its state as evidence for the attempt (``rollout`` check)."""
-    with p.database.session() as s:
-        attempt = _attempt(s, attempt_id)
-        artifacts = _candidate(s, attempt.candidate_id).artifacts
     target = p.pipeline.stage(attempt.to_stage).rollout
-    if target is None or p.kube is None or p.dry_run or attempt.state != "running":
+    if target is None or p.kube is None or p.dry_run:
         return
     payload: dict[str, Any] = {"namespace": target.namespace, "name": target.name,
                                "expected_images": sorted(a["image"] for a in artifacts)}
@@ -255,35 +252,43 @@ def _follow(p: Promotions, attempt_id: str, actor: str) -> None:
                        step_analysis=status.step_analysis.phase if status.step_analysis else None)
     except ClusterError as error:
         payload["error"] = str(error)
-    _record(p, attempt_id, "rollout_status", payload, actor)
+    _record(p, attempt.id, "rollout_status", payload, actor)
 
 
-def _collect_judgments(p: Promotions, attempt_id: str, actor: str) -> None:
+def _canary_pods(s: Session, attempt_id: str) -> set[str]:
+    """The canary pod-template hashes the flow saw on the stage's Rollout during this attempt."""
+    statuses = s.scalars(select(EvidenceRow).where(EvidenceRow.attempt_id == attempt_id,
+                                                   EvidenceRow.kind == "rollout_status"))
+    return {str(e.payload["canary_hash"]) for e in statuses if e.payload.get("canary_hash")}
+
+
+def _judgment_payload(record: JudgmentRecord) -> dict[str, Any]:
+    return {"judgment_id": record.id, "verdict": record.verdict, "created_at": record.created_at.isoformat(),
+            "namespace": record.key.namespace, "rollout": record.key.rollout,
+            "canary_hash": record.key.canary_hash, "score": record.score}
+
+
+def _collect_judgments(p: Promotions, attempt: AttemptRow, actor: str) -> None:
     """Judgments the analysis endpoint recorded for the stage's Rollout, about the canary pods this attempt
     ran, since it started: collected as evidence without anyone having to attach them."""
+    target = p.pipeline.stage(attempt.to_stage).rollout
+    if target is None or attempt.started_at is None:
+        return
     with p.database.session() as s:
-        attempt = _attempt(s, attempt_id)
-        target = p.pipeline.stage(attempt.to_stage).rollout
-        if target is None or attempt.started_at is None or attempt.state != "running":
-            return
-        statuses = s.scalars(select(EvidenceRow).where(EvidenceRow.attempt_id == attempt_id,
-                                                       EvidenceRow.kind == "rollout_status"))
-        pods = {str(e.payload["canary_hash"]) for e in statuses if e.payload.get("canary_hash")}
+        pods = _canary_pods(s, attempt.id)
         found = [
             r for r in list_judgments(s, JudgmentFilter(namespace=target.namespace, rollout=target.name,
                                                         since=_utc(attempt.started_at), limit=500))
             if r.key.canary_hash in pods
         ]
-    for record in found:
-        add_judgment(p, attempt_id, record.id, actor)
+    for record in found:  # the same binding add_judgment checks: this stage's Rollout, this attempt's pods
+        _record(p, attempt.id, "judgment", _judgment_payload(record), actor, open_only=True)
 
 
-def _read_slo(p: Promotions, attempt_id: str, actor: str) -> None:
-    with p.database.session() as s:
-        attempt = _attempt(s, attempt_id)
+def _read_slo(p: Promotions, attempt: AttemptRow, actor: str) -> None:
     stage = p.pipeline.stage(attempt.to_stage)
-    if p.slo_reader is not None and attempt.state == "running" and any(isinstance(c, SloCheck) for c in stage.checks):
-        _record(p, attempt_id, "slo", {**p.slo_reader(stage), "read_at": p.clock().isoformat()}, actor)
+    if p.slo_reader is not None and any(isinstance(c, SloCheck) for c in stage.checks):
+        _record(p, attempt.id, "slo", {**p.slo_reader(stage), "read_at": p.clock().isoformat()}, actor)
 
 
 def promote(p: Promotions, candidate_id: str, to_stage: str | None, actor: str, *, admin: bool = False,
@@ -348,9 +353,13 @@ def add_evidence(p: Promotions, attempt_id: str, kind: str, payload: dict[str, A
 
 def evaluate(p: Promotions, attempt_id: str, actor: str) -> EvaluationRow:
     """Read the stage's Rollout, its canary judgments and SLOs, run the stage's gate, apply the verdict."""
-    _follow(p, attempt_id, actor)
-    _collect_judgments(p, attempt_id, actor)
-    _read_slo(p, attempt_id, actor)
+    with p.database.session() as s:
+        attempt = _attempt(s, attempt_id)
+        artifacts = _candidate(s, attempt.candidate_id).artifacts
+    if attempt.state == "running":  # _evaluate refuses the others
+        _follow(p, attempt, artifacts, actor)
+        _collect_judgments(p, attempt, actor)
+        _read_slo(p, attempt, actor)
     evaluation = _evaluate(p, attempt_id, actor)
     _deploy(p, actor)
     return evaluation
@@ -543,23 +552,17 @@ def add_judgment(p: Promotions, attempt_id: str, judgment_id: str, actor: str) -
     with p.database.session() as s:
         attempt = _attempt(s, attempt_id)
         record = get_judgment(s, judgment_id)
+        seen = _canary_pods(s, attempt_id)
     if record is None:
         raise NotFoundError(f"no judgment {judgment_id!r}")
     target = p.pipeline.stage(attempt.to_stage).rollout
     if target is not None and (record.key.namespace, record.key.rollout) != (target.namespace, target.name):
         raise PromotionError(f"judgment {judgment_id} is about {record.key.namespace}/{record.key.rollout}; "
                              f"stage {attempt.to_stage} runs {target.namespace}/{target.name}")
-    with p.database.session() as s:
-        statuses = s.scalars(select(EvidenceRow).where(EvidenceRow.attempt_id == attempt_id,
-                                                       EvidenceRow.kind == "rollout_status"))
-        seen: set[str] = {str(e.payload["canary_hash"]) for e in statuses if e.payload.get("canary_hash")}
     if seen and record.key.canary_hash not in seen:
         raise PromotionError(f"judgment {judgment_id} is about pods {record.key.canary_hash}; this attempt's canary "
                              f"ran as {', '.join(sorted(seen))}")
-    payload = {"judgment_id": record.id, "verdict": record.verdict, "created_at": record.created_at.isoformat(),
-               "namespace": record.key.namespace, "rollout": record.key.rollout,
-               "canary_hash": record.key.canary_hash, "score": record.score}
-    return add_evidence(p, attempt_id, "judgment", payload, actor)
+    return add_evidence(p, attempt_id, "judgment", _judgment_payload(record), actor)
 
 
 def candidate_view(row: CandidateRow) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from analyzer.promotion.audit import GENESIS, chain_hash
+from analyzer.promotion.audit import FIELDS, GENESIS, chain_hash
 from analyzer.store.db import Database
 from analyzer.store.tables import AuditRow, StageStateRow
 
@@ -92,6 +92,4 @@ def append_audit(
 
 def audit_events(session: Session) -> list[dict[str, Any]]:
     rows = session.scalars(select(AuditRow).order_by(AuditRow.seq)).all()
-    return [{c: getattr(r, c) for c in ("seq", "event_id", "ts", "actor", "action", "candidate_id", "stage",
-                                         "attempt_id", "from_state", "to_state", "reason", "data", "prev_hash",
-                                         "hash")} for r in rows]
+    return [{c: getattr(r, c) for c in ("seq", *FIELDS, "prev_hash", "hash")} for r in rows]

@@ -109,7 +109,7 @@ class Cluster:
     def forget_calls(self) -> None:
         self.emulator._requests.clear()
 
-    def obj(self, plural: str, namespace: str, name: str, group: str = "argoproj.io/v1alpha1") -> dict[str, Any]:
+    def obj(self, plural: str, namespace: str, name: str) -> dict[str, Any]:
         for (resource, ns, n), value in self.emulator._objects.items():
             if (resource.plural, ns, n) == (plural, namespace, name) and not value.deleted:
                 return copy.deepcopy(value.raw)
