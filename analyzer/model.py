@@ -6,6 +6,17 @@ A *measurement* holds per-step increments for canary and stable, exactly as Prom
 bound, ending with ``+Inf`` (= requests), like a Prometheus classic histogram. Counts may be
 non-integer (``increase`` extrapolates) but must be finite and non-negative.
 
+PromQL's artefacts are data, not errors: ``increase()`` extrapolates every series on its own, so
+summed buckets may dip by a fraction of a count and ``events`` may exceed ``total`` a little; the API
+returns ``le`` series in any order. Bounds are sorted here (with their columns); dips and overshoots
+within :data:`ARTEFACT_SLACK` are accepted and repaired by the judge the way PromQL's
+``histogram_quantile`` repairs them (a running maximum along ``le``, events clipped to requests).
+Beyond that slack the data is broken, and refused.
+
+A metric may carry its per-pod breakdown (``pods``): the arms' per-step counts per pod, whose sums
+over pods equal the arm's counts within :data:`POD_SUM_SLACK`. The judge uses it to estimate how
+much pods of one version differ (see :mod:`analyzer.stats.heterogeneity`).
+
 Validation errors name the metric, the arm, the field and the step (0-based), so that a
 broken exporter is found from the message alone.
 """
@@ -21,15 +32,35 @@ from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_valid
 
 from analyzer.errors import InputError
 
-#: Relative slack for checks between two counters that ``increase()`` extrapolates separately.
-COUNT_TOLERANCE = 1e-6
+#: How far two counters that ``increase()`` extrapolates separately may disagree (relative, absolute):
+#: events over total, or a bucket below the one before it. Per-series extrapolation differs by the
+#: share of the window a series was not scraped (a few percent); more than this is broken data.
+ARTEFACT_SLACK = (0.1, 1.0)
+#: How far an arm's counts may differ from the sum of its pods' counts (relative, absolute).
+POD_SUM_SLACK = (0.01, 1.0)
 
 Count = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+PodName = Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
 
 
-def _exceeds(a: float, b: float) -> bool:
-    """True when ``a > b`` beyond the extrapolation tolerance."""
-    return a > b + COUNT_TOLERANCE * max(1.0, abs(b))
+def _exceeds(a: float, b: float, slack: tuple[float, float] = ARTEFACT_SLACK) -> bool:
+    """True when ``a > b`` beyond ``slack`` (relative to b, plus an absolute part)."""
+    relative, absolute = slack
+    return a > b * (1.0 + relative) + absolute
+
+
+def _pod_sum_error(arm: str, field: str, arm_values: np.ndarray, pod_sum: np.ndarray) -> str | None:
+    """A message naming the first step where an arm's counts differ from the sum over its pods."""
+    relative, absolute = POD_SUM_SLACK
+    off = np.abs(arm_values - pod_sum) > relative * np.maximum(arm_values, pod_sum) + absolute
+    if not off.any():
+        return None
+    index = tuple(int(v) for v in np.argwhere(off)[0])
+    step = index[0]
+    return (
+        f"pods.{arm}: step {step}: the pods' {field} sum to {float(pod_sum[index]):g}"
+        f" but the {arm} arm has {float(arm_values[index]):g}"
+    )
 
 
 class _Strict(BaseModel):
@@ -48,8 +79,18 @@ class RatioArm(_Strict):
             raise ValueError(f"total has {len(self.total)} steps but events has {len(self.events)}; they must match")
         for step, (total, events) in enumerate(zip(self.total, self.events, strict=True)):
             if _exceeds(events, total):
-                raise ValueError(f"step {step}: events ({events:g}) exceed total ({total:g})")
+                raise ValueError(
+                    f"step {step}: events ({events:g}) exceed total ({total:g}) by more than"
+                    " per-series extrapolation explains"
+                )
         return self
+
+
+class RatioPods(_Strict):
+    """Per-pod breakdown of a ratio metric: each arm's pods, each with the arm's per-step fields."""
+
+    canary: dict[PodName, RatioArm] = Field(default_factory=dict)
+    stable: dict[PodName, RatioArm] = Field(default_factory=dict)
 
 
 class RatioMetric(_Strict):
@@ -58,6 +99,7 @@ class RatioMetric(_Strict):
     kind: Literal["ratio"]
     canary: RatioArm
     stable: RatioArm
+    pods: RatioPods | None = Field(default=None, description="optional per-pod breakdown of both arms")
 
     @model_validator(mode="after")
     def _same_steps(self) -> RatioMetric:
@@ -66,6 +108,24 @@ class RatioMetric(_Strict):
                 f"canary has {len(self.canary.total)} steps but stable has {len(self.stable.total)};"
                 " both arms must cover the same steps"
             )
+        if self.pods is not None:
+            for arm_name, arm, pods in (
+                ("canary", self.canary, self.pods.canary),
+                ("stable", self.stable, self.pods.stable),
+            ):
+                if not pods:
+                    continue
+                for pod, series in pods.items():
+                    if len(series.total) != len(arm.total):
+                        raise ValueError(
+                            f"pods.{arm_name}.{pod}: {len(series.total)} steps but the arm has {len(arm.total)}"
+                        )
+                for field in ("total", "events"):
+                    values = np.asarray(getattr(arm, field), dtype=np.float64)
+                    summed = np.sum([getattr(series, field) for series in pods.values()], axis=0)
+                    problem = _pod_sum_error(arm_name, field, values, summed)
+                    if problem:
+                        raise ValueError(problem)
         return self
 
     @property
@@ -95,13 +155,61 @@ def _parse_le(value: Any) -> float:
     return number
 
 
+Rows = list[list[Count]]
+
+
+class HistogramPods(_Strict):
+    """Per-pod breakdown of a histogram: each arm's pods, each with per-step cumulative rows."""
+
+    canary: dict[PodName, Rows] = Field(default_factory=dict)
+    stable: dict[PodName, Rows] = Field(default_factory=dict)
+
+
+def _sort_columns(rows: Any, order: list[int]) -> Any:
+    """Reorder each row's columns like ``le``; anything not shaped as rows is left to validation."""
+    if not isinstance(rows, list) or not all(isinstance(r, list) and len(r) == len(order) for r in rows):
+        return rows
+    return [[row[i] for i in order] for row in rows]
+
+
 class HistogramMetric(_Strict):
     """Cumulative bucket counts per step, as Prometheus classic histograms store them."""
 
     kind: Literal["histogram"]
-    le: list[float] = Field(description="bucket upper bounds, increasing, the last one '+Inf'")
-    canary: list[list[Count]] = Field(description="per step, cumulative counts for each le")
-    stable: list[list[Count]] = Field(description="per step, cumulative counts for each le")
+    le: list[float] = Field(
+        description="bucket upper bounds, numbers or '+Inf', in any order (sorted with their columns)",
+        json_schema_extra={"items": {"anyOf": [{"type": "number"}, {"type": "string", "pattern": "^[+]?[Ii]nf$"}]}},
+    )
+    canary: Rows = Field(description="per step, cumulative counts for each le")
+    stable: Rows = Field(description="per step, cumulative counts for each le")
+    pods: HistogramPods | None = Field(default=None, description="optional per-pod breakdown of both arms")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sort_le(cls, data: Any) -> Any:
+        """PromQL returns ``le`` series in any order: sort the bounds and every row's columns with them."""
+        if not isinstance(data, dict) or not isinstance(data.get("le"), list):
+            return data
+        try:
+            bounds = [_parse_le(v) for v in data["le"]]
+        except ValueError:
+            return data  # the field validator names the bad bound
+        order = sorted(range(len(bounds)), key=bounds.__getitem__)
+        if order == list(range(len(bounds))):
+            return data
+        data = dict(data)
+        data["le"] = [data["le"][i] for i in order]
+        for arm in ("canary", "stable"):
+            data[arm] = _sort_columns(data.get(arm), order)
+        pods = data.get("pods")
+        if isinstance(pods, dict):
+            data["pods"] = {
+                arm: {name: _sort_columns(rows, order) for name, rows in by_pod.items()}
+                if isinstance(by_pod, dict)
+                else by_pod
+                for arm, by_pod in pods.items()
+            }
+        return data
 
     @field_validator("le", mode="before")
     @classmethod
@@ -123,32 +231,56 @@ class HistogramMetric(_Strict):
             raise ValueError("le must end with '+Inf' (the bucket that counts every request)")
         for i in range(1, len(le)):
             if not le[i] > le[i - 1]:
-                raise ValueError(f"le must be strictly increasing: {le[i - 1]:g} then {le[i]:g}")
+                raise ValueError(f"le has the bound {fmt_le(le[i])} twice")
         if len(self.canary) != len(self.stable):
             raise ValueError(
                 f"canary has {len(self.canary)} steps but stable has {len(self.stable)};"
                 " both arms must cover the same steps"
             )
         for arm, rows in (("canary", self.canary), ("stable", self.stable)):
-            for step, row in enumerate(rows):
-                if len(row) != len(le):
-                    raise ValueError(f"{arm}: step {step}: {len(row)} bucket counts for {len(le)} le bounds")
-            if not rows:
-                continue
-            counts = np.asarray(rows, dtype=np.float64)  # vectorised: this runs on every look
-            lower, upper = counts[:, :-1], counts[:, 1:]
-            broken = np.argwhere(lower > upper + COUNT_TOLERANCE * np.maximum(1.0, np.abs(upper)))
-            if broken.size:
-                step, j = (int(v) for v in broken[0])
-                raise ValueError(
-                    f"{arm}: step {step}: buckets not cumulative: le={fmt_le(le[j])} has"
-                    f" {rows[step][j]:g} but le={fmt_le(le[j + 1])} has {rows[step][j + 1]:g}"
-                )
+            _check_rows(arm, rows, le)
+        if self.pods is not None:
+            for arm, rows, pods in (
+                ("canary", self.canary, self.pods.canary),
+                ("stable", self.stable, self.pods.stable),
+            ):
+                if not pods:
+                    continue
+                for pod, pod_rows in pods.items():
+                    if len(pod_rows) != len(rows):
+                        raise ValueError(f"pods.{arm}.{pod}: {len(pod_rows)} steps but the arm has {len(rows)}")
+                    _check_rows(f"pods.{arm}.{pod}", pod_rows, le)
+                if rows:
+                    problem = _pod_sum_error(
+                        arm, "bucket counts", np.asarray(rows, dtype=np.float64), np.sum(list(pods.values()), axis=0)
+                    )
+                    if problem:
+                        raise ValueError(problem)
         return self
 
     @property
     def steps(self) -> int:
         return len(self.canary)
+
+
+def _check_rows(where: str, rows: Rows, le: list[float]) -> None:
+    """Each row has a count per bound, and dips along ``le`` stay within extrapolation slack."""
+    for step, row in enumerate(rows):
+        if len(row) != len(le):
+            raise ValueError(f"{where}: step {step}: {len(row)} bucket counts for {len(le)} le bounds")
+    if not rows:
+        return
+    counts = np.asarray(rows, dtype=np.float64)  # vectorised: this runs on every look
+    running = np.maximum.accumulate(counts, axis=1)[:, :-1]
+    relative, absolute = ARTEFACT_SLACK
+    broken = np.argwhere(running > counts[:, 1:] * (1.0 + relative) + absolute)
+    if broken.size:
+        step, j = (int(v) for v in broken[0])
+        raise ValueError(
+            f"{where}: step {step}: buckets not cumulative: a bound below le={fmt_le(le[j + 1])} has"
+            f" {running[step, j]:g} but le={fmt_le(le[j + 1])} has {rows[step][j + 1]:g}, more than"
+            " per-series extrapolation explains"
+        )
 
 
 MetricData = Annotated[RatioMetric | HistogramMetric, Field(discriminator="kind")]
@@ -166,11 +298,16 @@ class Measurement(_Strict):
         """The first ``steps`` steps: what an Argo look at that time would have seen."""
         data = self.model_dump(mode="json")
         for metric in data["metrics"].values():
+            pods = metric.get("pods") or {}
             if metric["kind"] == "ratio":
                 for arm in ("canary", "stable"):
                     metric[arm] = {key: values[:steps] for key, values in metric[arm].items()}
+                    for series in pods.get(arm, {}).values():
+                        series.update({key: values[:steps] for key, values in series.items()})
             else:
                 metric["canary"], metric["stable"] = metric["canary"][:steps], metric["stable"][:steps]
+                for by_pod in pods.values():
+                    by_pod.update({name: rows[:steps] for name, rows in by_pod.items()})
         return Measurement.model_validate(data)
 
     @field_validator("metrics")
@@ -208,27 +345,31 @@ class Slo(_Strict):
 
 
 class MetricPolicy(_Strict):
-    """How one metric is judged. Ratios compare event rates, histograms the share of slow requests."""
+    """How one metric is judged. Ratios compare event rates, histograms the shares of slow requests."""
 
     kind: Kind
     quantile: float = Field(default=0.95, gt=0, lt=1, description="histograms: the quantile watched")
     pass_ratio: float = Field(default=1.5, gt=1, description="largest canary/stable ratio still acceptable for a pass")
-    fail_ratio: float = Field(
-        default=1.0, ge=1, description="canary/stable ratio beyond which a shown increase is a regression"
-    )
-    min_increase: float = Field(
-        default=0.001,
+    pass_increase: float = Field(
+        default=0.0,
         ge=0,
         lt=1,
-        description="smallest absolute increase (canary rate - stable rate) worth a fail",
+        description="a pass also when canary rate - stable rate is shown to be below this (absolute margin)",
+    )
+    fail_ratio: float = Field(
+        default=1.1, ge=1, description="canary/stable ratio beyond which a shown increase is a regression"
+    )
+    min_increase: float = Field(
+        default=0.0,
+        ge=0,
+        lt=1,
+        description="optional: smallest absolute increase (canary rate - stable rate) worth a fail",
     )
     margin: float = Field(
-        default=0.0, ge=0, description="histograms: slow means above stable's quantile x (1 + margin)"
+        default=0.0, ge=0, description="histograms: the tested bounds centre on stable's quantile x (1 + margin)"
     )
-    max_resolution: float = Field(
-        default=0.5,
-        gt=0,
-        description="histograms: the coarsest resolvable slowdown before the answer is 'resolution'",
+    warmup_steps: int | None = Field(
+        default=None, ge=0, description="steps left out at the start; default: the policy's warmup_steps"
     )
     slo: Slo | None = None
     critical: bool = True
@@ -242,11 +383,17 @@ class MetricPolicy(_Strict):
         return self
 
 
+#: Latency warms up longer than errors: new pods' caches and JITs are slow for their first minutes.
+LATENCY_WARMUP_STEPS = 3
+
+
 def default_metric_policy(kind: Kind) -> MetricPolicy:
     """Runbook defaults: error rate 5 % critical / 3 % warning; p95 250 ms / 200 ms."""
     if kind is Kind.RATIO:
-        return MetricPolicy(kind=kind, min_increase=0.001, slo=Slo(limit=0.05, warning=0.03))
-    return MetricPolicy(kind=kind, min_increase=0.01, slo=Slo(limit=0.25, warning=0.2))
+        return MetricPolicy(kind=kind, pass_increase=0.002, slo=Slo(limit=0.05, warning=0.03))
+    return MetricPolicy(
+        kind=kind, pass_increase=0.01, warmup_steps=LATENCY_WARMUP_STEPS, slo=Slo(limit=0.25, warning=0.2)
+    )
 
 
 def _default_metrics() -> dict[str, MetricPolicy]:
@@ -264,7 +411,7 @@ class Policy(_Strict):
     min_canary_requests: float = Field(default=200, ge=0)
     min_expected_events: float = Field(default=10, ge=0)
     min_duration_seconds: float = Field(default=300, ge=0)
-    warmup_steps: int = Field(default=1, ge=0, description="steps left out at the start of the canary")
+    warmup_steps: int = Field(default=1, ge=0, description="steps left out at the start, unless a metric sets its own")
     prior_scale: float = Field(default=math.log(2), gt=0, description="sd of the normal mixing prior on log(ratio)")
     metrics: dict[str, MetricPolicy] = Field(default_factory=_default_metrics)
 
@@ -324,8 +471,25 @@ class Diagnostics(_Strict):
     fixed_look_p_value: float | None = Field(
         default=None, description="exact conditional test on pooled counts; NOT corrected for looks"
     )
-    threshold_seconds: float | None = Field(default=None, description="histograms: the slow bound τ")
+    threshold_seconds: float | None = Field(
+        default=None, description="histograms: τ, the smallest bound at or above stable's quantile (reported)"
+    )
     resolution: float | None = Field(default=None, description="histograms: τ / stable quantile - 1")
+    tested_bounds: list[float] | None = Field(default=None, description="histograms: every bound tested, τ first")
+    dispersion: float | None = Field(
+        default=None, description="minute-to-minute variance over binomial variance applied to the last step (≥ 1)"
+    )
+    pod_sd: float | None = Field(
+        default=None, description="sd of the pod term of log(canary/stable); None without per-pod data"
+    )
+    fail_boundary: float | None = Field(
+        default=None,
+        description="ratio the realised canary/stable ratio must be shown above to fail (pod term included)",
+    )
+    pass_boundary: float | None = Field(
+        default=None,
+        description="ratio the realised canary/stable ratio must be shown below to pass (pod term included)",
+    )
     suggested_buckets: list[float] | None = None
     chi2_p_value: float | None = None
     quantile_ratio_interval: tuple[float, float] | None = Field(

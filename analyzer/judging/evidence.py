@@ -1,7 +1,10 @@
 """Anytime-valid evidence on per-step counts: the rate-ratio comparison and the absolute-limit test.
 
 Both are read at every prefix of the steps at once, so that judging steps 1..K is one Argo look
-and the fail guarantee holds over all looks together (see :mod:`analyzer.stats.eprocess`).
+and the fail guarantee holds over all looks together (see :mod:`analyzer.stats.eprocess`). Each
+step's likelihood is tempered by its predictable dispersion (:mod:`analyzer.stats.dispersion`), so
+bursty minutes count for what they are worth; the pod term (:mod:`analyzer.stats.heterogeneity`)
+is handled by the caller, which moves the boundaries.
 """
 
 from __future__ import annotations
@@ -11,8 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from analyzer.stats.dispersion import pod_minute_kappa, pod_ratio_dispersion, rate_dispersion, ratio_dispersion
 from analyzer.stats.eprocess import (
     FloatArray,
+    Grid,
     cumulative_loglik,
     log_ratio_grid,
     lower_bounds,
@@ -24,26 +29,47 @@ from analyzer.stats.rate_ratio import log_canary_share
 
 
 @dataclass(frozen=True)
+class PodSeries:
+    """One arm's per-pod events and requests per step, shape (pods, steps), over the steps the tests use."""
+
+    events: FloatArray
+    total: FloatArray
+
+
+@dataclass(frozen=True)
 class StepCounts:
-    """Per-step events and exposures of both arms over the steps the tests use."""
+    """Per-step events and exposures of both arms over the steps the tests use, and per-pod totals."""
 
     canary_events: FloatArray
     canary_total: FloatArray
     stable_events: FloatArray
     stable_total: FloatArray
+    canary_pods: PodSeries | None = None
+    stable_pods: PodSeries | None = None
 
     @property
     def steps(self) -> int:
         return int(self.canary_total.size)
 
+    def rates(self) -> tuple[float | None, float | None]:
+        """The canary's and stable's pooled event rates (None for an arm without requests)."""
+        t_c, t_s = float(self.canary_total.sum()), float(self.stable_total.sum())
+        return (
+            float(self.canary_events.sum()) / t_c if t_c > 0 else None,
+            float(self.stable_events.sum()) / t_s if t_s > 0 else None,
+        )
+
 
 @dataclass(frozen=True)
 class RatioEvidence:
-    log_e_fail: float  # sup over looks of the fail e-process (log)
-    fail_step: int | None  # first step (0-based, within these counts) where fail evidence held
-    lower: float  # anytime lower bound on the ratio at the fail level (current and fail looks)
-    upper: float  # upper bound at the pass level, current look
-    log_e_pass: float  # current log e-value against ratio >= pass_ratio
+    """The ratio e-processes of one comparison; ``loglik`` is kept to read confidence bounds later."""
+
+    grid: Grid
+    loglik: FloatArray  # (grid points, steps): tempered cumulative log-likelihood
+    fail_path: FloatArray  # log e-value against r <= the fail boundary, after each step
+    log_e_pass: float  # current log e-value against r >= the pass boundary
+    upper: float  # upper confidence bound on r at the pass level, current look
+    dispersion: float  # φ applied to the last step
 
 
 def _first_true(flags: np.ndarray) -> int | None:
@@ -60,43 +86,72 @@ def rate_difference(counts: StepCounts) -> FloatArray:
     return result
 
 
+def step_dispersion(counts: StepCounts) -> FloatArray:
+    """φ_k per step: from pod-minutes when either arm has a per-pod breakdown of two or more pods, else
+    from the arm-level series (whose first-step value also covers the first step, where pods have no
+    successive difference yet)."""
+    phi = ratio_dispersion(counts.canary_events, counts.canary_total, counts.stable_events, counts.stable_total)
+    c, s = counts.canary_pods, counts.stable_pods
+    if c is None or s is None or max(c.total.shape[0], s.total.shape[0]) < 2 or counts.steps < 2:
+        return phi
+    both = PodSeries(np.vstack([c.events, s.events]), np.vstack([c.total, s.total]))
+    kappa = pod_minute_kappa(both.events, both.total)
+    from_pods = pod_ratio_dispersion((c.events, c.total), (s.events, s.total), kappa)
+    from_pods[0] = phi[0]
+    return from_pods
+
+
+def grid_index_at_or_above(grid: Grid, value: float) -> int:
+    """The grid point nearest ``value`` from above (a fail boundary moves only outwards: conservative)."""
+    return min(int(np.searchsorted(grid.theta, value * (1 - 1e-12))), grid.theta.size - 1)
+
+
+def grid_index_at_or_below(grid: Grid, value: float) -> int:
+    """The grid point nearest ``value`` from below (a pass boundary moves only inwards: conservative)."""
+    return max(int(np.searchsorted(grid.theta, value * (1 + 1e-12), side="right")) - 1, 0)
+
+
 def compare_ratio(
     counts: StepCounts,
-    fail_ratio: float,
-    pass_ratio: float,
-    min_increase: float,
-    prior_scale: float,
-    log_fail_threshold: float,
+    fail_boundary: float,
+    pass_boundary: float,
+    grid: Grid,
     log_pass_threshold: float,
 ) -> RatioEvidence:
     """Evidence about r = p_canary / p_stable from the conditional binomial model of each step.
 
-    Fail: the first look where the mixture e-process against r ≤ ``fail_ratio`` reaches the
-    threshold *and* the cumulative rate difference is at least ``min_increase`` (a practical-
-    significance veto, which can only lower the false-fail rate). Pass evidence: the e-process
-    against r ≥ ``pass_ratio``, mixing over ratios below it, at the current look.
+    Fail: the mixture e-process against r ≤ ``fail_boundary`` after every step. Pass: the
+    e-process against r ≥ ``pass_boundary``, mixing over ratios below it, at the current look.
+    Boundaries off the grid move to the next grid point outwards (fail) or inwards (pass).
     """
-    grid = log_ratio_grid(prior_scale, include=(fail_ratio, pass_ratio))
+    phi = step_dispersion(counts)
     log_p, log_q = log_canary_share(grid.theta[:, None], counts.canary_total[None, :], counts.stable_total[None, :])
     events = counts.canary_events + counts.stable_events
-    loglik = cumulative_loglik(counts.canary_events, events, log_p, log_q)
-    fail_path = mixture_log_e_at(loglik, grid.log_prior, grid.index(fail_ratio), "above")
-    crossed = (fail_path >= log_fail_threshold) & (rate_difference(counts) >= min_increase)
-    fail_step = _first_true(crossed)
-    # The confidence sequence holds at every look at once, so intersecting the looks we read keeps
-    # it valid: the current one and, after a fail, the fail look (where the bound passed fail_ratio).
-    looks = [counts.steps - 1] if fail_step is None else [fail_step, counts.steps - 1]
-    above = mixture_log_e(loglik[:, looks], grid.log_prior, "above")
+    loglik = cumulative_loglik(counts.canary_events, events, log_p, log_q, weights=1.0 / phi)
+    fail_path = mixture_log_e_at(loglik, grid.log_prior, grid_index_at_or_above(grid, fail_boundary), "above")
     below = mixture_log_e(loglik[:, -1:], grid.log_prior, "below")
-    lower = lower_bounds(above, grid.theta, log_fail_threshold)
-    upper = upper_bounds(below, grid.theta, log_pass_threshold)
     return RatioEvidence(
-        log_e_fail=float(max(fail_path.max(), 0.0)),
-        fail_step=fail_step,
-        lower=float(lower.max()),
-        upper=float(upper[-1]),
-        log_e_pass=float(below[grid.index(pass_ratio), -1]),
+        grid=grid,
+        loglik=loglik,
+        fail_path=fail_path,
+        log_e_pass=float(below[grid_index_at_or_below(grid, pass_boundary), -1]),
+        upper=float(upper_bounds(below, grid.theta, log_pass_threshold)[-1]),
+        dispersion=float(phi[-1]),
     )
+
+
+def lower_bound(evidence: RatioEvidence, looks: list[int], log_threshold: float) -> float:
+    """Anytime lower confidence bound on r, intersected over the given looks (0-based steps).
+
+    The confidence sequence holds at every look at once, so intersecting the looks we read keeps it
+    valid: the current one and, after a fail, the fail look.
+    """
+    above = mixture_log_e(evidence.loglik[:, looks], evidence.grid.log_prior, "above")
+    return float(lower_bounds(above, evidence.grid.theta, log_threshold).max())
+
+
+def ratio_grid(prior_scale: float, fail_ratio: float, pass_ratio: float) -> Grid:
+    return log_ratio_grid(prior_scale, include=(fail_ratio, pass_ratio))
 
 
 @dataclass(frozen=True)
@@ -110,17 +165,34 @@ def exceeds_limit(
 ) -> LimitEvidence:
     """Anytime-valid test of H0: canary rate p ≤ ``limit`` (an absolute SLO), one arm.
 
-    events_k ~ Binomial(total_k, p); the mixture is over p = limit·θ for θ > 1 on the ratio grid
-    (capped just below 1), so it is the same e-process as :func:`compare_ratio` with a known
-    baseline.
+    events_k ~ Binomial(total_k, p), tempered by the arm's own predictable dispersion; the mixture
+    is over p = limit·θ for θ > 1 on the ratio grid (capped just below 1), so it is the same
+    e-process as :func:`compare_ratio` with a known baseline.
     """
     grid = log_ratio_grid(prior_scale, include=(1.0,))
     boundary = grid.index(1.0)
     theta, log_prior = grid.theta[boundary:], grid.log_prior[boundary:]  # θ = 1 and the alternatives above
     probs = np.minimum(limit * theta, 1.0 - 1e-12)[:, None]  # (G', 1): the same at every step
-    loglik = cumulative_loglik(events, total, np.log(probs), np.log1p(-probs))
+    weights = 1.0 / rate_dispersion(events, total)
+    loglik = cumulative_loglik(events, total, np.log(probs), np.log1p(-probs), weights=weights)
     path = mixture_log_e_at(loglik, log_prior, 0, "above")
     return LimitEvidence(log_e=float(max(path.max(), 0.0)), fail_step=_first_true(path >= log_threshold))
+
+
+def log_mean_exp(paths: list[FloatArray]) -> FloatArray:
+    """log of the average of e-processes given as logs: the average of e-processes is an e-process."""
+    stacked = np.vstack(paths)
+    peak = stacked.max(axis=0)
+    result: FloatArray = peak + np.log(np.exp(stacked - peak).mean(axis=0))
+    return result
+
+
+def first_crossing(path: FloatArray, log_threshold: float, also: np.ndarray | None = None) -> int | None:
+    """First step where the path reaches the threshold (and ``also`` holds there, when given)."""
+    crossed = path >= log_threshold
+    if also is not None:
+        crossed = crossed & also
+    return _first_true(crossed)
 
 
 def safe_exp(log_value: float) -> float:

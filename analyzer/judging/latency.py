@@ -1,14 +1,21 @@
-"""Prepare a latency histogram for the shared decision: a quantile becomes a count of slow requests.
+"""Prepare a latency histogram for the shared decision: a quantile becomes counts of slow requests.
 
-The slow bound τ is the smallest bucket bound at or above stable's quantile × (1 + margin), with the
-quantile read from stable's *calibration* steps (the warm-up, at least one step, extended until
-stable served ``CALIBRATION_REQUESTS``). τ is then fixed, and the tests use only the later steps,
-so the choice of τ does not depend on the data it is tested on. A canary whose quantile exceeds τ
-has more than (1 - q) of its requests above τ, so "slow" replaces "error" in the rate-ratio test.
+Stable's quantile is read from its *calibration* steps (the warm-up, at least one step, extended
+until stable served ``CALIBRATION_REQUESTS``). The bounds to test are then fixed from those steps:
+every finite bucket bound where stable's share of slower requests lies in
+[(1-q)/``BAND``, (1-q)·``BAND``] — for p95, between 1 % and 20 % — and always the smallest bound at
+or above stable's quantile × (1 + margin). The tests use only later steps, so the choice does not
+depend on the data it is tested on.
 
-When τ lies more than ``max_resolution`` above stable's quantile the buckets cannot resolve the
-slowdown of interest: the metric can still fail on a large regression, but not pass, and the
-reason names the bounds to add.
+At each bound the share of requests slower than it is a rate like an error rate, compared
+canary/stable by the same machinery; the metric fails when the *average* of the bounds' fail
+e-processes crosses (valid with no split of α), and passes when *every* bound is shown
+non-inferior. A canary whose quantile moves up has more requests above every bound near it, so
+the buckets people have (the client libraries' defaults, a factor 2-2.5 apart) resolve a +50 %
+regression: the bound above and the bound below stable's quantile both see it.
+
+Buckets are repaired the way PromQL's ``histogram_quantile`` repairs them (a running maximum
+along ``le``), because summed per-series ``increase()`` can dip by a fraction of a count.
 """
 
 from __future__ import annotations
@@ -18,8 +25,9 @@ import math
 import numpy as np
 
 from analyzer.judging.evidence import StepCounts
-from analyzer.judging.metric import Prepared, SloCounts
-from analyzer.model import Diagnostics, Estimate, HistogramMetric, MetricPolicy
+from analyzer.judging.metric import Comparison, Prepared, SloCounts
+from analyzer.judging.pods import arm_pods
+from analyzer.model import Diagnostics, Estimate, HistogramMetric, MetricPolicy, fmt_le
 from analyzer.stats.diagnostics import bootstrap_quantile_ratio, chi2_homogeneity
 from analyzer.stats.histogram import (
     histogram_quantiles,
@@ -28,12 +36,14 @@ from analyzer.stats.histogram import (
     suggest_bounds,
 )
 
-#: Stable requests needed before stable's quantile fixes the slow bound.
+#: Stable requests needed before stable's quantile fixes the bounds to test.
 CALIBRATION_REQUESTS = 200.0
+#: Bounds are tested where stable's slow share is within this factor of 1 - q.
+BAND = 4.0
 
 
 def _calibration_steps(stable_totals: np.ndarray, warmup_steps: int) -> int:
-    """Number of leading steps used to fix τ: ≥ max(warm-up, 1), until stable has enough requests."""
+    """Number of leading steps used to fix the bounds: ≥ max(warm-up, 1), until stable has enough requests."""
     needed = max(warmup_steps, 1)
     cumulative = np.cumsum(stable_totals)
     enough = np.flatnonzero(cumulative >= CALIBRATION_REQUESTS)
@@ -41,8 +51,27 @@ def _calibration_steps(stable_totals: np.ndarray, warmup_steps: int) -> int:
     return max(needed, first_enough)
 
 
+def tested_bounds(le: list[float], calibration: np.ndarray, q: float, anchor: int) -> list[int]:
+    """Indices of the bounds to test: stable's slow share within the band around 1 - q, and the anchor."""
+    share = 1.0 - calibration[:-1] / calibration[-1]
+    tail = 1.0 - q
+    in_band = [j for j in range(len(le) - 1) if tail / BAND <= share[j] <= tail * BAND]
+    return sorted({anchor, *in_band}, key=lambda j: (j != anchor, j))
+
+
+def _repair(rows: np.ndarray) -> tuple[np.ndarray, float]:
+    """PromQL's ensureMonotonic: a running maximum along le; also the largest dip repaired."""
+    repaired = np.maximum.accumulate(rows, axis=-1) if rows.size else rows
+    return repaired, float(np.max(repaired - rows, initial=0.0))
+
+
 def _slo_counts(
-    le: list[float], canary: np.ndarray, policy: MetricPolicy, observed: float | None, notes: list[str]
+    le: list[float],
+    canary: np.ndarray,
+    stable: np.ndarray,
+    policy: MetricPolicy,
+    observed: tuple[float | None, float | None],
+    notes: list[str],
 ) -> SloCounts | None:
     if policy.slo is None:
         return None
@@ -56,19 +85,48 @@ def _slo_counts(
     return SloCounts(
         events=slow_counts(canary, bound),
         total=canary[:, -1],
+        stable_events=slow_counts(stable, bound),
+        stable_total=stable[:, -1],
         limit_rate=1.0 - policy.quantile,
-        observed=observed,
+        observed=observed[0],
+        stable_observed=observed[1],
         describe=label,
     )
+
+
+def _comparison(
+    canary: np.ndarray, stable: np.ndarray, pods: dict[str, list[np.ndarray]] | None, j: int, le: list[float]
+) -> Comparison:
+    n_c, n_s = canary[:, -1], stable[:, -1]
+    e_c, e_s = slow_counts(canary, j), slow_counts(stable, j)
+    canary_pods = stable_pods = None
+    if pods is not None:
+        canary_pods = arm_pods(
+            [slow_counts(r, j) for r in pods["canary"]], [r[:, -1] for r in pods["canary"]], e_c, n_c
+        )
+        stable_pods = arm_pods(
+            [slow_counts(r, j) for r in pods["stable"]], [r[:, -1] for r in pods["stable"]], e_s, n_s
+        )
+    counts = StepCounts(e_c, n_c, e_s, n_s, canary_pods=canary_pods, stable_pods=stable_pods)
+    return Comparison(counts, label=f"le={fmt_le(le[j])}")
 
 
 def prepare_histogram(name: str, data: HistogramMetric, policy: MetricPolicy, warmup_steps: int) -> Prepared:
     le = data.le
     q = policy.quantile
-    canary_all = np.asarray(data.canary, dtype=np.float64).reshape(data.steps, len(le))
-    stable_all = np.asarray(data.stable, dtype=np.float64).reshape(data.steps, len(le))
+    canary_all, dip_c = _repair(np.asarray(data.canary, dtype=np.float64).reshape(data.steps, len(le)))
+    stable_all, dip_s = _repair(np.asarray(data.stable, dtype=np.float64).reshape(data.steps, len(le)))
     start = min(_calibration_steps(stable_all[:, -1], warmup_steps), data.steps)
     canary, stable = canary_all[start:], stable_all[start:]
+    pods = None
+    if data.pods is not None:
+        pods = {
+            arm: [
+                _repair(np.asarray(rows, dtype=np.float64).reshape(data.steps, len(le)))[0][start:]
+                for rows in by_pod.values()
+            ]
+            for arm, by_pod in (("canary", data.pods.canary), ("stable", data.pods.stable))
+        }
     label = f"p{q * 100:g}"
     pooled_c, pooled_s = canary.sum(axis=0), stable.sum(axis=0)
     calibration = stable_all[:start].sum(axis=0)
@@ -77,43 +135,33 @@ def prepare_histogram(name: str, data: HistogramMetric, policy: MetricPolicy, wa
     q_c, q_s = (None if math.isnan(v) else float(v) for v in quantiles[:2])
     q_cal = float(quantiles[2])
     notes: list[str] = []
+    if max(dip_c, dip_s) > 0:
+        notes.append(
+            f"buckets dipped along le by up to {max(dip_c, dip_s):.3g} (PromQL extrapolates each series on its own):"
+            " repaired as histogram_quantile does"
+        )
     untestable: str | None = None
-    blocks: str | None = None
-    bound: int | None = None
+    anchor: int | None = None
     if calibration[-1] < CALIBRATION_REQUESTS:
         untestable = (
             f"calibrating: stable served {calibration[-1]:,.0f} requests so far; {CALIBRATION_REQUESTS:g}"
-            f" are needed to fix the slow bound from its {label}"
+            f" are needed to fix the tested bounds from its {label}"
         )
     elif canary.shape[0] == 0:
-        untestable = "calibrating: the slow bound was fixed on the steps so far; no test steps yet"
+        untestable = "calibrating: the tested bounds were fixed on the steps so far; no test steps yet"
     else:
-        bound = smallest_bound_at_or_above(le, q_cal * (1.0 + policy.margin))
-        if bound is None:
+        beyond = calibration[-2] < q * calibration[-1]  # the quantile lies in the +Inf bucket
+        anchor = None if beyond else smallest_bound_at_or_above(le, q_cal * (1.0 + policy.margin))
+        if anchor is None:
             untestable = (
-                f"resolution: stable {label} ≈ {q_cal:.3g} s is beyond the largest finite bucket"
+                f"resolution: stable {label} is beyond the largest finite bucket"
                 f" bound {le[-2]:g} s; add bounds such as {suggest_bounds(q_cal, policy.margin)}"
             )
-    tau = le[bound] if bound is not None else None
-    resolution = tau / q_cal - 1.0 if tau is not None and q_cal > 0 else None
-    suggested = None
-    if tau is not None and resolution is not None and resolution > policy.max_resolution:
-        suggested = suggest_bounds(q_cal, policy.margin)
-        blocks = (
-            f"inconclusive (resolution): the nearest bucket bound {tau:g} s is {resolution:.0%} above"
-            f" stable's {label} {q_cal:.3g} s, too coarse to show a {policy.margin:.0%} slowdown;"
-            f" add le bounds near {suggested}"
-        )
-    index = bound if bound is not None else len(le) - 2
-    n_c, n_s = canary[:, -1], stable[:, -1]
-    counts = StepCounts(
-        canary_events=slow_counts(canary, index),
-        canary_total=n_c,
-        stable_events=slow_counts(stable, index),
-        stable_total=n_s,
-    )
-    share_c = float(counts.canary_events.sum() / n_c.sum()) if n_c.sum() > 0 else None
-    share_s = float(counts.stable_events.sum() / n_s.sum()) if n_s.sum() > 0 else None
+    bounds = tested_bounds(le, calibration, q, anchor) if anchor is not None else [len(le) - 2]
+    comparisons = tuple(_comparison(canary, stable, pods, j, le) for j in bounds)
+    tau = le[anchor] if anchor is not None else None
+    first = comparisons[0].counts
+    share_c, share_s = first.rates()
     estimate = Estimate(
         ratio=share_c / share_s if share_c is not None and share_s else None,
         canary=q_c,
@@ -121,14 +169,18 @@ def prepare_histogram(name: str, data: HistogramMetric, policy: MetricPolicy, wa
         canary_rate=share_c,
         stable_rate=share_s,
     )
+    n_c, n_s = canary[:, -1], stable[:, -1]
     if untestable is None and (n_c.sum() <= 0 or n_s.sum() <= 0):
         arm = "canary" if n_c.sum() <= 0 else "stable"
         untestable = f"no data: the {arm} served no requests after calibration"
-    slo = _slo_counts(le, canary, policy, q_c, notes)
+    slo = _slo_counts(le, canary, stable, policy, (q_c, q_s), notes)
     diagnostics = Diagnostics(
         threshold_seconds=tau,
-        resolution=resolution,
-        suggested_buckets=suggested,
+        resolution=tau / q_cal - 1.0 if tau is not None and q_cal > 0 else None,
+        tested_bounds=[le[j] for j in bounds] if anchor is not None else None,
+        suggested_buckets=suggest_bounds(q_cal, policy.margin)
+        if untestable and untestable.startswith("resolution")
+        else None,
         chi2_p_value=chi2_homogeneity(np.diff(pooled_c, prepend=0.0), np.diff(pooled_s, prepend=0.0))
         if untestable is None
         else None,
@@ -138,12 +190,12 @@ def prepare_histogram(name: str, data: HistogramMetric, policy: MetricPolicy, wa
     return Prepared(
         name=name,
         policy=policy,
-        counts=counts,
+        comparisons=comparisons,
         first_step=start,
         estimate=estimate,
         slo=slo,
-        blocks_pass=blocks,
         untestable=untestable,
         diagnostics=diagnostics,
         unit=f"share slower than {tau:g} s" if tau is not None else "slow share",
+        pods_known=data.pods is not None,
     )

@@ -1,11 +1,22 @@
 """One metric's verdict from its prepared counts: fail, pass or inconclusive, with a reason.
 
-* **fail** — the ratio e-process crossed its threshold with at least ``min_increase`` of absolute
-  increase, or the canary broke the absolute limit with confidence (both anytime-valid);
-* **pass** — the anytime-valid upper bound of the ratio is below ``pass_ratio`` (the pass
-  e-process reached 1/α_pass) *and* every sufficiency guard holds: canary requests, expected
-  events at stable's rate, duration; and nothing blocks a pass (e.g. bucket resolution);
-* **inconclusive** — everything else, including no data. Missing data is never a pass.
+A metric is one or more *comparisons* of counts (the error ratio; for latency, the slow shares at
+the bucket bounds around stable's quantile). Their fail e-processes are averaged (an average of
+e-processes is one) and the metric fails when the average reaches its threshold; it passes only
+when every comparison passes (an intersection-union test needs no correction).
+
+* **fail** — the average ratio e-process against r ≤ fail boundary crossed, or the canary — not
+  the whole service — broke the absolute limit with confidence (anytime-valid);
+* **pass** — every comparison's ratio is shown below its pass boundary *and* every sufficiency
+  guard holds: canary requests, expected events at stable's rate, duration;
+* **inconclusive** — everything else: no data, undecided, both arms breaking the SLO
+  ("service-wide"). Missing data is never a pass.
+
+The pod term (:mod:`analyzer.stats.heterogeneity`): with per-pod data, the realised log ratio is
+the version's effect plus a pod term of sd s, which does not shrink with traffic. A share of the
+metric's α (``POD_SHARE``) bounds that term once, |δ| ≤ z·s, and the rest goes to the confidence
+sequence: fail needs the sequence's lower bound above fail_ratio·e^{z s}, pass its upper bound
+below pass_ratio·e^{-z s}. By a union bound the false-fail rate stays ≤ α.
 """
 
 from __future__ import annotations
@@ -14,8 +25,20 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import stats
 
-from analyzer.judging.evidence import StepCounts, compare_ratio, exceeds_limit, safe_exp
+from analyzer.judging.evidence import (
+    RatioEvidence,
+    StepCounts,
+    compare_ratio,
+    exceeds_limit,
+    first_crossing,
+    log_mean_exp,
+    lower_bound,
+    rate_difference,
+    ratio_grid,
+    safe_exp,
+)
 from analyzer.model import (
     Diagnostics,
     Estimate,
@@ -26,33 +49,72 @@ from analyzer.model import (
     Samples,
     Verdict,
 )
+from analyzer.stats.heterogeneity import PodVariation, pod_variation, traffic_weights_square_sum
+
+#: Share of a metric's α (fail and pass alike) that bounds the pod term when per-pod data exists.
+POD_SHARE = 0.5
 
 
 @dataclass(frozen=True)
 class SloCounts:
-    """Canary counts for the absolute-limit test: events over ``limit_rate`` fail it."""
+    """Counts for the absolute-limit test: events over ``limit_rate`` of total break it."""
 
     events: np.ndarray
     total: np.ndarray
+    stable_events: np.ndarray
+    stable_total: np.ndarray
     limit_rate: float
     observed: float | None  # the canary's value on the SLO's own scale (rate, or seconds)
+    stable_observed: float | None
     describe: str  # e.g. "error rate" or "p95"
 
 
 @dataclass(frozen=True)
+class Comparison:
+    """One canary/stable comparison of counts; ``label`` says which (e.g. 'le=0.25')."""
+
+    counts: StepCounts
+    label: str = ""
+
+
+@dataclass(frozen=True)
 class Prepared:
-    """A metric turned into counts, ready for the shared decision."""
+    """A metric turned into comparisons of counts, ready for the shared decision."""
 
     name: str
     policy: MetricPolicy
-    counts: StepCounts
-    first_step: int  # index of counts' first step in the measurement
+    comparisons: tuple[Comparison, ...]  # the first one is reported in the estimate and interval
+    first_step: int  # index of the counts' first step in the measurement
     estimate: Estimate
     slo: SloCounts | None = None
-    blocks_pass: str | None = None  # a reason that forbids a pass (resolution)
     untestable: str | None = None  # a reason no test can run (no data, no bound)
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
     unit: str = "error rate"
+    pods_known: bool = False  # the data carried a per-pod breakdown
+
+    @property
+    def counts(self) -> StepCounts:
+        return self.comparisons[0].counts
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The error rates one metric may spend: its share of α_fail, of the SLO tests' α, and α_pass."""
+
+    alpha_fail: float
+    alpha_slo: float
+    alpha_pass: float
+
+    @property
+    def e_threshold(self) -> float:
+        return 1.0 / self.alpha_fail
+
+
+def _fmt_observed(slo: SloCounts, value: float | None) -> str:
+    """An SLO value on its own scale: a rate in percent, a quantile in seconds."""
+    if value is None:
+        return "n/a"
+    return fmt_rate(value) if slo.describe == "error rate" else f"{value:.3g} s"
 
 
 def fmt_rate(value: float | None) -> str:
@@ -70,8 +132,7 @@ def fmt_ratio(value: float | None) -> str:
 def _guards(prepared: Prepared, policy: Policy, step_seconds: float) -> list[str]:
     counts = prepared.counts
     n_c = float(counts.canary_total.sum())
-    n_s = float(counts.stable_total.sum())
-    stable_rate = float(counts.stable_events.sum()) / n_s if n_s > 0 else 0.0
+    stable_rate = counts.rates()[1] or 0.0
     unmet = []
     if n_c < policy.min_canary_requests:
         unmet.append(f"{n_c:,.0f} canary requests (need {policy.min_canary_requests:,.0f})")
@@ -111,81 +172,171 @@ def _result(prepared: Prepared, verdict: Verdict, reason: str, **fields: object)
     )
 
 
-def decide(prepared: Prepared, policy: Policy, step_seconds: float, log_fail_threshold: float) -> MetricResult:
-    """The verdict of one metric and the evidence behind it."""
-    p = prepared.policy
-    threshold = safe_exp(log_fail_threshold)
-    if prepared.untestable is not None or prepared.counts.steps == 0:
-        reason = prepared.untestable or "no steps left after warm-up: not enough data"
-        return _result(
-            prepared,
-            Verdict.INCONCLUSIVE,
-            reason,
-            interval=Interval(lower=None, upper=None),
-            e_value=1.0,
-            e_threshold=threshold,
-            p_value=1.0,
-            pass_e_value=1.0,
-            diagnostics=prepared.diagnostics,
-        )
+def _variation(counts: StepCounts) -> PodVariation | None:
+    c, s = counts.canary_pods, counts.stable_pods
+    if c is None or s is None:
+        return None
+    return pod_variation(c.events.sum(axis=1), c.total.sum(axis=1), s.events.sum(axis=1), s.total.sum(axis=1))
 
-    log_pass_threshold = math.log(1.0 / policy.alpha_pass)
-    ratio = compare_ratio(
-        prepared.counts,
-        p.fail_ratio,
-        p.pass_ratio,
-        p.min_increase,
-        policy.prior_scale,
-        log_fail_threshold,
-        log_pass_threshold,
+
+@dataclass(frozen=True)
+class _Tested:
+    """One comparison's evidence with the boundaries it was tested against."""
+
+    evidence: RatioEvidence
+    fail_boundary: float
+    pass_boundary: float
+    pod_sd: float
+
+
+def _test(
+    comparison: Comparison, p: MetricPolicy, prior_scale: float, z_fail: float, z_pass: float, log_pass: float
+) -> _Tested:
+    counts = comparison.counts
+    variation = _variation(counts)
+    sd = variation.sd if variation is not None else 0.0
+    stable_rate = counts.rates()[1]
+    pass_ratio = p.pass_ratio
+    if p.pass_increase > 0 and stable_rate:
+        pass_ratio = max(pass_ratio, 1.0 + p.pass_increase / stable_rate)
+    fail_boundary = p.fail_ratio * math.exp(z_fail * sd)
+    pass_boundary = pass_ratio * math.exp(-z_pass * sd)
+    grid = ratio_grid(prior_scale, p.fail_ratio, p.pass_ratio)
+    evidence = compare_ratio(counts, fail_boundary, pass_boundary, grid, log_pass)
+    return _Tested(evidence, fail_boundary, pass_boundary, sd)
+
+
+def _pod_note(prepared: Prepared, tested: list[_Tested]) -> str:
+    if not prepared.pods_known:
+        return "could not check pod variation: the data has no per-pod breakdown"
+    variation = _variation(prepared.counts)
+    if variation is None:
+        return "could not check pod variation: no arm has two pods with events"
+    first = tested[0]
+    return (
+        f"pod variation: sd of log rate ≤ {variation.tau:.2g} (80 % bound, {variation.stable_pods} stable and"
+        f" {variation.canary_pods} canary pods), so a fail needs the ratio shown above"
+        f" {fmt_ratio(first.fail_boundary)} and a pass below {fmt_ratio(first.pass_boundary)}"
     )
-    notes = list(prepared.diagnostics.notes)
-    slo_fail_step: int | None = None
-    slo_e: float | None = None
-    if prepared.slo is not None:
-        slo = prepared.slo
-        limit = exceeds_limit(slo.events, slo.total, slo.limit_rate, policy.prior_scale, log_fail_threshold)
-        slo_e, slo_fail_step = safe_exp(limit.log_e), limit.fail_step
-        if p.slo is not None and slo.observed is not None:
-            if slo.observed > p.slo.limit and slo_fail_step is None:
-                notes.append(f"canary {slo.describe} is above the SLO limit, not yet with confidence")
-            elif p.slo.warning is not None and slo.observed > p.slo.warning:
-                notes.append(f"warning: canary {slo.describe} is above the warning level {p.slo.warning:g}")
 
-    diagnostics = prepared.diagnostics.model_copy(update={"slo_e_value": slo_e, "notes": notes})
-    steps = [s for s in (ratio.fail_step, slo_fail_step) if s is not None]
-    fail_step = prepared.first_step + min(steps) if steps else None
+
+def _slo_test(prepared: Prepared, policy: Policy, budget: Budget, notes: list[str]) -> tuple[int | None, float | None]:
+    """The canary's absolute-limit test: (first crossing step, e-value), with warnings in ``notes``."""
+    p, slo = prepared.policy, prepared.slo
+    if slo is None or p.slo is None:
+        return None, None
+    share = POD_SHARE if prepared.pods_known and prepared.counts.canary_pods is not None else 0.0
+    variation = _variation(prepared.counts)
+    limit_rate = slo.limit_rate
+    if variation is not None and share > 0:
+        pods = prepared.counts.canary_pods
+        spread = traffic_weights_square_sum(pods.total.sum(axis=1)) if pods is not None else 1.0
+        z = float(stats.norm.isf(budget.alpha_slo * share))
+        limit_rate = min(limit_rate * math.exp(z * variation.tau * math.sqrt(spread)), 1.0 - 1e-9)
+    log_threshold = math.log(1.0 / (budget.alpha_slo * (1.0 - share)))
+    limit = exceeds_limit(slo.events, slo.total, limit_rate, policy.prior_scale, log_threshold)
+    if slo.observed is not None:
+        if slo.observed > p.slo.limit and limit.fail_step is None:
+            notes.append(f"canary {slo.describe} is above the SLO limit, not yet with confidence")
+        elif p.slo.warning is not None and slo.observed > p.slo.warning:
+            notes.append(f"warning: canary {slo.describe} is above the warning level {p.slo.warning:g}")
+    return limit.fail_step, safe_exp(limit.log_e)
+
+
+def _inconclusive_untestable(prepared: Prepared, budget: Budget) -> MetricResult:
+    reason = prepared.untestable or "no steps left after warm-up: not enough data"
+    return _result(
+        prepared,
+        Verdict.INCONCLUSIVE,
+        reason,
+        interval=Interval(lower=None, upper=None),
+        e_value=1.0,
+        e_threshold=budget.e_threshold,
+        p_value=1.0,
+        pass_e_value=1.0,
+        diagnostics=prepared.diagnostics,
+    )
+
+
+def decide(prepared: Prepared, policy: Policy, step_seconds: float, budget: Budget) -> MetricResult:
+    """The verdict of one metric and the evidence behind it."""
+    if prepared.untestable is not None or prepared.counts.steps == 0:
+        return _inconclusive_untestable(prepared, budget)
+    p = prepared.policy
+    n_tests = len(prepared.comparisons)
+    share = POD_SHARE if prepared.pods_known else 0.0
+    alpha_cs, alpha_pass_cs = budget.alpha_fail * (1.0 - share), budget.alpha_pass * (1.0 - share)
+    z_fail = float(stats.norm.isf(budget.alpha_fail * share / n_tests)) if share else 0.0
+    z_pass = float(stats.norm.isf(budget.alpha_pass * share / n_tests)) if share else 0.0
+    log_fail, log_pass = math.log(1.0 / alpha_cs), math.log(1.0 / alpha_pass_cs)
+    tested = [_test(c, p, policy.prior_scale, z_fail, z_pass, log_pass) for c in prepared.comparisons]
+    fail_path = log_mean_exp([t.evidence.fail_path for t in tested])
+    veto = rate_difference(prepared.counts) >= p.min_increase if p.min_increase > 0 else None
+    ratio_fail_step = first_crossing(fail_path, log_fail, veto)
+
+    notes = list(prepared.diagnostics.notes)
+    notes.append(_pod_note(prepared, tested))
+    dispersion = max(t.evidence.dispersion for t in tested)
+    if dispersion > 1.5:
+        notes.append(f"minute-to-minute variation is {dispersion:.3g}× binomial: each minute's evidence is tempered")
+    slo_fail_step, slo_e = _slo_test(prepared, policy, budget, notes)
+
+    first = tested[0]
+    looks = [prepared.counts.steps - 1] if ratio_fail_step is None else [ratio_fail_step, prepared.counts.steps - 1]
+    lower = lower_bound(first.evidence, looks, math.log(n_tests / alpha_cs))
+    pod_fail = first.fail_boundary / p.fail_ratio
+    pod_pass = p.pass_ratio / first.pass_boundary if first.pass_boundary > 0 else 1.0
+    diagnostics = prepared.diagnostics.model_copy(
+        update={
+            "slo_e_value": slo_e,
+            "notes": notes,
+            "dispersion": dispersion,
+            "pod_sd": first.pod_sd if prepared.pods_known else None,
+            "fail_boundary": first.fail_boundary,
+            "pass_boundary": first.pass_boundary,
+        }
+    )
+    log_e_fail = float(max(fail_path.max(), 0.0))
     common = {
-        "interval": Interval(lower=ratio.lower, upper=ratio.upper),
-        "e_value": safe_exp(ratio.log_e_fail),
-        "e_threshold": threshold,
-        "p_value": min(1.0, 1.0 / safe_exp(ratio.log_e_fail)),
-        "pass_e_value": safe_exp(ratio.log_e_pass),
-        "fail_step": fail_step,
+        "interval": Interval(lower=lower / pod_fail, upper=first.evidence.upper * pod_pass),
+        "e_value": safe_exp(log_e_fail),
+        "e_threshold": budget.e_threshold,
+        "p_value": min(1.0, 1.0 / safe_exp(log_e_fail)),
+        "pass_e_value": safe_exp(min(t.evidence.log_e_pass for t in tested)),
         "diagnostics": diagnostics,
     }
+    upper = first.evidence.upper * pod_pass
+    pass_at = first.pass_boundary * pod_pass
     est = prepared.estimate
     rates = f"canary {fmt_rate(est.canary_rate)} vs stable {fmt_rate(est.stable_rate)}"
-    if ratio.fail_step is not None:
+    if ratio_fail_step is not None:
+        at = prepared.first_step + ratio_fail_step
         reason = (
             f"regression: {prepared.unit} {rates}, ratio {fmt_ratio(est.ratio)} is above"
-            f" {p.fail_ratio:g} with confidence (lower bound {fmt_ratio(ratio.lower)}) since step {fail_step}"
+            f" {p.fail_ratio:g} with confidence (lower bound {fmt_ratio(lower / pod_fail)}) since look {at + 1}"
         )
-        return _result(prepared, Verdict.FAIL, reason, **common)
+        return _result(prepared, Verdict.FAIL, reason, fail_step=at, **common)
     if slo_fail_step is not None and prepared.slo is not None and p.slo is not None:
+        slo = prepared.slo
+        at = prepared.first_step + slo_fail_step
+        stable_share = float(slo.stable_events.sum() / slo.stable_total.sum()) if slo.stable_total.sum() > 0 else 0.0
+        if stable_share > slo.limit_rate:
+            reason = (
+                f"service-wide SLO breach: canary and stable {slo.describe} are both above the limit {p.slo.limit:g}"
+                f" (stable {_fmt_observed(slo, slo.stable_observed)}): not the canary's fault; traffic stays on stable"
+            )
+            return _result(prepared, Verdict.INCONCLUSIVE, reason, **common)
         reason = (
-            f"SLO breach: canary {prepared.slo.describe} is above the limit {p.slo.limit:g}"
-            f" with confidence since step {fail_step}"
+            f"SLO breach: canary {slo.describe} {_fmt_observed(slo, slo.observed)} is above the limit {p.slo.limit:g}"
+            f" with confidence since look {at + 1}, while stable's is within it"
         )
-        return _result(prepared, Verdict.FAIL, reason, **common)
-    if prepared.blocks_pass is not None:
-        return _result(prepared, Verdict.INCONCLUSIVE, prepared.blocks_pass, **common)
+        return _result(prepared, Verdict.FAIL, reason, fail_step=at, **common)
     unmet = _guards(prepared, policy, step_seconds)
-    shown = ratio.log_e_pass >= log_pass_threshold
+    shown = all(t.evidence.log_e_pass >= log_pass for t in tested)
     if shown and not unmet:
         reason = (
             f"no worse than stable: {prepared.unit} {rates}, ratio {fmt_ratio(est.ratio)},"
-            f" upper bound {fmt_ratio(ratio.upper)} < {p.pass_ratio:g}"
+            f" upper bound {fmt_ratio(upper)} < {fmt_ratio(pass_at)}"
         )
         return _result(prepared, Verdict.PASS, reason, **common)
     if unmet:
@@ -193,6 +344,6 @@ def decide(prepared: Prepared, policy: Policy, step_seconds: float, log_fail_thr
     else:
         reason = (
             f"undecided: {prepared.unit} {rates}, ratio {fmt_ratio(est.ratio)}, upper bound"
-            f" {fmt_ratio(ratio.upper)} not yet below {p.pass_ratio:g}"
+            f" {fmt_ratio(upper)} not yet below {fmt_ratio(pass_at)}"
         )
     return _result(prepared, Verdict.INCONCLUSIVE, reason, **common)

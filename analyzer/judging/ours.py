@@ -3,16 +3,17 @@
 Pipeline, one small stage per module: prepare each metric as per-step counts (:mod:`.ratio`,
 :mod:`.latency`), decide each metric (:mod:`.metric`), combine (:mod:`.combine`).
 
-The false-fail rate α_fail is shared by e-Bonferroni over every planned fail test of the judged
-(non-dry-run) metrics — one ratio test per metric plus one per absolute limit — so each test
-fails at e ≥ m/α_fail (Vovk & Wang 2021, "E-values: calibration, combination and applications",
-Ann. Statist. 49(3)). A policy metric absent from the measurement is inconclusive: missing data
-is never a pass.
+The false-fail rate α_fail is shared by e-Bonferroni (Vovk & Wang 2021, "E-values: calibration,
+combination and applications", Ann. Statist. 49(3)) over the fail tests of the judged (non-dry-run)
+metrics the measurement holds: the ratio tests share 90 % of it, the absolute-limit (SLO) tests
+10 %. The split depends on which metrics the data has, not on their values, so it is the same at
+every look of a run. A policy metric absent from the measurement is inconclusive and spends
+nothing: missing data is never a pass.
 """
 
 from __future__ import annotations
 
-import math
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -20,7 +21,7 @@ from analyzer.judging.combine import combine
 from analyzer.judging.digest import measurement_digest
 from analyzer.judging.evidence import StepCounts
 from analyzer.judging.latency import prepare_histogram
-from analyzer.judging.metric import Prepared, decide
+from analyzer.judging.metric import Budget, Comparison, Prepared, decide
 from analyzer.judging.ratio import prepare_ratio
 from analyzer.model import (
     Estimate,
@@ -33,47 +34,79 @@ from analyzer.model import (
     RatioMetric,
 )
 
-
-def _planned_tests(policies: dict[str, MetricPolicy]) -> int:
-    judged = [p for p in policies.values() if not p.dry_run]
-    return max(1, sum(1 + (p.slo is not None) for p in judged))
+#: Share of α_fail given to the absolute-limit (SLO) tests together, when the policy has any.
+SLO_SHARE = 0.1
 
 
-def _missing(name: str, policy: MetricPolicy) -> Prepared:
+def budgets(policy: Policy, judged: dict[str, MetricPolicy]) -> dict[str, Budget]:
+    """e-Bonferroni: α_fail split over the judged (non-dry-run) metrics the data holds, SLO tests apart.
+
+    The ratio tests share (1 - SLO_SHARE)·α_fail equally and the SLO tests SLO_SHARE·α_fail (all of
+    α_fail when no metric has an SLO). Dry-run metrics are judged at the same level as one judged
+    metric but spend nothing: they cannot fail the canary.
+    """
+    counted = [name for name, p in judged.items() if not p.dry_run]
+    with_slo = [name for name in counted if judged[name].slo is not None]
+    slo_share = SLO_SHARE if with_slo else 0.0
+    alpha_ratio = policy.alpha_fail * (1.0 - slo_share) / max(1, len(counted))
+    alpha_slo = policy.alpha_fail * slo_share / max(1, len(with_slo))
+    return {
+        name: Budget(alpha_fail=alpha_ratio, alpha_slo=alpha_slo or alpha_ratio, alpha_pass=policy.alpha_pass)
+        for name in judged
+    }
+
+
+def _missing(name: str, policy: MetricPolicy, reason: str = "no data: the measurement has no such metric") -> Prepared:
     empty = np.zeros(0)
     return Prepared(
         name=name,
         policy=policy,
-        counts=StepCounts(empty, empty, empty, empty),
+        comparisons=(Comparison(StepCounts(empty, empty, empty, empty)),),
         first_step=0,
         estimate=Estimate(ratio=None, canary=None, stable=None),
-        untestable="no data: the measurement has no such metric",
+        untestable=reason,
     )
 
 
-def _prepare(name: str, data: RatioMetric | HistogramMetric, policy: MetricPolicy, warmup: int) -> Prepared:
+def _prepare(name: str, data: RatioMetric | HistogramMetric, policy: MetricPolicy, default_warmup: int) -> Prepared:
+    warmup = policy.warmup_steps if policy.warmup_steps is not None else default_warmup
     if isinstance(data, RatioMetric):
         return prepare_ratio(name, data, policy, warmup)
     return prepare_histogram(name, data, policy, warmup)
 
 
-def judge(measurement: Measurement, policy: Policy) -> Judgment:
+def judge(measurement: Measurement, policy: Policy, unavailable: Mapping[str, str] | None = None) -> Judgment:
     """Judge the canary on every metric of the measurement (and every metric the policy names).
+
+    ``unavailable`` names metrics whose data the source could not trust (a series missing on one
+    arm, a partial response, stale data), each with the reason: they are inconclusive with that
+    reason whatever the measurement holds for them — never a pass, never a fail.
 
     Raises :class:`~analyzer.errors.InputError` when the policy gives a metric another kind.
     """
     policies: dict[str, MetricPolicy] = {}
     prepared: list[Prepared] = []
+    unavailable = unavailable or {}
+    for name, reason in unavailable.items():
+        data_kind = measurement.metrics[name].kind if name in measurement.metrics else None
+        named = policy.metrics.get(name)
+        kind = Kind(data_kind) if data_kind else (named.kind if named else Kind.RATIO)
+        policies[name] = policy.for_metric(name, kind)
+        prepared.append(_missing(name, policies[name], reason))
     for name, data in measurement.metrics.items():
+        if name in unavailable:
+            continue
         metric_policy = policy.for_metric(name, Kind(data.kind))
         policies[name] = metric_policy
         prepared.append(_prepare(name, data, metric_policy, policy.warmup_steps))
     for name, metric_policy in policy.metrics.items():
-        if name not in measurement.metrics:
+        if name not in measurement.metrics and name not in unavailable:
             policies[name] = metric_policy
             prepared.append(_missing(name, metric_policy))
-    log_threshold = math.log(_planned_tests(policies) / policy.alpha_fail)
-    results = [decide(p, policy, measurement.step_seconds, log_threshold) for p in prepared]
+    present = {name: policies[name] for name in measurement.metrics if name not in unavailable}
+    split = budgets(policy, present)
+    fallback = Budget(alpha_fail=policy.alpha_fail, alpha_slo=policy.alpha_fail, alpha_pass=policy.alpha_pass)
+    results = [decide(p, policy, measurement.step_seconds, split.get(p.name, fallback)) for p in prepared]
     verdict, score, reasons = combine(results)
     steps = max((d.steps for d in measurement.metrics.values()), default=0)
     return Judgment(

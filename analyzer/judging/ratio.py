@@ -5,29 +5,44 @@ from __future__ import annotations
 import numpy as np
 
 from analyzer.judging.evidence import StepCounts
-from analyzer.judging.metric import Prepared, SloCounts
-from analyzer.model import Diagnostics, Estimate, MetricPolicy, RatioMetric
+from analyzer.judging.metric import Comparison, Prepared, SloCounts
+from analyzer.judging.pods import arm_pods
+from analyzer.model import Diagnostics, Estimate, MetricPolicy, RatioArm, RatioMetric
 from analyzer.stats.rate_ratio import rate_ratio_test
 
 
-def _rate(events: float, total: float) -> float | None:
-    return events / total if total > 0 else None
+def _arm(arm: RatioArm, start: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """(events clipped to requests, requests, the largest overshoot clipped) after warm-up."""
+    total = np.asarray(arm.total[start:], dtype=np.float64)
+    events = np.asarray(arm.events[start:], dtype=np.float64)
+    over = float(np.max(events - total, initial=0.0))
+    return np.minimum(events, total), total, over
 
 
 def prepare_ratio(name: str, data: RatioMetric, policy: MetricPolicy, warmup_steps: int) -> Prepared:
-    """Steps after warm-up; events are clipped to requests (they may differ by extrapolation slack)."""
+    """Steps after warm-up; events over requests (per-series extrapolation) are clipped, with a note."""
     start = min(warmup_steps, data.steps)
-    n_c = np.asarray(data.canary.total[start:], dtype=np.float64)
-    n_s = np.asarray(data.stable.total[start:], dtype=np.float64)
-    counts = StepCounts(
-        canary_events=np.minimum(np.asarray(data.canary.events[start:], dtype=np.float64), n_c),
-        canary_total=n_c,
-        stable_events=np.minimum(np.asarray(data.stable.events[start:], dtype=np.float64), n_s),
-        stable_total=n_s,
-    )
-    e_c, e_s = float(counts.canary_events.sum()), float(counts.stable_events.sum())
-    t_c, t_s = float(n_c.sum()), float(n_s.sum())
-    canary_rate, stable_rate = _rate(e_c, t_c), _rate(e_s, t_s)
+    e_c, n_c, over_c = _arm(data.canary, start)
+    e_s, n_s, over_s = _arm(data.stable, start)
+    notes = []
+    if max(over_c, over_s) > 0:
+        notes.append(
+            f"events exceeded requests by up to {max(over_c, over_s):.3g} in a step (PromQL extrapolates each"
+            " series on its own): clipped to requests"
+        )
+    canary_pods = stable_pods = None
+    if data.pods is not None:
+        sliced = {
+            arm: [
+                (np.asarray(s.events[start:], np.float64), np.asarray(s.total[start:], np.float64))
+                for s in pods.values()
+            ]
+            for arm, pods in (("canary", data.pods.canary), ("stable", data.pods.stable))
+        }
+        canary_pods = arm_pods([e for e, _ in sliced["canary"]], [t for _, t in sliced["canary"]], e_c, n_c)
+        stable_pods = arm_pods([e for e, _ in sliced["stable"]], [t for _, t in sliced["stable"]], e_s, n_s)
+    counts = StepCounts(e_c, n_c, e_s, n_s, canary_pods=canary_pods, stable_pods=stable_pods)
+    canary_rate, stable_rate = counts.rates()
     ratio = canary_rate / stable_rate if canary_rate is not None and stable_rate else None
     estimate = Estimate(
         ratio=ratio, canary=canary_rate, stable=stable_rate, canary_rate=canary_rate, stable_rate=stable_rate
@@ -35,24 +50,33 @@ def prepare_ratio(name: str, data: RatioMetric, policy: MetricPolicy, warmup_ste
     slo = None
     if policy.slo is not None:
         slo = SloCounts(
-            events=counts.canary_events,
+            events=e_c,
             total=n_c,
+            stable_events=e_s,
+            stable_total=n_s,
             limit_rate=policy.slo.limit,
             observed=canary_rate,
+            stable_observed=stable_rate,
             describe="error rate",
         )
     untestable = None
+    t_c, t_s = float(n_c.sum()), float(n_s.sum())
     if t_c <= 0 or t_s <= 0:
         arm = "canary" if t_c <= 0 else "stable"
         untestable = f"no data: the {arm} served no requests after warm-up"
-    fixed = None if untestable else rate_ratio_test(e_c, t_c, e_s, t_s, ratio=policy.fail_ratio).pvalue
+    fixed = (
+        None
+        if untestable
+        else rate_ratio_test(float(e_c.sum()), t_c, float(e_s.sum()), t_s, ratio=policy.fail_ratio).pvalue
+    )
     return Prepared(
         name=name,
         policy=policy,
-        counts=counts,
+        comparisons=(Comparison(counts),),
         first_step=start,
         estimate=estimate,
         slo=slo,
         untestable=untestable,
-        diagnostics=Diagnostics(fixed_look_p_value=fixed),
+        diagnostics=Diagnostics(fixed_look_p_value=fixed, notes=notes),
+        pods_known=data.pods is not None,
     )

@@ -71,16 +71,26 @@ def log_ratio_grid(scale: float, include: tuple[float, ...] = ()) -> Grid:
     return Grid(theta=theta, log_prior=log_prior)
 
 
-def cumulative_loglik(successes: FloatArray, trials: FloatArray, log_p: FloatArray, log_q: FloatArray) -> FloatArray:
+def cumulative_loglik(
+    successes: FloatArray,
+    trials: FloatArray,
+    log_p: FloatArray,
+    log_q: FloatArray,
+    weights: FloatArray | None = None,
+) -> FloatArray:
     """Binomial log-likelihood (without the constant binomial coefficient), summed over steps 1..K.
 
     ``log_p`` and ``log_q`` are (G, K): log p and log(1 - p), passed separately so that they stay
     exact when p is within rounding of 0 or 1. The result is (G, K), column K the log-likelihood of
     the first K steps. A term with no successes (or no failures) contributes 0 whatever its log.
+    ``weights`` (K,) temper each step's term — 1/φ_k for overdispersed counts (quasi-likelihood,
+    :mod:`analyzer.stats.dispersion`); they must be predictable for the e-process to stay valid.
     """
     failures = trials - successes
     with np.errstate(invalid="ignore"):
         per_step = np.where(successes > 0, successes * log_p, 0.0) + np.where(failures > 0, failures * log_q, 0.0)
+    if weights is not None:
+        per_step = per_step * weights
     result: FloatArray = np.cumsum(per_step, axis=1)
     return result
 

@@ -136,8 +136,9 @@ def rate_ratio_test(
             1.0,
             2.0 * min(_upper_tail(canary_events, total, share), _lower_tail(canary_events, total, share)),
         )
-    if canary_exposure > 0 and stable_exposure > 0 and stable_events > 0:
-        estimate = (canary_events / canary_exposure) / (stable_events / stable_exposure)
+    denominator = canary_exposure * stable_events  # (e_c / n_c) / (e_s / n_s), without underflow
+    if canary_exposure > 0 and stable_exposure > 0 and denominator > 0:
+        estimate = canary_events * stable_exposure / denominator
     elif canary_events > 0:
         estimate = float("inf")
     else:

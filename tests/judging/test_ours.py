@@ -1,5 +1,7 @@
 """Seeded simulations with known truth: error rates of the judge across looks."""
 
+from dataclasses import replace
+
 import pytest
 from scipy import stats
 
@@ -30,10 +32,10 @@ def test_aa_false_fail_over_30_looks_stays_within_alpha():
 
 def test_every_prefix_is_one_look_and_fail_is_sticky():
     """Judging steps 1..k fails exactly when the full run's first fail step is < k."""
-    measurement = simulate(Scenario(rps=100.0, canary_share=0.1, error_ratio=3.0, onset_step=4, steps=14), 5)
+    measurement = simulate(Scenario(rps=100.0, canary_share=0.1, error_ratio=3.0, onset_step=4, steps=22), 5)
     full = analyzer.judge(measurement)
     first = min(m.fail_step for m in full.metrics if m.fail_step is not None)
-    for k in range(1, 15):
+    for k in range(1, 23):
         verdict = analyzer.judge(measurement.head(k)).verdict
         assert (verdict is Verdict.FAIL) == (k > first), k
 
@@ -79,9 +81,19 @@ def test_healthy_canary_with_enough_traffic_passes():
     assert judgment.verdict is Verdict.PASS and judgment.score == 100.0
 
 
-def test_coarse_buckets_answer_resolution_and_name_bounds_to_add():
-    # p95 ≈ 0.11 s sits in DefBuckets' (0.1, 0.25] bucket: 0.25 is 120 % away
+def test_default_buckets_test_the_bounds_around_stable_p95():
+    # p95 ≈ 0.11 s sits in DefBuckets' (0.1, 0.25] bucket: both neighbours are tested, never "resolution"
     scenario = Scenario(rps=100.0, canary_share=0.1, latency=Latency(median=0.05, sigma=0.48))
+    latency = next(m for m in analyzer.judge(simulate(scenario, 1)).metrics if m.name == "latency")
+    assert "resolution" not in latency.reason
+    assert latency.diagnostics.tested_bounds[0] == 0.25 and 0.1 in latency.diagnostics.tested_bounds
+    slower = replace(scenario, latency_scale=1.5)
+    latency = next(m for m in analyzer.judge(simulate(slower, 1)).metrics if m.name == "latency")
+    assert latency.verdict is Verdict.FAIL
+
+
+def test_p95_beyond_the_largest_bound_is_resolution_with_bounds_to_add():
+    scenario = Scenario(rps=100.0, canary_share=0.1, latency=Latency(median=20.0, sigma=0.3))
     latency = next(m for m in analyzer.judge(simulate(scenario, 1)).metrics if m.name == "latency")
     assert latency.verdict is Verdict.INCONCLUSIVE
     assert "resolution" in latency.reason and latency.diagnostics.suggested_buckets
@@ -95,11 +107,19 @@ def test_missing_metric_is_inconclusive_never_pass():
     assert any("no such metric" in r for r in judgment.reasons)
 
 
-def test_slo_breach_fails_even_when_stable_is_as_bad():
+def test_service_wide_slo_breach_is_inconclusive_not_the_canarys_fault():
     both_bad = Scenario(rps=100.0, canary_share=0.1, error_rate=0.09, buckets=FINE_BUCKETS)
-    judgment = analyzer.judge(simulate(both_bad, 3))
-    errors = next(m for m in judgment.metrics if m.name == "error-rate")
-    assert errors.verdict is Verdict.FAIL and "SLO" in errors.reason
+    errors = next(m for m in analyzer.judge(simulate(both_bad, 3)).metrics if m.name == "error-rate")
+    assert errors.verdict is Verdict.INCONCLUSIVE and "service-wide SLO breach" in errors.reason
+
+
+def test_slo_breach_by_the_canary_alone_fails():
+    policy = {
+        "metrics": {"error-rate": {"kind": "ratio", "fail_ratio": 2.0, "pass_ratio": 3.0, "slo": {"limit": 0.05}}}
+    }
+    canary_bad = Scenario(rps=100.0, canary_share=0.5, error_rate=0.04, error_ratio=1.8, buckets=FINE_BUCKETS)
+    errors = next(m for m in analyzer.judge(simulate(canary_bad, 3), policy).metrics if m.name == "error-rate")
+    assert errors.verdict is Verdict.FAIL and errors.reason.startswith("SLO breach")
 
 
 def test_non_critical_regression_blocks_pass_without_aborting():
