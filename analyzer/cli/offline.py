@@ -21,6 +21,9 @@ from analyzer.report import render, render_markdown
 from analyzer.report.table import STYLE
 from analyzer.service import JudgeName, Look, Regression, demo_looks, judge_file
 
+#: The draft pydantic's schemas follow, named in the output so that validators and editors pick it.
+JSON_SCHEMA_DRAFT = "https://json-schema.org/draft/2020-12/schema"
+
 
 class SchemaName(StrEnum):
     MEASUREMENT = "measurement"
@@ -59,13 +62,14 @@ def judge_command(
 def schema_command(
     name: Annotated[SchemaName, typer.Argument(help="measurement, policy or judgment")],
 ) -> None:
-    """Print the JSON Schema of a document."""
+    """Print the JSON Schema (draft 2020-12) of a document."""
     models: dict[SchemaName, type[BaseModel]] = {
         SchemaName.MEASUREMENT: Measurement,
         SchemaName.POLICY: Policy,
         SchemaName.JUDGMENT: Judgment,
     }
-    print(json.dumps(models[name].model_json_schema(), indent=2))
+    schema = {"$schema": JSON_SCHEMA_DRAFT, **models[name].model_json_schema()}
+    print(json.dumps(schema, indent=2))
 
 
 def _looks_table(looks: list[Look]) -> Table:

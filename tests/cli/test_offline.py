@@ -1,14 +1,27 @@
 """The command line, run as users run it: exit codes, outputs, errors."""
 
 import json
+import re
+from pathlib import Path
 
+import jsonschema
 import pytest
 from typer.testing import CliRunner
 
 from analyzer.cli import app
+from analyzer.model import Measurement
 from analyzer.sources.simulate import FINE_BUCKETS, Scenario, simulate
 
 runner = CliRunner()
+ROOT = Path(__file__).parents[2]
+
+
+def _json_examples(page: Path) -> list[dict]:
+    """The ```json blocks of a Markdown page, parsed: the examples users copy."""
+    return [json.loads(block) for block in re.findall(r"```json\n(.*?)```", page.read_text(), re.DOTALL)]
+
+
+README_EXAMPLE = _json_examples(ROOT / "README.md")[0]
 
 
 @pytest.fixture
@@ -86,10 +99,52 @@ def test_profiles_by_path_and_by_name(write, tmp_path):
     assert unknown.exit_code == 4 and "neither a file nor a built-in profile" in unknown.stderr
 
 
+def test_the_kayenta_judge_answers_the_readme_example(tmp_path):
+    """Two steps, one left after warm-up: Kayenta cannot classify them; inconclusive (3), not a traceback (1)."""
+    path = tmp_path / "readme.json"
+    path.write_text(json.dumps(README_EXAMPLE))
+    result = runner.invoke(app, ["judge", str(path), "--judge", "kayenta", "-o", "json"])
+    assert result.exit_code == 3, result.output
+    body = json.loads(result.stdout)
+    assert body["judge"] == "kayenta" and body["verdict"] == "inconclusive"
+    assert {m["name"]: m["label"] for m in body["metrics"]} == {"error-rate": "Error", "latency": "Nodata"}
+
+
+def _validator(document="measurement"):
+    """A validator for the published schema, of the draft the schema names."""
+    result = runner.invoke(app, ["schema", document])
+    assert result.exit_code == 0
+    schema = json.loads(result.stdout)
+    cls = jsonschema.validators.validator_for(schema, default=None)
+    assert cls is jsonschema.Draft202012Validator
+    cls.check_schema(schema)
+    return cls(schema)
+
+
 def test_schema_is_published():
-    schema = json.loads(runner.invoke(app, ["schema", "measurement"]).stdout)
-    assert "metrics" in schema["properties"]
-    assert runner.invoke(app, ["schema", "policy"]).exit_code == 0
+    assert "metrics" in _validator().schema["properties"]
+    for document in ("policy", "judgment"):
+        _validator(document)
+
+
+@pytest.mark.parametrize(
+    "example",
+    [README_EXAMPLE, *_json_examples(ROOT / "docs" / "measurement.md")],
+)
+def test_the_schema_accepts_the_documented_examples(example):
+    """The README's example ("+Inf" in le) and the per-pod example are valid for the schema and the model."""
+    _validator().validate(example)
+    Measurement.model_validate(example)
+
+
+@pytest.mark.parametrize(
+    "le",
+    [[0.1, "fast", "+Inf"], [0.1, None, "+Inf"], [0.1, "-Inf", "+Inf"]],
+)
+def test_the_schema_refuses_bounds_that_are_not_numbers(le):
+    bad = {"metrics": {"latency": {"kind": "histogram", "le": le, "canary": [], "stable": []}}}
+    with pytest.raises(jsonschema.ValidationError):
+        _validator().validate(bad)
 
 
 def test_demo_ends_in_an_abort():

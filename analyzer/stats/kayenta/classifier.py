@@ -6,7 +6,8 @@ Mann-Whitney classification, in order (Kayenta ``MannWhitneyClassifier``):
    when NaNs are removed; ``Pass`` when NaNs are replaced by zeros;
 2. identical sorted series, or one distinct value overall: ``Pass`` (deviation 1);
 3. both series constant: relative Gaussian noise (sd = value·1e-5) is added so ranks are not all tied;
-4. the Mann-Whitney interval [lo, hi] and Hodges-Lehmann estimate θ̂ of canary - baseline;
+4. the Mann-Whitney interval [lo, hi] and Hodges-Lehmann estimate θ̂ of canary - baseline (which
+   raises, as Kayenta's does, when every rank ties or one point per arm leaves nothing to search);
 5. ``High`` when the direction allows an increase, lo > tolerance·|θ̂| and the effect size (mean
    ratio, NaN if a mean is 0, or CLES) reaches the allowed increase; ``Low`` symmetrically;
    otherwise ``Pass``; a High/Low of a critical metric is critical when its effect reaches the

@@ -11,6 +11,10 @@ The interval ends are the roots of W(d, ±Φ⁻¹(1 - α/2)) and the Hodges-Lehm
 W(d, 0), searched on [min x - max y, max x - min y] by Brent's method with an absolute tolerance
 of 1e-4, as Kayenta and R's ``uniroot`` do. Results agree with theirs to that tolerance.
 
+Both raise where Kayenta throws, which its judge labels ``Error``: when every observation ties
+(σ = 0), and when both samples are constant, so that the search range has no width (Kayenta's
+Brent solver refuses it; one point per arm is the common case).
+
 Bauer (1972) "Constructing confidence sets using rank statistics", JASA 67(339);
 Hollander & Wolfe (1999) "Nonparametric Statistical Methods", §4.3.
 """
@@ -66,6 +70,8 @@ def shift_interval(experiment: ArrayLike, control: ArrayLike, confidence_level: 
     if x.size == 0 or y.size == 0:
         raise ValueError("both samples must be non-empty")
     lo, hi = float(x.min() - y.max()), float(x.max() - y.min())
+    if not lo < hi:
+        raise ValueError(f"both samples are constant: no shift range to search (from {lo:g} to {hi:g})")
     z = float(stats.norm.ppf(1.0 - (1.0 - confidence_level) / 2.0))
     return ShiftInterval(
         low=_root(x, y, z, lo, hi),
