@@ -41,6 +41,23 @@ POD_SUM_SLACK = (0.01, 1.0)
 
 Count = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 PodName = Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
+#: JSON Schema of a map by pod name: pydantic writes the name pattern as ``patternProperties``, which
+#: lets any other key through; ``additionalProperties: false`` refuses those, as the model does.
+_BY_POD_SCHEMA: dict[str, Any] = {"additionalProperties": False}
+_INF_TEXT = "[+]?[Ii][Nn][Ff]"
+#: JSON Schema of ``le``: numbers, or text as the Prometheus API writes label values ("0.1", "+Inf");
+#: JSON has no infinity, so the +Inf bound is text.
+_LE_SCHEMA: dict[str, Any] = {
+    "items": {
+        "anyOf": [
+            {"type": "number"},
+            {"type": "string", "pattern": f"^([+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?|{_INF_TEXT})$"},
+        ]
+    },
+    "contains": {"type": "string", "pattern": f"^{_INF_TEXT}$"},
+    "minItems": 2,
+    "uniqueItems": True,
+}
 
 
 def _exceeds(a: float, b: float, slack: tuple[float, float] = ARTEFACT_SLACK) -> bool:
@@ -71,7 +88,9 @@ class RatioArm(_Strict):
     """One arm of a ratio metric: requests and events (e.g. errors) per step."""
 
     total: list[Count] = Field(description="requests per step")
-    events: list[Count] = Field(description="events (e.g. errors) per step; never more than total")
+    events: list[Count] = Field(
+        description="events (e.g. errors) per step; at most total, or a little over it (PromQL extrapolation)"
+    )
 
     @model_validator(mode="after")
     def _events_within_total(self) -> RatioArm:
@@ -89,8 +108,8 @@ class RatioArm(_Strict):
 class RatioPods(_Strict):
     """Per-pod breakdown of a ratio metric: each arm's pods, each with the arm's per-step fields."""
 
-    canary: dict[PodName, RatioArm] = Field(default_factory=dict)
-    stable: dict[PodName, RatioArm] = Field(default_factory=dict)
+    canary: dict[PodName, RatioArm] = Field(default_factory=dict, json_schema_extra=_BY_POD_SCHEMA)
+    stable: dict[PodName, RatioArm] = Field(default_factory=dict, json_schema_extra=_BY_POD_SCHEMA)
 
 
 class RatioMetric(_Strict):
@@ -161,8 +180,8 @@ Rows = list[list[Count]]
 class HistogramPods(_Strict):
     """Per-pod breakdown of a histogram: each arm's pods, each with per-step cumulative rows."""
 
-    canary: dict[PodName, Rows] = Field(default_factory=dict)
-    stable: dict[PodName, Rows] = Field(default_factory=dict)
+    canary: dict[PodName, Rows] = Field(default_factory=dict, json_schema_extra=_BY_POD_SCHEMA)
+    stable: dict[PodName, Rows] = Field(default_factory=dict, json_schema_extra=_BY_POD_SCHEMA)
 
 
 def _sort_columns(rows: Any, order: list[int]) -> Any:
@@ -178,7 +197,7 @@ class HistogramMetric(_Strict):
     kind: Literal["histogram"]
     le: list[float] = Field(
         description="bucket upper bounds, numbers or '+Inf', in any order (sorted with their columns)",
-        json_schema_extra={"items": {"anyOf": [{"type": "number"}, {"type": "string", "pattern": "^[+]?[Ii]nf$"}]}},
+        json_schema_extra=_LE_SCHEMA,
     )
     canary: Rows = Field(description="per step, cumulative counts for each le")
     stable: Rows = Field(description="per step, cumulative counts for each le")

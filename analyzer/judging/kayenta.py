@@ -190,7 +190,7 @@ def judge_kayenta(measurement: Measurement, policy: Policy) -> Judgment:
     judged: list[tuple[MetricResult, ScoredMetric]] = []
     for name, data in measurement.metrics.items():
         metric_policy = policy.for_metric(name, Kind(data.kind))
-        warmup = policy.warmup_steps if metric_policy.warmup_steps is None else metric_policy.warmup_steps
+        warmup = policy.warmup_steps  # Kayenta has one warm-up for every metric (parity, and its benchmark figures)
         judged.append(_judge_metric(name, data, metric_policy, warmup))
     judged += [_missing(name, p) for name, p in policy.metrics.items() if name not in measurement.metrics]
     results, scored = [r for r, _ in judged], [m for _, m in judged]

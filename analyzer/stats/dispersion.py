@@ -36,11 +36,15 @@ from scipy import stats
 FloatArray = NDArray[np.float64]
 
 #: Pseudo-steps of prior weight on φ = 1 (the binomial), so that one early residual cannot rule.
-PRIOR_STEPS = 2.0
+PRIOR_STEPS = 1.0
 #: Prior burstiness κ₀ of a step's count (Var = μ + κ₀μ²): a per-minute coefficient of variation of ~0.3.
 PRIOR_KAPPA = 0.1
 #: The arm-level estimate is raised to this quantile's upper value: (d / χ²_d(level)) · φ̂.
 ARM_LEVEL_QUANTILE = 0.5
+#: Residuals are capped at this multiple of their median-based scale (χ²₁'s 99th percentile is 6.6).
+WINSOR = 6.0
+#: Median of the χ² distribution with one degree of freedom.
+CHI2_1_MEDIAN = float(stats.chi2.ppf(0.5, 1))
 #: Largest dispersion applied: beyond it a step carries almost no evidence anyway.
 MAX_DISPERSION = 1000.0
 
@@ -50,24 +54,11 @@ def _previous_cumulative(values: FloatArray) -> FloatArray:
     return np.concatenate([[0.0], np.cumsum(values)[:-1]])
 
 
-def _canary_share(
-    canary_events: FloatArray, canary_total: FloatArray, stable_events: FloatArray, stable_total: FloatArray
-) -> FloatArray:
-    """π_k = θ n_c / (θ n_c + n_s) at θ̂ fitted on the steps before k (½ event added to each arm)."""
-    rate_c = (_previous_cumulative(canary_events) + 0.5) / (_previous_cumulative(canary_total) + 1.0)
-    rate_s = (_previous_cumulative(stable_events) + 0.5) / (_previous_cumulative(stable_total) + 1.0)
-    weighted = (rate_c / rate_s) * canary_total
-    denominator = weighted + stable_total
-    with np.errstate(divide="ignore", invalid="ignore"):
-        share: FloatArray = np.where(denominator > 0, weighted / denominator, 0.5)
-    return share
-
-
 def series_dispersion(observed: FloatArray, mean: FloatArray, variance: FloatArray) -> FloatArray:
     """φ_k of one series from its standardised residuals z_j = (x_j - m_j)/√v_j, steps j ≤ k.
 
-    r_j = (z_j - z_{j-1})² / 2 for the steps after the first usable one (whose z is taken against
-    no fitted parameter yet). With d_k such differences so far and d' = PRIOR_STEPS + d_k,
+    r_j = (z_j - z_{j-1})² / 2, winsorised (:func:`_winsorised`). With d_k such differences so far and
+    d' = PRIOR_STEPS + d_k,
 
         φ_k = max(1, (PRIOR_STEPS · φ₀_k + Σ_{j≤k} r_j) / χ²_{d'}(q)),   q = ``ARM_LEVEL_QUANTILE``,
 
@@ -80,10 +71,9 @@ def series_dispersion(observed: FloatArray, mean: FloatArray, variance: FloatArr
         z = np.where(usable, (observed - mean) / np.sqrt(variance), 0.0)
     paired = np.zeros(observed.size, dtype=bool)
     paired[1:] = usable[1:] & usable[:-1]
-    if usable.any():
-        paired[: int(np.argmax(usable)) + 2] = False
-    residual = np.zeros(observed.size)
-    residual[1:] = np.where(paired[1:], 0.5 * np.diff(z) ** 2, 0.0)
+    raw = np.zeros(observed.size)
+    raw[1:] = np.where(paired[1:], 0.5 * np.diff(z) ** 2, 0.0)
+    residual = _winsorised(raw, paired)
     dof = PRIOR_STEPS + np.cumsum(paired)
     prior = 1.0 + PRIOR_KAPPA * np.maximum(mean, 0.0)
     phi = (PRIOR_STEPS * prior + np.cumsum(residual)) / stats.chi2.ppf(ARM_LEVEL_QUANTILE, dof)
@@ -91,18 +81,50 @@ def series_dispersion(observed: FloatArray, mean: FloatArray, variance: FloatArr
     return result
 
 
+def _winsorised(residual: FloatArray, paired: np.ndarray) -> FloatArray:
+    """Each residual capped at ``WINSOR`` × the median-based scale of the residuals so far (≥ 1).
+
+    A regression's onset is one jump in the standardised series — one huge residual that would
+    inflate a plain mean for many steps; bursts give many large residuals, which the cap hardly
+    touches (a χ²₁ exceeds 6.6 once in a hundred). The median of χ²₁ is ``CHI2_1_MEDIAN``.
+    """
+    capped = residual.copy()
+    seen: list[float] = []
+    for k in np.flatnonzero(paired):
+        seen.append(float(residual[k]))
+        scale = max(1.0, float(np.median(seen)) / CHI2_1_MEDIAN)
+        capped[k] = min(residual[k], WINSOR * scale)
+    return capped
+
+
 def ratio_dispersion(
     canary_events: FloatArray, canary_total: FloatArray, stable_events: FloatArray, stable_total: FloatArray
 ) -> FloatArray:
-    """φ_k of the canary's share of each step's events (the conditional binomial of the rate ratio)."""
-    share = _canary_share(canary_events, canary_total, stable_events, stable_total)
+    """φ_k of the canary's share of each step's events (the conditional binomial of the rate ratio).
+
+    Residuals are centred at r = 1, so that a constant ratio — or one that changes once, at an
+    onset — is a level the successive differences cancel, and scaled by the binomial variance at r̂
+    fitted on the earlier steps (½ event added to each arm), the variance the data actually has.
+    """
+    exposure = canary_total + stable_total
+    rate_c = (_previous_cumulative(canary_events) + 0.5) / (_previous_cumulative(canary_total) + 1.0)
+    rate_s = (_previous_cumulative(stable_events) + 0.5) / (_previous_cumulative(stable_total) + 1.0)
+    fitted = (rate_c / rate_s) * canary_total
+    with np.errstate(divide="ignore", invalid="ignore"):
+        level = np.where(exposure > 0, canary_total / exposure, 0.5)  # the mean at r = 1: a constant r is a level
+        share = np.where(fitted + stable_total > 0, fitted / (fitted + stable_total), 0.5)  # the variance at r̂
     events = canary_events + stable_events
-    return series_dispersion(canary_events, events * share, events * share * (1.0 - share))
+    return series_dispersion(canary_events, events * level, events * share * (1.0 - share))
 
 
 def rate_dispersion(events: FloatArray, total: FloatArray) -> FloatArray:
-    """φ_k of one arm's event counts around its own rate (for absolute limits)."""
-    rate = (_previous_cumulative(events) + 0.5) / (_previous_cumulative(total) + 1.0)
+    """φ_k of one arm's event counts around its own rate (for absolute limits).
+
+    Centred and scaled at the arm's pooled rate over the steps given: a constant is all the
+    successive differences need, and the pooled rate is the best one there is.
+    """
+    served = float(total.sum())
+    rate = min(max(float(events.sum()) / served, 0.0), 1.0) if served > 0 else 0.0
     return series_dispersion(events, total * rate, total * rate * (1.0 - rate))
 
 

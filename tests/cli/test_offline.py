@@ -107,7 +107,7 @@ def test_the_kayenta_judge_answers_the_readme_example(tmp_path):
     assert result.exit_code == 3, result.output
     body = json.loads(result.stdout)
     assert body["judge"] == "kayenta" and body["verdict"] == "inconclusive"
-    assert {m["name"]: m["label"] for m in body["metrics"]} == {"error-rate": "Error", "latency": "Nodata"}
+    assert {m["name"]: m["label"] for m in body["metrics"]} == {"error-rate": "Error", "latency": "Error"}
 
 
 def _validator(document="measurement"):
@@ -151,3 +151,26 @@ def test_demo_ends_in_an_abort():
     result = runner.invoke(app, ["demo", "--delay", "0"])
     assert result.exit_code == 0
     assert "Argo aborts the Rollout" in result.stdout
+@pytest.mark.parametrize(
+    "metric",
+    [
+        {"kind": "histogram", "le": [0.1, 0.2], "canary": [], "stable": []},
+        {"kind": "histogram", "le": ["+Inf"], "canary": [], "stable": []},
+        {"kind": "histogram", "le": [0.1, 0.1, "+Inf"], "canary": [], "stable": []},
+        {"kind": "histogram", "le": [0.1, "+Inf"], "canary": [], "stable": [], "pods": {"canary": {"a/b": []}}},
+        {
+            "kind": "ratio",
+            "canary": {"total": [], "events": []},
+            "stable": {"total": [], "events": []},
+            "pods": {"stable": {"-pod": {"total": [], "events": []}}},
+        },
+    ],
+)
+def test_the_schema_refuses_what_the_model_refuses(metric):
+    with pytest.raises(jsonschema.ValidationError):
+        _validator().validate({"metrics": {"m": metric}})
+
+
+def test_the_schema_accepts_bounds_as_the_prometheus_api_writes_them():
+    metric = {"kind": "histogram", "le": ["0.1", "1e+00", "+INF"], "canary": [], "stable": []}
+    _validator().validate({"metrics": {"m": metric}})
