@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from analyzer.judging.evidence import (
     RatioEvidence,
@@ -76,6 +77,14 @@ class Comparison:
     counts: StepCounts
     label: str = ""
 
+    @cached_property
+    def variation(self) -> PodVariation | None:
+        """How much pods differ on this comparison's rate (None without two pods with events in an arm)."""
+        c, s = self.counts.canary_pods, self.counts.stable_pods
+        if c is None or s is None:
+            return None
+        return pod_variation(c.events.sum(axis=1), c.total.sum(axis=1), s.events.sum(axis=1), s.total.sum(axis=1))
+
 
 @dataclass(frozen=True)
 class Prepared:
@@ -115,6 +124,11 @@ def _fmt_observed(slo: SloCounts, value: float | None) -> str:
     if value is None:
         return "n/a"
     return fmt_rate(value) if slo.describe == "error rate" else f"{value:.3g} s"
+
+
+def _normal_isf(tail: float) -> float:
+    """z with P(N(0,1) > z) = tail."""
+    return float(-special.ndtri(tail))
 
 
 def fmt_rate(value: float | None) -> str:
@@ -172,13 +186,6 @@ def _result(prepared: Prepared, verdict: Verdict, reason: str, **fields: object)
     )
 
 
-def _variation(counts: StepCounts) -> PodVariation | None:
-    c, s = counts.canary_pods, counts.stable_pods
-    if c is None or s is None:
-        return None
-    return pod_variation(c.events.sum(axis=1), c.total.sum(axis=1), s.events.sum(axis=1), s.total.sum(axis=1))
-
-
 @dataclass(frozen=True)
 class _Tested:
     """One comparison's evidence with the boundaries it was tested against."""
@@ -193,7 +200,7 @@ def _test(
     comparison: Comparison, p: MetricPolicy, prior_scale: float, z_fail: float, z_pass: float, log_pass: float
 ) -> _Tested:
     counts = comparison.counts
-    variation = _variation(counts)
+    variation = comparison.variation
     sd = variation.sd if variation is not None else 0.0
     stable_rate = counts.rates()[1]
     pass_ratio = p.pass_ratio
@@ -209,7 +216,7 @@ def _test(
 def _pod_note(prepared: Prepared, tested: list[_Tested]) -> str:
     if not prepared.pods_known:
         return "could not check pod variation: the data has no per-pod breakdown"
-    variation = _variation(prepared.counts)
+    variation = prepared.comparisons[0].variation
     if variation is None:
         return "could not check pod variation: no arm has two pods with events"
     first = tested[0]
@@ -226,12 +233,12 @@ def _slo_test(prepared: Prepared, policy: Policy, budget: Budget, notes: list[st
     if slo is None or p.slo is None:
         return None, None
     share = POD_SHARE if prepared.pods_known and prepared.counts.canary_pods is not None else 0.0
-    variation = _variation(prepared.counts)
+    variation = prepared.comparisons[0].variation
     limit_rate = slo.limit_rate
     if variation is not None and share > 0:
         pods = prepared.counts.canary_pods
         spread = traffic_weights_square_sum(pods.total.sum(axis=1)) if pods is not None else 1.0
-        z = float(stats.norm.isf(budget.alpha_slo * share))
+        z = float(_normal_isf(budget.alpha_slo * share))
         limit_rate = min(limit_rate * math.exp(z * variation.tau * math.sqrt(spread)), 1.0 - 1e-9)
     log_threshold = math.log(1.0 / (budget.alpha_slo * (1.0 - share)))
     limit = exceeds_limit(slo.events, slo.total, limit_rate, policy.prior_scale, log_threshold)
@@ -266,8 +273,8 @@ def decide(prepared: Prepared, policy: Policy, step_seconds: float, budget: Budg
     n_tests = len(prepared.comparisons)
     share = POD_SHARE if prepared.pods_known else 0.0
     alpha_cs, alpha_pass_cs = budget.alpha_fail * (1.0 - share), budget.alpha_pass * (1.0 - share)
-    z_fail = float(stats.norm.isf(budget.alpha_fail * share / n_tests)) if share else 0.0
-    z_pass = float(stats.norm.isf(budget.alpha_pass * share / n_tests)) if share else 0.0
+    z_fail = float(_normal_isf(budget.alpha_fail * share / n_tests)) if share else 0.0
+    z_pass = float(_normal_isf(budget.alpha_pass * share / n_tests)) if share else 0.0
     log_fail, log_pass = math.log(1.0 / alpha_cs), math.log(1.0 / alpha_pass_cs)
     tested = [_test(c, p, policy.prior_scale, z_fail, z_pass, log_pass) for c in prepared.comparisons]
     fail_path = log_mean_exp([t.evidence.fail_path for t in tested])

@@ -29,9 +29,11 @@ mid-run is not taken for noise. φ never goes below 1: binomial data keeps its f
 
 from __future__ import annotations
 
+import bisect
+
 import numpy as np
 from numpy.typing import NDArray
-from scipy import stats
+from scipy import special
 
 FloatArray = NDArray[np.float64]
 
@@ -44,7 +46,7 @@ ARM_LEVEL_QUANTILE = 0.5
 #: Residuals are capped at this multiple of their median-based scale (χ²₁'s 99th percentile is 6.6).
 WINSOR = 6.0
 #: Median of the χ² distribution with one degree of freedom.
-CHI2_1_MEDIAN = float(stats.chi2.ppf(0.5, 1))
+CHI2_1_MEDIAN = float(2.0 * special.gammaincinv(0.5, 0.5))
 #: Largest dispersion applied: beyond it a step carries almost no evidence anyway.
 MAX_DISPERSION = 1000.0
 
@@ -52,6 +54,12 @@ MAX_DISPERSION = 1000.0
 def _previous_cumulative(values: FloatArray) -> FloatArray:
     """Σ_{j<k} values_j for every k (0 for the first step)."""
     return np.concatenate([[0.0], np.cumsum(values)[:-1]])
+
+
+def chi2_quantile(q: float, dof: FloatArray | float) -> FloatArray:
+    """χ²_dof quantile q, vectorised over dof (``scipy.stats.chi2.ppf`` without its per-call overhead)."""
+    result: FloatArray = 2.0 * special.gammaincinv(np.asarray(dof, dtype=np.float64) / 2.0, q)
+    return result
 
 
 def series_dispersion(observed: FloatArray, mean: FloatArray, variance: FloatArray) -> FloatArray:
@@ -76,7 +84,7 @@ def series_dispersion(observed: FloatArray, mean: FloatArray, variance: FloatArr
     residual = _winsorised(raw, paired)
     dof = PRIOR_STEPS + np.cumsum(paired)
     prior = 1.0 + PRIOR_KAPPA * np.maximum(mean, 0.0)
-    phi = (PRIOR_STEPS * prior + np.cumsum(residual)) / stats.chi2.ppf(ARM_LEVEL_QUANTILE, dof)
+    phi = (PRIOR_STEPS * prior + np.cumsum(residual)) / chi2_quantile(ARM_LEVEL_QUANTILE, dof)
     result: FloatArray = np.clip(phi, 1.0, MAX_DISPERSION)
     return result
 
@@ -89,11 +97,13 @@ def _winsorised(residual: FloatArray, paired: np.ndarray) -> FloatArray:
     touches (a χ²₁ exceeds 6.6 once in a hundred). The median of χ²₁ is ``CHI2_1_MEDIAN``.
     """
     capped = residual.copy()
-    seen: list[float] = []
+    seen: list[float] = []  # kept sorted: a running median in O(log k) per step
     for k in np.flatnonzero(paired):
-        seen.append(float(residual[k]))
-        scale = max(1.0, float(np.median(seen)) / CHI2_1_MEDIAN)
-        capped[k] = min(residual[k], WINSOR * scale)
+        value = float(residual[k])
+        bisect.insort(seen, value)
+        middle = len(seen) // 2
+        median = seen[middle] if len(seen) % 2 else 0.5 * (seen[middle - 1] + seen[middle])
+        capped[k] = min(value, WINSOR * max(1.0, median / CHI2_1_MEDIAN))
     return capped
 
 

@@ -32,7 +32,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import optimize, stats
+from scipy import optimize
+
+from analyzer.stats.dispersion import chi2_quantile
 
 FloatArray = NDArray[np.float64]
 
@@ -90,7 +92,7 @@ def pod_variation(
     if not arms:
         return None
     df = sum(y.size - 1 for y, _ in arms)
-    target = float(stats.chi2.ppf(UPPER_BOUND_LEVEL, df))
+    target = float(chi2_quantile(UPPER_BOUND_LEVEL, df))
     if _q_statistic(arms, 0.0) <= target:
         tau2 = 0.0
     else:
