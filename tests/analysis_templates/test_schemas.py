@@ -39,6 +39,7 @@ def test_every_template_file_holds_argo_objects():
         "background-analysis-template.yaml",
         "cluster-analysis-template.yaml",
         "example-rollout.yaml",
+        "example-rollout-experiment-baseline.yaml",
     }
 
 
@@ -72,3 +73,12 @@ def test_step_template_makes_argo_pause_at_the_horizon_not_before():
         assert metric["inconclusiveLimit"] == metric["count"]
         assert metric["successCondition"] == 'result.verdict == "pass"'
         assert metric["failureCondition"] == 'result.verdict == "fail"'
+
+
+def test_experiment_baseline_compares_the_experiments_own_hashes():
+    doc = dict(DOCUMENTS)["example-rollout-experiment-baseline.yaml:Rollout/checkout"]
+    experiment = doc["spec"]["strategy"]["canary"]["steps"][0]["experiment"]
+    assert {t["specRef"] for t in experiment["templates"]} == {"stable", "canary"}
+    args = {a["name"]: a.get("value") for a in experiment["analyses"][0]["args"]}
+    assert args["canary-hash"] == "{{templates.canary.podTemplateHash}}"
+    assert args["stable-hash"] == "{{templates.baseline.podTemplateHash}}"
