@@ -1,4 +1,4 @@
-# canary-analyzer: the Argo Rollouts metric provider. Two stages: wheels are built in the first, the
+# canary-analyzer: the Argo Rollouts metric provider (and CLI). Two stages: wheels are built in the first, the
 # final image holds only the Python runtime and the installed wheels (no compilers, no pip caches).
 # Runs as uid 10001; the only writable paths are the mounted data volume and /tmp.
 #
@@ -7,7 +7,7 @@
 
 FROM python:3.12-slim AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY analyzer ./analyzer
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 

@@ -20,6 +20,24 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from analyzer import __version__
+
+        print(f"canary-analyzer {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool | None,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = None,
+) -> None:
+    """Canary judge for Argo Rollouts: canary vs stable, anytime-valid, pass / fail / inconclusive."""
 Namespace = Annotated[str | None, typer.Option("--namespace", "-n", help="default: the kubeconfig context's")]
 Context = Annotated[str | None, typer.Option("--context", help="kubeconfig context")]
 Kubeconfig = Annotated[str | None, typer.Option("--kubeconfig", help="default: $KUBECONFIG or ~/.kube/config")]

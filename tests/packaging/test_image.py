@@ -2,7 +2,8 @@
 
 No Docker engine runs here, so the test does what the Dockerfile's stages do: build the wheel,
 install it into a fresh virtual environment, and run the entrypoint's commands from there, with the
-only writable path a data directory. It also checks the Dockerfile's promises as text.
+only writable path a data directory. It also checks the Dockerfile's promises as text. The wheel and
+the virtual environment come from ``conftest.py`` (``python -m build`` on what the Dockerfile copies).
 """
 
 from __future__ import annotations
@@ -10,15 +11,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
-import sys
-import venv
-import zipfile
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.support.prometheus import free_port, wait_until_up
 
@@ -36,28 +32,6 @@ def test_dockerfile_is_multi_stage_non_root_and_serves():
     assert not re.search(r"apt-get|build-essential|gcc", final)  # no build tools in the final stage
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {"tests", ".git", "*.db"} <= set(ignored)
-
-
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory) -> Path:
-    """A fresh virtual environment with only the built wheel (and its dependencies) installed."""
-    work = tmp_path_factory.mktemp("image")
-    source = work / "src"  # what the Dockerfile's build stage copies, and nothing else
-    source.mkdir()
-    shutil.copy(ROOT / "pyproject.toml", source)
-    shutil.copy(ROOT / "README.md", source)
-    shutil.copytree(ROOT / "analyzer", source / "analyzer", ignore=shutil.ignore_patterns("__pycache__"))
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
-                    "-w", str(work / "dist"), str(source)], check=True)
-    wheel = next((work / "dist").glob("canary_analyzer-*.whl"))
-    names = set(zipfile.ZipFile(wheel).namelist())
-    for packaged in ("analyzer/profiles/http.yaml", "analyzer/store/migrations/env.py",
-                     "analyzer/store/migrations/versions/0001_judgments.py", "analyzer/py.typed"):
-        assert packaged in names, f"{packaged} is missing from the wheel"
-    venv.create(work / "venv", with_pip=True)
-    python = work / "venv" / "bin" / "python"
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", str(wheel)], check=True, timeout=900)
-    return work / "venv" / "bin"
 
 
 def test_entrypoint_commands_run_from_the_installed_wheel(installed, tmp_path):

