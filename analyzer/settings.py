@@ -54,6 +54,14 @@ class Settings(BaseSettings):
     host: str = "0.0.0.0"
     port: int = Field(default=8080, ge=1, le=65535)
     log_level: str = "info"
+    # The reactor (`canary-analyzer rollout reactor`, docs/reactor.md).
+    reactor_namespaces: list[str] = Field(default_factory=list, description="namespaces it watches; empty = all")
+    reactor_lease_seconds: int = Field(default=60, ge=5, le=3600, description="an unfinished claim expires after")
+    reactor_resync_seconds: int = Field(default=300, ge=5, le=3600, description="each watch re-lists after this")
+    reactor_gitops_markers: list[str] | None = Field(
+        default=None, description="label/annotation keys meaning 'managed from Git' (default: Argo CD's and Flux's)"
+    )
+    reactor_metrics_port: int = Field(default=9464, ge=0, le=65535, description="its /metrics (0: none)")
 
     @model_validator(mode="after")
     def _retries_end_before_argo_gives_up(self) -> Settings:

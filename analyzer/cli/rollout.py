@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -279,3 +280,47 @@ def set_image_command(
         raise typer.BadParameter(f"{assignment!r} is not CONTAINER=IMAGE")
     _do(context, kubeconfig, namespace, f"rollout '{name}' image updated",
         lambda k, ns: actions.set_image(k, ns, name, container, image))
+
+
+@rollout_app.command("reactor")
+def reactor_command(
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="YAML settings file (else CANARY_ANALYZER_CONFIG)")
+    ] = None,
+    identity: Annotated[
+        str | None, typer.Option(help="this replica's name on Leases and Events [default: $POD_NAME, the host name]")
+    ] = None,
+) -> None:
+    """Undo annotated Rollouts whose update Argo aborted on a failed judgment, once across replicas (docs/reactor.md).
+
+    Runs until SIGTERM or Ctrl-C. Rollouts opt in with the annotation canary-analyzer.io/on-fail: undo
+    (or abort, to keep Argo's abort and only report it).
+    """
+    import os
+    import signal
+    import socket
+    import threading
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from analyzer.errors import ClusterError, InputError
+    from analyzer.server.logs import configure
+    from analyzer.service import reactor
+    from analyzer.settings import load_settings
+
+    try:
+        settings = load_settings(config)
+        engine = reactor.reactor_for(settings, identity or os.environ.get("POD_NAME") or socket.gethostname())
+    except (InputError, ClusterError) as error:
+        raise fail(str(error)) from None
+    except SQLAlchemyError as error:
+        raise fail(f"the database is unavailable: {type(error).__name__}") from None
+    configure(settings.log_level)
+    if settings.reactor_metrics_port:
+        reactor.serve_http(engine, settings.host, settings.reactor_metrics_port, settings.reactor_resync_seconds)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        reactor.run(engine, settings.reactor_namespaces, settings.reactor_resync_seconds, stop)
+    except KeyboardInterrupt:
+        stop.set()

@@ -133,14 +133,25 @@ def _owned_replica_sets(kube: Kube, obj: dict[str, Any]) -> list[dict[str, Any]]
     return owned
 
 
-def undo(kube: Kube, namespace: str, name: str, to_revision: int | None = None) -> int:
-    """Roll the pod template back to a revision (default: the one before the current); returns it."""
+def undo(
+    kube: Kube, namespace: str, name: str, to_revision: int | None = None, to_pod_hash: str | None = None
+) -> int:
+    """Roll the pod template back to a revision (default: the one before the current); returns it.
+
+    ``to_pod_hash`` names the revision by its ReplicaSet's pod-template hash instead (the reactor
+    passes ``status.stableRS``: the last revision that passed its analysis and was promoted).
+    """
     obj = kube.get(namespace, name)
     by_revision: dict[int, dict[str, Any]] = {}
     for rs in _owned_replica_sets(kube, obj):
         revision = (rs.get("metadata", {}).get("annotations") or {}).get(REVISION)
         if revision is not None and str(revision).isdigit():
             by_revision[int(revision)] = rs
+    if to_pod_hash is not None:
+        hashes = {(rs["metadata"].get("labels") or {}).get(POD_TEMPLATE_HASH): r for r, rs in by_revision.items()}
+        if to_pod_hash not in hashes:
+            raise ClusterError(f"rollout {namespace}/{name} has no revision with pod-template hash {to_pod_hash}")
+        to_revision = hashes[to_pod_hash]
     current = int((obj.get("metadata", {}).get("annotations") or {}).get(REVISION, max(by_revision, default=0)))
     if to_revision is None:
         earlier = [r for r in by_revision if r < current]

@@ -1,4 +1,5 @@
-"""A thin typed door to the Kubernetes API for Rollouts, AnalysisRuns and ReplicaSets.
+"""A thin typed door to the Kubernetes API for Rollouts, AnalysisRuns and ReplicaSets (and, for the
+reactor, the Leases and Events it writes).
 
 Every call goes through :func:`_translated`, which turns the client's exceptions into
 :class:`~analyzer.errors.ClusterError` with a message that names the object, the verb and the
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import urllib3
-from kubernetes import client, config
+from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
@@ -25,6 +26,9 @@ GROUP, VERSION = "argoproj.io", "v1alpha1"
 ROLLOUTS, ANALYSIS_RUNS = "rollouts", "analysisruns"
 REQUEST_TIMEOUT = (5.0, 20.0)  # connect, read (seconds)
 SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+#: Sent with every create and full update, as client-go does; the generated client sets no Content-Type there.
+JSON_BODY = {"Content-Type": "application/json"}
+WATCH_READ_SLACK = 30.0  # seconds a watch may stay silent past its server-side timeout before we give up on it
 
 
 class NotFound(ClusterError):  # noqa: N818 - reads as the HTTP status it is
@@ -89,6 +93,8 @@ class Kube:
         self.api = client.ApiClient(configuration)
         self.custom = client.CustomObjectsApi(self.api)
         self.apps = client.AppsV1Api(self.api)
+        self.core = client.CoreV1Api(self.api)
+        self.coordination = client.CoordinationV1Api(self.api)
 
     def _t(self, verb: str, what: str) -> Any:
         return _translated(verb, what, self.context)
@@ -100,17 +106,43 @@ class Kube:
             )
         return cast(dict[str, Any], obj)
 
-    def list_objects(self, namespace: str | None, plural: str = ROLLOUTS) -> list[dict[str, Any]]:
+    def list_objects(
+        self, namespace: str | None, plural: str = ROLLOUTS, selector: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Objects of a namespace (None: all namespaces), only those matching the label ``selector`` if given."""
+        options: dict[str, Any] = {"_request_timeout": REQUEST_TIMEOUT}
+        if selector:
+            options["label_selector"] = selector
         with self._t("list", f"{plural} in {namespace or 'all namespaces'}"):
             if namespace is None:
-                answer = self.custom.list_cluster_custom_object(
-                    GROUP, VERSION, plural, _request_timeout=REQUEST_TIMEOUT
+                answer = self.custom.list_cluster_custom_object(GROUP, VERSION, plural, **options)
+            else:
+                answer = self.custom.list_namespaced_custom_object(GROUP, VERSION, namespace, plural, **options)
+        return cast(list[dict[str, Any]], cast(dict[str, Any], answer).get("items", []))
+
+    def watch(self, namespace: str | None, timeout_seconds: int) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(event type, Rollout) as they change, starting with every existing one as ``ADDED``.
+
+        No resourceVersion is sent, so the API server begins with the current state of every object
+        ("get state and start at most recent"): each new watch is also a full resync. The stream ends
+        after ``timeout_seconds`` (the server's timeout; the read timeout is a little longer).
+        """
+        options: dict[str, Any] = {
+            "timeout_seconds": timeout_seconds,
+            "_request_timeout": (REQUEST_TIMEOUT[0], timeout_seconds + WATCH_READ_SLACK),
+        }
+        stream = watch.Watch()  # type: ignore[no-untyped-call]
+        with self._t("watch", f"{ROLLOUTS} in {namespace or 'all namespaces'}"):
+            if namespace is None:
+                events = stream.stream(  # type: ignore[no-untyped-call]
+                    self.custom.list_cluster_custom_object, GROUP, VERSION, ROLLOUTS, **options
                 )
             else:
-                answer = self.custom.list_namespaced_custom_object(
-                    GROUP, VERSION, namespace, plural, _request_timeout=REQUEST_TIMEOUT
+                events = stream.stream(  # type: ignore[no-untyped-call]
+                    self.custom.list_namespaced_custom_object, GROUP, VERSION, namespace, ROLLOUTS, **options
                 )
-        return cast(list[dict[str, Any]], cast(dict[str, Any], answer).get("items", []))
+            for event in events:
+                yield str(event["type"]), cast(dict[str, Any], event["object"])
 
     def merge_patch(
         self, namespace: str, name: str, body: dict[str, Any], plural: str = ROLLOUTS, status: bool = False
@@ -151,7 +183,7 @@ class Kube:
                 plural,
                 name,
                 obj,
-                _headers={"Content-Type": "application/json"},  # as client-go sends; the generated client sets none
+                _headers=JSON_BODY,
                 _request_timeout=REQUEST_TIMEOUT,
             )
 
@@ -160,6 +192,42 @@ class Kube:
             answer = self.apps.list_namespaced_replica_set(
                 namespace, label_selector=selector, _request_timeout=REQUEST_TIMEOUT
             )
-        plain: dict[str, Any] = self.api.sanitize_for_serialization(answer)  # type: ignore[no-untyped-call]
-        items: list[dict[str, Any]] = plain.get("items", [])
+        items: list[dict[str, Any]] = self._plain(answer).get("items", [])
         return items
+
+    def lease(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """A coordination.k8s.io/v1 Lease as plain JSON, or None when there is none."""
+        try:
+            with self._t("get", f"leases {namespace}/{name}"):
+                answer = self.coordination.read_namespaced_lease(name, namespace, _request_timeout=REQUEST_TIMEOUT)
+        except NotFound:
+            return None
+        return self._plain(answer)
+
+    def create_lease(self, namespace: str, lease: dict[str, Any]) -> dict[str, Any]:
+        """Create a Lease; :class:`Conflict` when one of that name exists."""
+        with self._t("create", f"leases {namespace}/{lease['metadata']['name']}"):
+            answer = self.coordination.create_namespaced_lease(
+                namespace, cast(Any, lease), _headers=JSON_BODY, _request_timeout=REQUEST_TIMEOUT
+            )
+        return self._plain(answer)
+
+    def replace_lease(self, namespace: str, lease: dict[str, Any]) -> dict[str, Any]:
+        """Update a Lease (PUT); :class:`Conflict` when its resourceVersion is no longer the stored one."""
+        name = lease["metadata"]["name"]
+        with self._t("update", f"leases {namespace}/{name}"):
+            answer = self.coordination.replace_namespaced_lease(
+                name, namespace, cast(Any, lease), _headers=JSON_BODY, _request_timeout=REQUEST_TIMEOUT
+            )
+        return self._plain(answer)
+
+    def create_event(self, namespace: str, event: dict[str, Any]) -> None:
+        """Create a core/v1 Event (what ``kubectl describe`` and ``kubectl get events`` show)."""
+        with self._t("create", f"events in {namespace}"):
+            self.core.create_namespaced_event(
+                namespace, cast(Any, event), _headers=JSON_BODY, _request_timeout=REQUEST_TIMEOUT
+            )
+
+    def _plain(self, answer: Any) -> dict[str, Any]:
+        plain: dict[str, Any] = self.api.sanitize_for_serialization(answer)  # type: ignore[no-untyped-call]
+        return plain

@@ -44,6 +44,13 @@ MATRIX = {
         "--set", "auth.existingSecret=tokens", "--set", "database.type=postgresql",
         "--set", "database.postgresql.existingSecret=ledger",
     ],
+    "reactor-ha": [
+        "--set", "reactor.enabled=true", "--set", "database.type=postgresql",
+        "--set", "database.postgresql.existingSecret=ledger", "--set", "replicaCount=2",
+        "--set", "rbac.namespaces={shop,payments}", "--set", "serviceMonitor.enabled=true",
+        "--set", "networkPolicy.enabled=true", "--set-json", 'reactor.gitopsMarkers=["example.com/from-git"]',
+    ],
+    "reactor-sqlite-cluster-wide": ["--set", "reactor.enabled=true", "--set", "rbac.clusterWide=true"],
     "templates-and-everything": [
         "--set", "analysisTemplates.install=true", "--set", "serviceMonitor.enabled=true",
         "--set", "ingress.enabled=true", "--set", "ingress.hosts[0].host=canary.example.com",
@@ -132,10 +139,12 @@ def test_rbac_is_least_privilege(rendered):
             for rule in role["rules"]:
                 assert "*" not in rule["verbs"] and "*" not in rule["resources"] and "*" not in rule["apiGroups"]
         verbs = {v for role in roles for rule in role["rules"] for v in rule["verbs"]}
-        if "promotion" in case:
+        if "promotion" in case or "reactor" in case:
             assert {"patch", "update"} <= verbs
         else:
             assert verbs == {"get", "list", "watch"}, case
+        groups = {g for role in roles for rule in role["rules"] for g in rule["apiGroups"]}
+        assert ("coordination.k8s.io" in groups) == ("reactor" in case), case  # Leases only for the reactor
     namespaced = _kinds(rendered["promotion-namespaced"])["Role"]
     assert {r["metadata"]["namespace"] for r in namespaced} == {"shop", "payments"}
     assert "ClusterRole" in _kinds(rendered["promotion-cluster-wide"])
@@ -222,3 +231,52 @@ def test_promotion_stages_reach_the_service_as_a_file(rendered):
     assert [s.name for s in pipeline.stages] == ["V1", "V2"]
     mounts = _kinds(rendered["promotion-cluster-wide"])["Deployment"][0]["spec"]["template"]["spec"]["containers"][0]
     assert any(m["mountPath"] == "/etc/canary-analyzer/stages.yaml" for m in mounts["volumeMounts"])
+
+
+def _reactor_container(docs: list[dict]) -> dict | None:
+    pod = _kinds(docs)["Deployment"][0]["spec"]["template"]["spec"]
+    return next((c for c in pod["containers"] if c["name"] == "reactor"), None)
+
+
+def test_the_reactor_and_its_rbac_only_when_enabled(rendered):
+    from analyzer.settings import Settings
+
+    for case, docs in rendered.items():
+        assert (_reactor_container(docs) is not None) == ("reactor" in case), case
+    docs = rendered["reactor-ha"]
+    kinds = _kinds(docs)
+    reactor = _reactor_container(docs)
+    assert reactor is not None
+    assert reactor["args"] == ["rollout", "reactor", "--config", "/etc/canary-analyzer/config.yaml"]
+    env = {e["name"]: e for e in reactor["env"]}
+    assert env["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert env["CANARY_ANALYZER_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {"name": "ledger", "key": "database-url"}
+    assert reactor["ports"] == [{"name": "reactor", "containerPort": 9464, "protocol": "TCP"}]
+    settings = Settings(**yaml.safe_load(kinds["ConfigMap"][0]["data"]["config.yaml"]))  # what the reactor loads
+    assert settings.reactor_namespaces == ["shop", "payments"] and settings.reactor_gitops_markers == [
+        "example.com/from-git"]
+    assert (settings.reactor_lease_seconds, settings.reactor_resync_seconds, settings.reactor_metrics_port) == (
+        60, 300, 9464)
+    for role in kinds["Role"]:
+        rules = [(tuple(r["apiGroups"]), tuple(r["resources"]), tuple(r["verbs"])) for r in role["rules"]]
+        assert rules == [
+            (("argoproj.io",), ("rollouts", "analysisruns"), ("get", "list", "watch")),
+            (("argoproj.io",), ("rollouts",), ("patch",)),
+            (("apps",), ("replicasets",), ("list",)),
+            (("coordination.k8s.io",), ("leases",), ("get", "create", "update")),
+            (("",), ("events",), ("create",)),
+        ]
+    assert {p["name"] for p in kinds["Service"][0]["spec"]["ports"]} == {"http", "reactor"}
+    assert [e["port"] for e in kinds["ServiceMonitor"][0]["spec"]["endpoints"]] == ["http", "reactor"]
+    ingress = kinds["NetworkPolicy"][0]["spec"]["ingress"]
+    assert {p["port"] for rule in ingress for p in rule["ports"]} == {"http", "reactor"}
+    wide = _kinds(rendered["reactor-sqlite-cluster-wide"])
+    assert Settings(**yaml.safe_load(wide["ConfigMap"][0]["data"]["config.yaml"])).reactor_namespaces == []
+    assert "ClusterRole" in wide and wide["Deployment"][0]["spec"]["strategy"]["type"] == "Recreate"
+    mounts = {m["name"] for m in _reactor_container(rendered["reactor-sqlite-cluster-wide"])["volumeMounts"]}
+    assert mounts == {"config", "tmp", "data"}  # the SQLite ledger on the pod's volume, shared with the service
+
+
+def test_the_reactor_port_must_not_be_the_services(helm):
+    result = _run(helm, "template", "demo", str(CHART), "--set", "reactor.enabled=true", "--set", "reactor.port=8080")
+    assert result.returncode != 0 and "reactor.port must differ from service.port" in result.stderr

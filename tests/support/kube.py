@@ -5,6 +5,11 @@ No API server can run here, so the official ``kubernetes`` client talks over HTT
 as a dict and does not serve PUT; this subclass adds RFC 6902 JSON patches, PUT with
 ``resourceVersion`` checks (409 on a stale one), optional injected conflicts, and a switch that
 removes the status subresource (as on old Rollout CRDs) so that fallbacks can be tested.
+
+With ``bookkeeping`` on it also keeps versions as an API server does: ``resourceVersion`` set on
+create and bumped on every write (so a PUT with a stale one gets 409), ``metadata.generation``
+bumped when the spec changes, RFC 7386 merge patches, and watch events for every write. The
+reactor's tests use it; Leases and core Events are served too.
 """
 
 from __future__ import annotations
@@ -39,8 +44,13 @@ class ArgoEmulator(kmock.KubernetesEmulator):
     status_subresource: bool = True
     conflicts: int = 0  # the next N PUTs answer 409
     forbidden: set[str] = attrs.field(factory=set)  # HTTP methods answered 403
+    bookkeeping: bool = False  # resourceVersion, generation, merge patches and watch events as an API server
 
     async def _handle(self, request: Any) -> aiohttp.web.StreamResponse:
+        if self.bookkeeping and request.resource is not None:
+            kept = await self._bookkept(request)
+            if kept is not None:
+                return kept
         if request.resource is not None and request.name and request.namespace:
             method = str(request.method.value if hasattr(request.method, "value") else request.method).upper()
             if method in self.forbidden:
@@ -64,6 +74,8 @@ class ArgoEmulator(kmock.KubernetesEmulator):
         obj = self._objects[key]
         version = int(obj.raw.get("metadata", {}).get("resourceVersion", "0") or 0) + 1
         new.setdefault("metadata", {})["resourceVersion"] = str(version)
+        if self.bookkeeping and new.get("spec") != obj.raw.get("spec"):
+            new["metadata"]["generation"] = int(obj.raw.get("metadata", {}).get("generation", 1)) + 1
         obj.delete()
         obj.create(new)
         return new
@@ -79,7 +91,9 @@ class ArgoEmulator(kmock.KubernetesEmulator):
                 self.conflicts = max(self.conflicts - 1, 0)
                 return _status(409, "Conflict", "the object has been modified; please apply your changes to the "
                                "latest version and try again")
-            return aiohttp.web.json_response(self._store(key, copy.deepcopy(request.data)))
+            stored = self._store(key, copy.deepcopy(request.data))
+            await self._announce(key, stored)
+            return aiohttp.web.json_response(stored)
 
     async def _json_patch(self, key: Any, request: Any) -> aiohttp.web.StreamResponse:
         async with self._lock:
@@ -87,7 +101,45 @@ class ArgoEmulator(kmock.KubernetesEmulator):
             if current is None:
                 return _status(404, "NotFound", f'"{request.name}" not found')
             patched = jsonpatch.apply_patch(copy.deepcopy(current.raw), json.loads(request.body))
-            return aiohttp.web.json_response(self._store(key, patched))
+            stored = self._store(key, patched)
+            await self._announce(key, stored)
+            return aiohttp.web.json_response(stored)
+
+    async def _bookkept(self, request: Any) -> aiohttp.web.StreamResponse | None:
+        """With bookkeeping: version a created object; apply a merge patch ourselves. None: not ours to answer."""
+        method = str(request.method.value if hasattr(request.method, "value") else request.method).upper()
+        if method == "POST" and isinstance(request.data, dict):
+            meta = request.data.setdefault("metadata", {})
+            meta.setdefault("resourceVersion", "1")
+            meta.setdefault("generation", 1)
+        if method == "PATCH" and request.name and "merge-patch" in request.headers.get("Content-Type", ""):
+            key = (request.resource, request.namespace, request.name)
+            async with self._lock:
+                current = self._current(key)
+                if current is None:
+                    return _status(404, "NotFound", f'"{request.name}" not found')
+                stored = self._store(key, _merged(copy.deepcopy(current.raw), json.loads(request.body)))
+                await self._announce(key, stored)
+                return aiohttp.web.json_response(stored)
+        return None
+
+    async def _announce(self, key: Any, stored: dict[str, Any]) -> None:
+        """With bookkeeping, tell watchers of a PUT or patch (kmock announces only its own writes)."""
+        if self.bookkeeping:
+            await self._buses[key[0]].put({"type": "MODIFIED", "object": copy.deepcopy(stored)})
+
+
+def _merged(target: Any, patch: Any) -> Any:
+    """RFC 7386: objects merge key by key, null deletes, anything else replaces."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    merged = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = _merged(merged.get(key), value)
+    return merged
 
 
 @dataclass
@@ -105,6 +157,22 @@ class Cluster:
             body = json.loads(r.body) if r.body else None
             out.append((method, r.url.path, r.headers.get("Content-Type", "").split(";")[0], body))
         return out
+
+    def queries(self) -> list[tuple[str, str, dict[str, str]]]:
+        """(method, path, query parameters) of every request so far."""
+        out = []
+        for r in list(self.emulator._requests):
+            method = str(r.method.value if hasattr(r.method, "value") else r.method).upper()
+            out.append((method, r.url.path, dict(r.url.query)))
+        return out
+
+    def objects(self, plural: str, namespace: str) -> list[dict[str, Any]]:
+        """Every stored object of a kind in a namespace."""
+        return [
+            copy.deepcopy(value.raw)
+            for (resource, ns, _), value in self.emulator._objects.items()
+            if (resource.plural, ns) == (plural, namespace) and not value.deleted
+        ]
 
     def forget_calls(self) -> None:
         self.emulator._requests.clear()
@@ -144,6 +212,12 @@ def _declare(emulator: ArgoEmulator) -> None:
     emulator.resources["apps/v1/replicasets"] = kmock.ResourceInfo(
         kind="ReplicaSet", singular="replicaset", namespaced=True, verbs=VERBS, subresources={"status", "scale"},
         shortnames={"rs"},
+    )
+    emulator.resources["coordination.k8s.io/v1/leases"] = kmock.ResourceInfo(
+        kind="Lease", singular="lease", namespaced=True, verbs=VERBS,
+    )
+    emulator.resources["v1/events"] = kmock.ResourceInfo(
+        kind="Event", singular="event", namespaced=True, verbs=VERBS, shortnames={"ev"},
     )
 
 

@@ -54,6 +54,17 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- printf "http://%s.%s.svc.cluster.local:%d" (include "ca.fullname" .) .Release.Namespace (int .Values.service.port) -}}
 {{- end -}}
 
+{{/* The ledger's URL from a Secret, for every container that opens the ledger (PostgreSQL only). */}}
+{{- define "ca.databaseEnv" -}}
+{{- if eq .Values.database.type "postgresql" }}
+- name: CANARY_ANALYZER_DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ default (include "ca.fullname" .) .Values.database.postgresql.existingSecret }}
+      key: {{ if .Values.database.postgresql.existingSecret }}{{ .Values.database.postgresql.existingSecretKey }}{{ else }}database-url{{ end }}
+{{- end }}
+{{- end -}}
+
 {{- define "ca.rbacNamespaces" -}}
 {{- if .Values.rbac.namespaces -}}{{ join "," .Values.rbac.namespaces }}{{- else -}}{{ .Release.Namespace }}{{- end -}}
 {{- end -}}
