@@ -3,8 +3,10 @@
     python bench/judge_speed.py [--repeat 500]
 
 Both are timed alternately in one run on the same counts, so machine load hits both alike; the ratio
-is the figure to watch on a shared machine.
-Target: one judgment under 2 ms.
+is the figure to watch on a shared machine. Two measurements: arm totals only, and the same traffic
+with a per-pod breakdown (2 canary and 10 stable pods), which adds the pod-minute dispersion and the
+between-pod estimate. Target: one judgment under 2 ms; the judge v2 issue allows 1.5x the ratio the
+first judge had (3.4-3.6x on arm totals).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections.abc import Callable
 from scipy import stats
 
 import analyzer
-from analyzer.model import Policy
+from analyzer.model import Measurement, Policy
 from analyzer.sources.simulate import DEFAULT_BUCKETS, Scenario, simulate
 
 
@@ -32,11 +34,7 @@ def _interleaved_medians(first: Callable[[], object], second: Callable[[], objec
     return statistics.median(times[0]), statistics.median(times[1])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeat", type=int, default=500)
-    args = parser.parse_args()
-    measurement = simulate(Scenario(steps=60, buckets=DEFAULT_BUCKETS[:11]), seed=1)
+def _report(label: str, measurement: Measurement, repeat: int) -> None:
     policy = Policy()
     errors = measurement.metrics["error-rate"]
     e_c, n_c = sum(errors.canary.events), sum(errors.canary.total)  # type: ignore[union-attr]
@@ -46,15 +44,25 @@ def main() -> None:
     judge, bare = _interleaved_medians(
         lambda: analyzer.judge(measurement, policy),
         lambda: stats.binomtest(int(e_c), int(e_c + e_s), share),
-        args.repeat,
+        repeat,
     )
     buckets = len(measurement.metrics["latency"].le)  # type: ignore[union-attr]
-    print(f"judgment (2 metrics, 60 steps, {buckets} buckets): median {judge * 1e3:.3f} ms")
-    print(f"scipy.stats.binomtest on the pooled error counts:  median {bare * 1e3:.3f} ms")
+    print(f"{label}: judgment (2 metrics, 60 steps, {buckets} buckets): median {judge * 1e3:.3f} ms")
+    print(f"{label}: scipy.stats.binomtest on the pooled error counts:  median {bare * 1e3:.3f} ms")
     print(
-        f"ratio judgment / binomtest: {judge / bare:.1f}x   target: judgment < 2 ms -> "
+        f"{label}: ratio judgment / binomtest: {judge / bare:.1f}x   target: judgment < 2 ms -> "
         f"{'met' if judge < 0.002 else 'NOT met'}"
     )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeat", type=int, default=500)
+    args = parser.parse_args()
+    buckets = DEFAULT_BUCKETS[:11]
+    _report("arm totals", simulate(Scenario(steps=60, buckets=buckets), seed=1), args.repeat)
+    pods = Scenario(steps=60, buckets=buckets, canary_pods=2, stable_pods=10, pod_error_sd=0.1)
+    _report("per pod   ", simulate(pods, seed=1), args.repeat)
 
 
 if __name__ == "__main__":

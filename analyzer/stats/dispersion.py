@@ -30,6 +30,7 @@ mid-run is not taken for noise. φ never goes below 1: binomial data keeps its f
 from __future__ import annotations
 
 import bisect
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
@@ -62,6 +63,18 @@ def chi2_quantile(q: float, dof: FloatArray | float) -> FloatArray:
     return result
 
 
+@lru_cache(maxsize=8)
+def _upper_value_divisors_up_to(size: int) -> FloatArray:
+    divisors = chi2_quantile(ARM_LEVEL_QUANTILE, PRIOR_STEPS + np.arange(size + 1, dtype=np.float64))
+    divisors.setflags(write=False)
+    return divisors
+
+
+def _upper_value_divisors(steps: int) -> FloatArray:
+    """χ²_{PRIOR_STEPS + d}(q) for d = 0..steps, computed once per power of two of the window length."""
+    return _upper_value_divisors_up_to(1 << max(steps, 1).bit_length())
+
+
 def series_dispersion(observed: FloatArray, mean: FloatArray, variance: FloatArray) -> FloatArray:
     """φ_k of one series from its standardised residuals z_j = (x_j - m_j)/√v_j, steps j ≤ k.
 
@@ -82,9 +95,9 @@ def series_dispersion(observed: FloatArray, mean: FloatArray, variance: FloatArr
     raw = np.zeros(observed.size)
     raw[1:] = np.where(paired[1:], 0.5 * np.diff(z) ** 2, 0.0)
     residual = _winsorised(raw, paired)
-    dof = PRIOR_STEPS + np.cumsum(paired)
+    differences = np.cumsum(paired)
     prior = 1.0 + PRIOR_KAPPA * np.maximum(mean, 0.0)
-    phi = (PRIOR_STEPS * prior + np.cumsum(residual)) / chi2_quantile(ARM_LEVEL_QUANTILE, dof)
+    phi = (PRIOR_STEPS * prior + np.cumsum(residual)) / _upper_value_divisors(int(observed.size))[differences]
     result: FloatArray = np.clip(phi, 1.0, MAX_DISPERSION)
     return result
 
@@ -96,14 +109,18 @@ def _winsorised(residual: FloatArray, paired: np.ndarray) -> FloatArray:
     inflate a plain mean for many steps; bursts give many large residuals, which the cap hardly
     touches (a χ²₁ exceeds 6.6 once in a hundred). The median of χ²₁ is ``CHI2_1_MEDIAN``.
     """
-    capped = residual.copy()
+    values = residual.tolist()
     seen: list[float] = []  # kept sorted: a running median in O(log k) per step
-    for k in np.flatnonzero(paired):
-        value = float(residual[k])
+    floor = WINSOR / CHI2_1_MEDIAN
+    for k in np.flatnonzero(paired).tolist():
+        value = values[k]
         bisect.insort(seen, value)
-        middle = len(seen) // 2
-        median = seen[middle] if len(seen) % 2 else 0.5 * (seen[middle - 1] + seen[middle])
-        capped[k] = min(value, WINSOR * max(1.0, median / CHI2_1_MEDIAN))
+        middle = len(seen) >> 1
+        median = seen[middle] if len(seen) & 1 else 0.5 * (seen[middle - 1] + seen[middle])
+        cap = max(WINSOR, floor * median)
+        if value > cap:
+            values[k] = cap
+    capped: FloatArray = np.asarray(values)
     return capped
 
 
