@@ -1,4 +1,4 @@
-"""python -m bench.quality [--quick | --full] [--runs-aa N] [--runs-ab N] [--workers N] [--out docs]"""
+"""python -m bench.quality [--quick | --full | --acceptance] [--runs-aa N] [--runs-ab N] [--workers N] [--out docs]"""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bench.quality import grid
-from bench.quality.report import plots, write_csv, write_markdown
+from bench.quality.report import acceptance_lines, headline, plots, write_csv, write_markdown
 from bench.quality.run import Record, run_cell, summarise
 
 CHUNK = 25
@@ -24,15 +24,16 @@ def main() -> None:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true", help="a sample of the grid (default)")
     mode.add_argument("--full", action="store_true", help="the whole grid (hours)")
-    parser.add_argument("--runs-aa", type=int, help="runs per A/A cell (quick 200, full 2000)")
-    parser.add_argument("--runs-ab", type=int, help="runs per other cell (quick 100, full 500)")
+    mode.add_argument("--acceptance", action="store_true", help="exactly issue 11's acceptance cells")
+    parser.add_argument("--runs-aa", type=int, help="runs per A/A cell (quick 200, acceptance 500, full 2000)")
+    parser.add_argument("--runs-ab", type=int, help="runs per other cell (quick 100, acceptance 200, full 500)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--out", type=Path, default=Path("docs"), help="where benchmarks.md, the CSV and plots go")
     args = parser.parse_args()
-    name = "full" if args.full else "quick"
-    cells = grid.full() if args.full else grid.quick()
-    runs_aa = args.runs_aa or (2000 if args.full else 200)
-    runs_ab = args.runs_ab or (500 if args.full else 100)
+    name = "full" if args.full else "acceptance" if args.acceptance else "quick"
+    cells = {"full": grid.full, "acceptance": grid.acceptance, "quick": grid.quick}[name]()
+    runs_aa = args.runs_aa or {"full": 2000, "acceptance": 500, "quick": 200}[name]
+    runs_ab = args.runs_ab or {"full": 500, "acceptance": 200, "quick": 100}[name]
     tasks = []
     for i, cell in enumerate(cells):
         runs = runs_aa if cell.kind is grid.Kind.AA else runs_ab
@@ -52,9 +53,11 @@ def main() -> None:
     write_csv(args.out / f"benchmarks-{name}.csv", summaries)
     images = plots(cells, summaries, args.out / "img", name)
     command = "python -m bench.quality " + " ".join(sys.argv[1:])
-    write_markdown(args.out / "benchmarks.md", cells, summaries, name, command.strip(), seconds, images)
-    print(f"{len(cells)} cells, {sum(len(r) for r in records.values())} judgments in {seconds:.0f} s")
-    print((args.out / "benchmarks.md").read_text().split("## Cells where")[0].split("## Summary")[1].strip())
+    markdown = args.out / ("benchmarks-acceptance.md" if name == "acceptance" else "benchmarks.md")
+    write_markdown(markdown, cells, summaries, name, command.strip(), seconds, images)
+    print(f"{len(cells)} cells, {sum(len(r) for r in records.values())} judge runs in {seconds:.0f} s; see {markdown}")
+    print("\n".join(["Summary", *headline(cells, summaries), "", "Acceptance (issue 11)",
+                     *acceptance_lines(cells, summaries)]))
 
 
 if __name__ == "__main__":

@@ -1,10 +1,18 @@
-"""The grid of canaries (research-statistics.md §6.2): what each cell simulates and what the truth is."""
+"""The grid of canaries (research-statistics.md §6.2): what each cell simulates and what the truth is.
+
+Two worlds (``analyzer/sources/simulate.py``): arm-level cells (every request an independent trial,
+the binomial world the oracle and the mixture SPRT are references for) and production-shape cells
+(requests over pods that differ, bursty pod-minutes, 15 s scrapes with PromQL's extrapolation, a
+canary cold start). ``quick()`` samples both, ``full()`` spans both, ``acceptance()`` is exactly the
+cells issue 11's acceptance is measured on.
+"""
 
 from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Any
 
 from analyzer.sources.simulate import BIMODAL, DEFAULT_BUCKETS, FINE_BUCKETS, Latency, Scenario
 
@@ -25,6 +33,17 @@ class Cell:
     latency_change: dict[str, float] = field(default_factory=dict)
     overdispersed: bool = False  # canary-only overdispersion: listed, but the A/A target does not apply
     slo_breach: bool = False  # both arms' p95 is above the default 250 ms SLO: failing is the policy, listed apart
+    starved: bool = False  # too little canary traffic to show anything: it must never pass
+    healthy_target: bool = False  # the acceptance's healthy canary: it should pass within the horizon
+
+    @property
+    def canary_rps(self) -> float:
+        return self.scenario.rps * self.scenario.canary_share
+
+    @property
+    def binomial(self) -> bool:
+        """An arm-level cell: no pods, every request an independent trial."""
+        return self.scenario.canary_pods == 0
 
     @property
     def regression_start(self) -> int:
@@ -37,7 +56,8 @@ BASE = Scenario(steps=30, rps=200.0, canary_share=0.1, error_rate=0.01, latency=
 
 
 def _cell(name: str, kind: Kind, error_ratio: float = 1.0, overdispersed: bool = False,
-          latency_change: dict[str, float] | None = None, **changes: object) -> Cell:
+          latency_change: dict[str, float] | None = None, flags: dict[str, bool] | None = None,
+          **changes: object) -> Cell:
     """A cell around BASE; bimodal latency (p95 0.40 s) is flagged as breaching the default SLO."""
     change = dict(latency_change or {})
     scenario_changes: dict[str, object] = dict(changes)
@@ -47,15 +67,117 @@ def _cell(name: str, kind: Kind, error_ratio: float = 1.0, overdispersed: bool =
         if key in change:
             scenario_changes[scenario_key] = change[key]
     scenario = replace(BASE, **scenario_changes)  # type: ignore[arg-type]
-    return Cell(name, kind, scenario, error_ratio, change, overdispersed, slo_breach=scenario.latency is BIMODAL)
+    return Cell(name, kind, scenario, error_ratio, change, overdispersed, slo_breach=scenario.latency is BIMODAL,
+                **(flags or {}))
 
 
 def _traffic(rps: float, share: float) -> str:
     return f"{rps:g} rps, {share:.0%} canary"
 
 
+#: 15 s scrapes at each pod's phase, increase() per series as PromQL computes it, lazily created 5xx series.
+SCRAPED: dict[str, Any] = {"scrape_seconds": 15.0, "lazy_error_series": True}
+#: Production all at once, each knob at a value seen in practice (the "realistic mix"): pod log-sd 0.2 on
+#: errors and 0.05 on latency, uneven load balancing (traffic log-sd 0.1), bursty pod-minutes (cv 0.3 on
+#: errors and on requests), scraped as above, and a canary cold start (latency ×1.15 decaying over 2 min).
+REALISTIC: dict[str, Any] = {**SCRAPED, "pod_error_sd": 0.2, "pod_latency_sd": 0.05, "pod_traffic_sd": 0.1,
+                                "burst_cv": 0.3, "burst_requests": True, "cold_factor": 0.15}
+MIX = "realistic mix, 2+10 pods, 100 canary rps"
+HEALTHY = "healthy canary: 2+10 pods, 20 canary rps, p0 1 %, pod sd 0.1 / latency 0.05, scraped, default buckets"
+STABLE_PODS = 10
+
+
+def _pods(name: str, kind: Kind, canary_rps: float, canary_pods: int = 2, error_ratio: float = 1.0,
+          latency_change: dict[str, float] | None = None, flags: dict[str, bool] | None = None,
+          **changes: object) -> Cell:
+    """A production-shape cell: new canary pods against 10 warm stable pods, every pod with the same
+    expected load (Argo without traffic routing: the canary's weight is its share of the replicas),
+    default buckets, p0 1 %."""
+    share = canary_pods / (canary_pods + STABLE_PODS)
+    scenario: dict[str, Any] = {"buckets": DEFAULT_BUCKETS, **changes}
+    return _cell(name, kind, error_ratio, latency_change=latency_change, flags=flags, rps=canary_rps / share,
+                 canary_share=share, canary_pods=canary_pods, stable_pods=STABLE_PODS, **scenario)
+
+
+def pod_grid() -> list[Cell]:
+    """A/A with pods that differ: log-sd 0.1-0.3 on each pod's error rate and on its latency, 1-3 canary pods."""
+    return [
+        _pods(f"A/A pods {pods}+10, pod sd {sd:g}, {rps:g} canary rps", Kind.AA, rps, pods, pod_error_sd=sd,
+              pod_latency_sd=sd)
+        for sd, pods, rps in itertools.product((0.1, 0.2, 0.3), (1, 2, 3), (2.0, 20.0, 200.0))
+    ]
+
+
+def production() -> list[Cell]:
+    """Production shape one effect at a time, then all at once: A/A, regressions, an improvement, a starved canary."""
+    return [
+        _pods("A/A bursts cv 0.5 (errors and requests), 1+10 pods, 200 canary rps", Kind.AA, 200.0, 1, burst_cv=0.5,
+              burst_requests=True),
+        _pods("A/A 20 s common-mode error spike ×10 at 10 min, scraped, 1+10 pods, 200 canary rps", Kind.AA, 200.0, 1,
+              error_spike_at=600.0, **SCRAPED),
+        _pods("A/A cold start (latency ×1.15 decaying over 2 min), 2+10 pods, 200 canary rps", Kind.AA, 200.0,
+              cold_factor=0.15),
+        _pods(f"A/A {MIX}, default buckets", Kind.AA, 100.0, **REALISTIC),
+        _pods(HEALTHY, Kind.AA, 20.0, flags={"healthy_target": True}, pod_error_sd=0.1, pod_latency_sd=0.05, **SCRAPED),
+        _pods("starved canary: 0.1 canary rps (≈ 180 requests in 30 min), 1+10 pods, realistic mix", Kind.AA, 0.1, 1,
+              flags={"starved": True}, **REALISTIC),
+        _pods(f"errors ×2, {MIX}", Kind.AB, 100.0, error_ratio=2.0, **REALISTIC),
+        _pods(f"latency ×1.5, {MIX}", Kind.AB, 100.0, latency_change={"scale": 1.5}, **REALISTIC),
+        _pods(f"errors ×0.5 and latency ×0.8 (improvement), {MIX}", Kind.IMPROVEMENT, 100.0, error_ratio=0.5,
+              latency_change={"scale": 0.8}, **REALISTIC),
+    ]
+
+
+def production_more() -> list[Cell]:
+    """The production A/A cells the quick grid leaves out (acceptance and full have them)."""
+    return [
+        _pods("A/A bursts cv 0.3 (errors and requests), 1+10 pods, 200 canary rps", Kind.AA, 200.0, 1, burst_cv=0.3,
+              burst_requests=True),
+        *[_pods(f"A/A 15 s scrapes + lazy 5xx series, 1+10 pods, {rps:g} canary rps", Kind.AA, rps, 1, **SCRAPED)
+          for rps in (2.0, 20.0, 200.0)],
+        _pods(f"A/A {MIX}, fine buckets", Kind.AA, 100.0, **{**REALISTIC, "buckets": FINE_BUCKETS}),
+        _pods(f"A/A {MIX}, six metrics", Kind.AA, 100.0, metric_pairs=3, **REALISTIC),
+    ]
+
+
+def binomial_reference() -> list[Cell]:
+    """Arm-level A/A and errors ×2 at ≥ 20 canary rps and ≥ 1 % baseline: the mixture SPRT's home ground."""
+    cells = []
+    for canary_rps, p0 in itertools.product((20.0, 200.0), (0.01, 0.05)):
+        where = f"{canary_rps:g} canary rps 10 %, p0 {100 * p0:g} %"
+        traffic: dict[str, Any] = {"rps": canary_rps / 0.1, "error_rate": p0}
+        cells += [_cell(f"A/A binomial, {where}", Kind.AA, **traffic),
+                  _cell(f"errors ×2 binomial, {where}", Kind.AB, error_ratio=2.0, **traffic)]
+    return cells
+
+
+def _unique(cells: list[Cell]) -> list[Cell]:
+    """The cells in order, without a second cell that simulates the same truth under another name."""
+    seen: set[tuple[Kind, Scenario]] = set()
+    out = []
+    for c in cells:
+        if (c.kind, c.scenario) not in seen:
+            seen.add((c.kind, c.scenario))
+            out.append(c)
+    return out
+
+
+def acceptance() -> list[Cell]:
+    """Exactly the cells issue 11's acceptance is measured on."""
+    improvements = [c for c in _arm_level_sample() if c.kind is Kind.IMPROVEMENT]
+    return _unique([*binomial_reference(), *pod_grid(), *production(), *production_more(), *improvements])
+
+
 def quick() -> list[Cell]:
-    """A sample that touches every dimension once; runs in a few minutes."""
+    """A sample that touches every dimension once, in both worlds (≈ 10 minutes on 2 cores at 500 A/A runs)."""
+    worst_pods = [c for c in pod_grid()
+                  if (c.scenario.canary_pods, c.scenario.pod_error_sd, c.canary_rps) == (1, 0.3, 200.0)]
+    references = [c for c in binomial_reference() if c.kind is Kind.AB]
+    return _unique([*_arm_level_sample(), *references, *worst_pods, *production()])
+
+
+def _arm_level_sample() -> list[Cell]:
+    """The arm-level (binomial-world) sample of the quick grid."""
     return [
         _cell("A/A, 200 rps 10 %, p0 1 %", Kind.AA),
         _cell("A/A, 20 rps 10 %, p0 1 %", Kind.AA, rps=20.0),
@@ -81,7 +203,8 @@ def quick() -> list[Cell]:
 
 
 def full() -> list[Cell]:
-    """The whole grid: traffic × share × baseline × error ratio, then dynamics and latency around the base."""
+    """The whole grid: traffic × share × baseline × error ratio, dynamics and latency around the base, then
+    production shape (every pod-heterogeneity cell and every production effect)."""
     cells = []
     for rps, share, p0, ratio in itertools.product((2.0, 20.0, 200.0, 2000.0), (0.05, 0.1, 0.5),
                                                   (0.001, 0.01, 0.05), (1.0, 1.25, 1.5, 2.0, 3.0, 5.0, 0.5)):
@@ -103,7 +226,7 @@ def full() -> list[Cell]:
         for buckets, bucket_label in ((DEFAULT_BUCKETS, "default"), (FINE_BUCKETS, "fine")):
             for rps in (20.0, 200.0, 2000.0):
                 where = f"{label}, {bucket_label} buckets, {rps:g} rps"
-                common = {"latency": latency, "buckets": buckets, "rps": rps}
+                common: dict[str, Any] = {"latency": latency, "buckets": buckets, "rps": rps}
                 cells.append(_cell(f"A/A latency, {where}", Kind.AA, **common))
                 for change, text in (({"scale": 1.1}, "×1.1"), ({"scale": 1.2}, "×1.2"), ({"scale": 1.5}, "×1.5"),
                                      ({"shift": 0.02}, "+20 ms")):
@@ -114,4 +237,4 @@ def full() -> list[Cell]:
                                        **common))
                     cells.append(_cell(f"slow-mode weight 0.15, {where}", Kind.AB, latency_change={"slow_weight": 0.15},
                                        **common))
-    return cells
+    return _unique([*cells, *binomial_reference(), *pod_grid(), *production(), *production_more()])

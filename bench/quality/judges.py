@@ -12,6 +12,11 @@ the run, and the A/A false-fail rate covers all looks.
   traffic gives NaN, which fails the condition. The run fails when failures exceed ``failureLimit``
   (0 or 3) and passes when ``count`` (30) ends.
 * ``oracle``: Wald's SPRT that knows the true baseline and regression (:mod:`bench.quality.oracle`).
+* ``msprt``: the mixture SPRT on the arms' counts, the binomial world's anytime-valid reference
+  (:mod:`bench.quality.msprt`).
+
+On production-shaped data the judges get the per-pod breakdown too (only ours reads it); the Argo
+checks read the first ratio and the first histogram.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import numpy as np
 
 import analyzer
 from analyzer.judging import judge_kayenta
-from analyzer.model import HistogramMetric, Measurement, Policy, RatioMetric
+from analyzer.model import HistogramMetric, Judgment, Measurement, Policy, RatioMetric, Verdict
 from analyzer.stats.histogram import histogram_quantiles
 
 POLICY = Policy()
@@ -34,27 +39,28 @@ KAYENTA_EVERY = 5
 class Decision:
     fail: int | None  # the first look (1-based minute) that said fail
     passed: int | None  # the first look that said pass
+    blame: str = ""  # the metrics that failed at the fail look, "+"-joined (judges that say)
 
 
-def _watch(looks: range, verdict_at: Callable[[int], str]) -> Decision:
+def _watch(looks: range, judgment_at: Callable[[int], Judgment]) -> Decision:
     first: dict[str, int] = {}
     for k in looks:
-        verdict = verdict_at(k)
-        first.setdefault(verdict, k)
-        if verdict == "fail":
-            break  # Argo aborts at the first fail
-    return Decision(first.get("fail"), first.get("pass"))
+        judgment = judgment_at(k)
+        first.setdefault(judgment.verdict.value, k)
+        if judgment.verdict is Verdict.FAIL:  # Argo aborts at the first fail
+            blame = "+".join(r.name for r in judgment.metrics if r.verdict is Verdict.FAIL)
+            return Decision(k, first.get("pass"), blame)
+    return Decision(None, first.get("pass"))
 
 
 def ours(m: Measurement) -> Decision:
     steps = max(d.steps for d in m.metrics.values())
-    return _watch(range(1, steps + 1), lambda k: analyzer.judge(m.head(k), POLICY).verdict.value)
+    return _watch(range(1, steps + 1), lambda k: analyzer.judge(m.head(k), POLICY))
 
 
 def kayenta(m: Measurement) -> Decision:
     steps = max(d.steps for d in m.metrics.values())
-    return _watch(range(KAYENTA_EVERY, steps + 1, KAYENTA_EVERY),
-                  lambda k: judge_kayenta(m.head(k), POLICY).verdict.value)
+    return _watch(range(KAYENTA_EVERY, steps + 1, KAYENTA_EVERY), lambda k: judge_kayenta(m.head(k), POLICY))
 
 
 def _per_minute(m: Measurement) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

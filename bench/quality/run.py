@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import optimize
 
 from analyzer.model import HistogramMetric, Measurement, RatioMetric
+from analyzer.model import Kind as MetricKind
 from analyzer.sources.simulate import Latency, simulate
 from bench.quality.grid import Cell, Kind
 from bench.quality.judges import JUDGES
+from bench.quality.msprt import Pair, msprt
 from bench.quality.oracle import Stream, sprt
 
 DESIGN_ERROR_RATIO = 2.0
@@ -29,23 +32,30 @@ class Record:
     seed: int
     judge: str
     fail: int | None  # first fail minute
-    passed: int | None  # first pass minute
+    passed: int | None  # first pass minute (before any fail: a fail ends the run)
     exposure: float  # canary requests served from the onset to the fail (or the horizon)
+    blame: str = ""  # the metrics that failed, "+"-joined (ours and kayenta)
 
 
-def _split(m: Measurement, q95: float) -> tuple[Measurement, np.ndarray, np.ndarray]:
-    """The judges' measurement without the oracle's extra bound, and the canary's slow counts at it."""
+def _split(m: Measurement, q95: float) -> tuple[Measurement, list[np.ndarray]]:
+    """The judges' measurement without the oracle's extra bound, and the slow counts at it: canary
+    slow, canary total, stable slow, stable total per minute (first histogram)."""
     data = m.model_dump(mode="json")
     latency = next(d for d in m.metrics.values() if isinstance(d, HistogramMetric))
     j = latency.le.index(q95)
-    canary = np.asarray(latency.canary)
-    slow, total = canary[:, -1] - canary[:, j], canary[:, -1]
+    canary, stable = np.asarray(latency.canary), np.asarray(latency.stable)
+    counts = [canary[:, -1] - canary[:, j], canary[:, -1], stable[:, -1] - stable[:, j], stable[:, -1]]
+
+    def drop(rows: list[list[float]]) -> list[list[float]]:
+        return [row[:j] + row[j + 1 :] for row in rows]
+
     for metric in data["metrics"].values():
         if metric["kind"] == "histogram":
             del metric["le"][j]
-            for arm in ("canary", "stable"):
-                metric[arm] = [row[:j] + row[j + 1 :] for row in metric[arm]]
-    return Measurement.model_validate(data), slow, total
+            metric["canary"], metric["stable"] = drop(metric["canary"]), drop(metric["stable"])
+            for by_pod in (metric.get("pods") or {}).values():
+                by_pod.update({pod: drop(rows) for pod, rows in by_pod.items()})
+    return Measurement.model_validate(data), counts
 
 
 def run_cell(cell: Cell, seeds: range) -> list[Record]:
@@ -58,19 +68,23 @@ def run_cell(cell: Cell, seeds: range) -> list[Record]:
     p1_slow = 1.0 - scenario.latency.cdf(q95, **(cell.latency_change if regressed_latency else DESIGN_LATENCY))
     records = []
     for seed in seeds:
-        full = simulate(with_oracle_bound, seed)
-        m, slow, total = _split(full, q95)
+        m, (slow, total, stable_slow, stable_total) = _split(simulate(with_oracle_bound, seed), q95)
         errors = next(d for d in m.metrics.values() if isinstance(d, RatioMetric))
-        canary_total = np.asarray(errors.canary.total)
+        canary_errors, canary_total = np.asarray(errors.canary.events), np.asarray(errors.canary.total)
         decisions = {name: judge(m) for name, judge in JUDGES.items()}
         decisions["oracle"] = sprt([
-            Stream(np.asarray(errors.canary.events), canary_total, p0, min(p1_errors, 0.999)),
+            Stream(canary_errors, canary_total, p0, min(p1_errors, 0.999)),
             Stream(slow, total, 0.05, p1_slow),
         ])
-        for name, decision in decisions.items():
-            end = decision.fail or scenario.steps
+        decisions["msprt"] = msprt([
+            Pair.default(MetricKind.RATIO, (canary_errors, canary_total),
+                         (np.asarray(errors.stable.events), np.asarray(errors.stable.total))),
+            Pair.default(MetricKind.HISTOGRAM, (slow, total), (stable_slow, stable_total)),
+        ])
+        for name, d in decisions.items():
+            end = d.fail or scenario.steps
             exposure = float(canary_total[cell.regression_start : end].sum())
-            records.append(Record(cell.name, cell.kind.value, seed, name, decision.fail, decision.passed, exposure))
+            records.append(Record(cell.name, cell.kind.value, seed, name, d.fail, d.passed, exposure, d.blame))
     return records
 
 
@@ -90,6 +104,9 @@ class Summary:
     exposure_median: float | None
     power_1500: float | None  # failed within the first 1,500 canary requests under the regression
     power_3000: float | None
+    pass_median: float | None  # minutes from the start to the first pass; None = beyond the horizon
+    pass_within: float  # share of runs that passed (before any fail) within the horizon
+    blame: str  # how often each metric failed, e.g. "latency 3, error-rate 1"
     seeds: str
 
 
@@ -111,8 +128,19 @@ def _within(records: list[Record], requests: float) -> float:
     return sum(r.fail is not None and r.exposure <= requests for r in records) / len(records)
 
 
+def _median_minutes(values: list[float]) -> float | None:
+    """The median of times where ``inf`` stands for "not within the horizon" (None when the median is)."""
+    median = float(np.median(values))
+    return median if math.isfinite(median) else None
+
+
+def _blame(records: list[Record]) -> str:
+    counts = Counter(name for r in records if r.blame for name in r.blame.split("+"))
+    return ", ".join(f"{name} {n}" for name, n in counts.most_common())
+
+
 def summarise(cell: Cell, records: list[Record]) -> list[Summary]:
-    """Rates per judge; times to detect count a run that never failed as beyond the horizon (censored)."""
+    """Rates per judge; times to detect and to pass count a run that never did as beyond the horizon (censored)."""
     onset = cell.regression_start
     out = []
     for judge in sorted({r.judge for r in records}):
@@ -123,7 +151,8 @@ def summarise(cell: Cell, records: list[Record]) -> list[Summary]:
                      for r in rs)
         low, high = wilson(fails, n)
         ttd = np.array([max(r.fail - onset, 0) if r.fail is not None else np.inf for r in rs], dtype=float)
-        median, p90 = float(np.median(ttd)), float(np.percentile(ttd, 90, method="higher"))
+        p90 = float(np.percentile(ttd, 90, method="higher"))
+        ttp = [float(r.passed) if r.passed is not None else math.inf for r in rs]
         out.append(
             Summary(
                 cell=cell.name,
@@ -135,11 +164,14 @@ def summarise(cell: Cell, records: list[Record]) -> list[Summary]:
                 inconclusive=sum(r.fail is None and r.passed is None for r in rs) / n,
                 fail_low=low,
                 fail_high=high,
-                ttd_median=median if math.isfinite(median) else None,
+                ttd_median=_median_minutes(list(ttd)),
                 ttd_p90=p90 if math.isfinite(p90) else None,
                 exposure_median=float(np.median([r.exposure for r in rs])) if cell.kind is Kind.AB else None,
                 power_1500=_within(rs, 1500) if cell.kind is Kind.AB else None,
                 power_3000=_within(rs, 3000) if cell.kind is Kind.AB else None,
+                pass_median=_median_minutes(ttp),
+                pass_within=sum(math.isfinite(t) for t in ttp) / n,
+                blame=_blame(rs),
                 seeds=f"{min(r.seed for r in rs)}-{max(r.seed for r in rs)}",
             )
         )
