@@ -1,3 +1,3 @@
 from analyzer.cli import app
 
-app()
+app(prog_name="canary-analyzer")

@@ -2,36 +2,45 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
-from enum import StrEnum
-from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
-from rich.live import Live
-from rich.table import Table
-from rich.text import Text
 
-from analyzer.cli.common import EXIT, Context, Kubeconfig, Namespace, app, fail, out, parse_duration
-from analyzer.errors import ClusterError, InputError, SourceUnavailableError
-from analyzer.report import render, render_junit, render_junit_error, render_markdown
-from analyzer.report.table import STYLE
-from analyzer.rollouts import Kube, RolloutStatus
-from analyzer.service.analysis import Analysis, StoreUnavailableError, check_settings, connect
-from analyzer.service.gate import GateOutcome, GatePlan, OnFail, OnInconclusive, OnPass, run_gate
-from analyzer.settings import load_settings
+from analyzer.cli.common import (
+    EXIT,
+    Config,
+    Context,
+    Kubeconfig,
+    Namespace,
+    OutputFile,
+    Report,
+    app,
+    dump,
+    fail,
+    out,
+    parse_duration,
+    show,
+    write,
+)
 
+if TYPE_CHECKING:
+    from rich.table import Table
 
-class GateOutput(StrEnum):
-    TABLE = "table"
-    JSON = "json"
-    MARKDOWN = "markdown"
-    JUNIT = "junit"
+    from analyzer.rollouts import RolloutStatus
+    from analyzer.service.analysis import Analysis
+    from analyzer.service.gate import GateOutcome, GatePlan
+
+#: The service's OnPass, OnFail and OnInconclusive by value (a test keeps them equal).
+OnPassChoice = Literal["promote", "promote-full", "none"]
+OnFailChoice = Literal["abort", "undo", "none"]
+OnInconclusiveChoice = Literal["pause", "abort", "none"]
 
 
 def _markdown(plan: GatePlan, outcome: GateOutcome) -> str:
+    from analyzer.report import render_markdown
+
     head = (
         f"## Canary gate `{plan.namespace}/{plan.rollout}`: **{outcome.verdict.value}** → {outcome.action}\n\n"
         f"{outcome.reason} ({len(outcome.looks)} looks, profile `{plan.profile}`)\n\n"
@@ -39,8 +48,8 @@ def _markdown(plan: GatePlan, outcome: GateOutcome) -> str:
     return head + (render_markdown(outcome.judgment) if outcome.judgment else "")
 
 
-def _json(plan: GatePlan, outcome: GateOutcome) -> str:
-    body = {
+def _record(plan: GatePlan, outcome: GateOutcome) -> dict[str, object]:
+    return {
         "namespace": plan.namespace,
         "rollout": plan.rollout,
         "verdict": outcome.verdict.value,
@@ -52,10 +61,11 @@ def _json(plan: GatePlan, outcome: GateOutcome) -> str:
         "judgment": outcome.judgment.model_dump(mode="json") if outcome.judgment else None,
         "judgment_ids": [look.record.id for look in outcome.looks],
     }
-    return json.dumps(body, indent=2)
 
 
 def _junit(plan: GatePlan, outcome: GateOutcome, elapsed: float) -> str:
+    from analyzer.report import render_junit, render_junit_error
+
     suite = f"canary-gate {plan.namespace}/{plan.rollout}"
     if outcome.judgment is None:
         return render_junit_error(suite, outcome.reason, elapsed)
@@ -63,39 +73,49 @@ def _junit(plan: GatePlan, outcome: GateOutcome, elapsed: float) -> str:
 
 
 def _live_table(plan: GatePlan, looks: list[Analysis], status: RolloutStatus | None) -> Table:
-    title = f"gate {plan.namespace}/{plan.rollout} — look {len(looks)}"
+    """The latest look's metrics, under a title that says which look (1-based) and where the canary is."""
+    from rich.table import Table
+
+    from analyzer.report import judgment_table
+
+    title = f"gate {plan.namespace}/{plan.rollout}, look {len(looks)}"
     if status is not None:
-        title += f", canary {status.canary_hash} at {status.set_weight}% ({status.phase})"
-    table = Table(title=title, title_justify="left")
-    for column in ("metric", "verdict", "canary", "stable", "ratio", "why"):
-        table.add_column(column)
-    if looks:
-        for m in looks[-1].judgment.metrics:
-            est = m.estimate
-            table.add_row(m.name, Text(m.verdict.value, style=STYLE[m.verdict]),
-                          f"{est.canary:.4g}" if est.canary is not None else "–",
-                          f"{est.stable:.4g}" if est.stable is not None else "–",
-                          f"{est.ratio:.3g}" if est.ratio is not None else "–", m.reason)
-    return table
+        title += f": canary {status.canary_hash} at {status.set_weight}% ({status.phase})"
+    if not looks:
+        return Table(title=title + ", waiting for the first look", title_justify="left")
+    return judgment_table(looks[-1].judgment, title=title)
 
 
 @app.command("gate")
 def gate_command(
-    rollout: Annotated[str, typer.Argument(help="the Rollout whose canary to judge")],
+    rollout: Annotated[str, typer.Argument(help="the Rollout whose canary to judge", metavar="ROLLOUT")],
     namespace: Namespace = None,
     profile: Annotated[str, typer.Option("--profile", "-p", help="query profile")] = "http",
     timeout: Annotated[str, typer.Option(help="give up undecided after this long")] = "30m",
     interval: Annotated[str, typer.Option(help="time between looks")] = "1m",
-    on_pass: Annotated[OnPass, typer.Option(help="what to do on pass")] = OnPass.PROMOTE,
-    on_fail: Annotated[OnFail, typer.Option(help="what to do on fail")] = OnFail.ABORT,
-    on_inconclusive: Annotated[OnInconclusive, typer.Option(help="at the timeout")] = OnInconclusive.PAUSE,
-    output: Annotated[GateOutput, typer.Option("--output", "-o")] = GateOutput.TABLE,
-    output_file: Annotated[Path | None, typer.Option(help="write the report here instead of stdout")] = None,
-    config: Annotated[Path | None, typer.Option("--config", "-c", help="settings YAML (Prometheus, database)")] = None,
+    on_pass: Annotated[OnPassChoice, typer.Option(help="what to do on pass")] = "promote",
+    on_fail: Annotated[OnFailChoice, typer.Option(help="what to do on fail")] = "abort",
+    on_inconclusive: Annotated[OnInconclusiveChoice, typer.Option(help="what to do at the timeout")] = "pause",
+    output: Annotated[
+        Report, typer.Option("--output", "-o", help="table, wide, json, yaml, markdown or junit")
+    ] = Report.TABLE,
+    output_file: OutputFile = None,
+    config: Config = None,
     context: Context = None,
     kubeconfig: Kubeconfig = None,
 ) -> None:
     """Wait for the canary, judge it every interval, act, report. Exit 0 pass, 1 fail, 3 inconclusive, 4 error."""
+    from rich.live import Live
+    from rich.text import Text
+
+    from analyzer.errors import ClusterError, InputError, SourceUnavailableError
+    from analyzer.report import render
+    from analyzer.report.table import STYLE
+    from analyzer.rollouts import Kube
+    from analyzer.service.analysis import StoreUnavailableError, check_settings, connect
+    from analyzer.service.gate import GatePlan, OnFail, OnInconclusive, OnPass, run_gate
+    from analyzer.settings import load_settings
+
     try:
         settings = load_settings(config)
         check_settings(settings)
@@ -109,9 +129,9 @@ def gate_command(
         profile=profile,
         timeout_seconds=parse_duration(timeout),
         interval_seconds=parse_duration(interval),
-        on_pass=on_pass,
-        on_fail=on_fail,
-        on_inconclusive=on_inconclusive,
+        on_pass=OnPass(on_pass),
+        on_fail=OnFail(on_fail),
+        on_inconclusive=OnInconclusive(on_inconclusive),
     )
     started = time.monotonic()
     looks: list[Analysis] = []
@@ -135,21 +155,15 @@ def gate_command(
     if os.environ.get("GITHUB_STEP_SUMMARY"):
         with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as summary:
             summary.write(markdown + "\n")
-    elapsed = time.monotonic() - started
-    if output is GateOutput.TABLE and output_file is None:
-        decision = f" → {outcome.action}: {outcome.reason}"
-        out.print(Text.assemble((outcome.verdict.value, STYLE[outcome.verdict]), decision))
-        if outcome.judgment:
-            out.print(render(outcome.judgment))
+    if output in (Report.TABLE, Report.WIDE):
+        decision = Text.assemble((outcome.verdict.value, STYLE[outcome.verdict]), f" → {outcome.action}: ",
+                                 outcome.reason)
+        wide = output is Report.WIDE
+        show(decision if outcome.judgment is None else render(outcome.judgment, wide, head=decision), output_file)
+    elif output is Report.MARKDOWN:
+        write(markdown, output_file)
+    elif output is Report.JUNIT:
+        write(_junit(plan, outcome, time.monotonic() - started), output_file)
     else:
-        text = {
-            GateOutput.JSON: lambda: _json(plan, outcome),
-            GateOutput.MARKDOWN: lambda: markdown,
-            GateOutput.JUNIT: lambda: _junit(plan, outcome, elapsed),
-            GateOutput.TABLE: lambda: _markdown(plan, outcome),
-        }[output]()
-        if output_file is not None:
-            output_file.write_text(text, encoding="utf-8")
-        else:
-            print(text)
+        write(dump(_record(plan, outcome), output.value), output_file)
     raise typer.Exit(EXIT[outcome.verdict])

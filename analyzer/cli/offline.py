@@ -3,26 +3,25 @@
 from __future__ import annotations
 
 import json
-import time
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
-from pydantic import BaseModel
-from rich.console import Group
-from rich.live import Live
-from rich.table import Table
-from rich.text import Text
 
-from analyzer.cli.common import EXIT, Output, app, fail, out
-from analyzer.errors import InputError
-from analyzer.model import Judgment, Measurement, Policy, Verdict
-from analyzer.report import render, render_markdown
-from analyzer.report.table import STYLE
-from analyzer.service import JudgeName, Look, Regression, demo_looks, judge_file
+from analyzer.cli.common import EXIT, OutputFile, Report, app, dump, fail, out, show, write
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from analyzer.model import Judgment
+    from analyzer.service import Look
 
 #: The draft pydantic's schemas follow, named in the output so that validators and editors pick it.
 JSON_SCHEMA_DRAFT = "https://json-schema.org/draft/2020-12/schema"
+
+#: The judges and demo regressions by name (analyzer.service's JudgeName and Regression; a test keeps them equal).
+JudgeChoice = Literal["ours", "kayenta"]
+RegressionChoice = Literal["errors", "latency", "none"]
 
 
 class SchemaName(StrEnum):
@@ -31,38 +30,57 @@ class SchemaName(StrEnum):
     JUDGMENT = "judgment"
 
 
-def _emit(judgment: Judgment, output: Output) -> None:
-    if output is Output.JSON:
-        print(judgment.model_dump_json(indent=2))
-    elif output is Output.MARKDOWN:
-        print(render_markdown(judgment))
-    else:
-        out.print(render(judgment))
+def report_text(judgment: Judgment, output: Report, suite: str) -> str:
+    """A judgment in any non-table ``-o`` format (the gate shares it)."""
+    from analyzer.report import render_junit, render_markdown
+
+    if output is Report.JSON:
+        return judgment.model_dump_json(indent=2) + "\n"
+    if output is Report.YAML:
+        return dump(judgment.model_dump(mode="json"), "yaml")
+    if output is Report.JUNIT:
+        return render_junit(judgment, suite)
+    return render_markdown(judgment)
 
 
 @app.command("judge")
 def judge_command(
-    file: Annotated[str, typer.Argument(help="measurement JSON or YAML file ('-' for stdin)")],
+    file: Annotated[str, typer.Argument(help="measurement JSON or YAML file ('-' for stdin)", metavar="FILE")],
     profile: Annotated[
         str | None, typer.Option("--profile", "-p", help="policy: a YAML file or a built-in name")
     ] = None,
-    judge: Annotated[JudgeName, typer.Option("--judge", help="ours, or kayenta for parity")] = JudgeName.OURS,
-    output: Annotated[Output, typer.Option("--output", "-o", help="table, json or markdown")] = Output.TABLE,
+    judge: Annotated[JudgeChoice, typer.Option("--judge", help="ours, or kayenta for parity")] = "ours",
+    output: Annotated[
+        Report, typer.Option("--output", "-o", help="table, wide, json, yaml, markdown or junit")
+    ] = Report.TABLE,
+    output_file: OutputFile = None,
 ) -> None:
     """Judge a measurement file. Exit 0 pass, 1 fail, 3 inconclusive, 4 bad input."""
+    from analyzer.errors import InputError
+    from analyzer.service import JudgeName, judge_file
+
     try:
-        judgment = judge_file(file, profile, judge)
+        judgment = judge_file(file, profile, JudgeName(judge))
     except InputError as error:
         raise fail(str(error)) from None
-    _emit(judgment, output)
+    if output in (Report.TABLE, Report.WIDE):
+        from analyzer.report import render
+
+        show(render(judgment, wide=output is Report.WIDE), output_file)
+    else:
+        write(report_text(judgment, output, f"canary-judge {file}"), output_file)
     raise typer.Exit(EXIT[judgment.verdict])
 
 
 @app.command("schema")
 def schema_command(
-    name: Annotated[SchemaName, typer.Argument(help="measurement, policy or judgment")],
+    name: Annotated[SchemaName, typer.Argument(help="measurement, policy or judgment", metavar="DOCUMENT")],
 ) -> None:
     """Print the JSON Schema (draft 2020-12) of a document."""
+    from pydantic import BaseModel
+
+    from analyzer.model import Judgment, Measurement, Policy
+
     models: dict[SchemaName, type[BaseModel]] = {
         SchemaName.MEASUREMENT: Measurement,
         SchemaName.POLICY: Policy,
@@ -73,9 +91,14 @@ def schema_command(
 
 
 def _looks_table(looks: list[Look]) -> Table:
+    from rich.table import Table
+    from rich.text import Text
+
+    from analyzer.report.table import STYLE
+
     table = Table(title="canary looks (one per minute)", title_justify="left")
-    for column in ("look", "verdict", "score", "error rate c / s", "p95 c / s", "why"):
-        table.add_column(column)
+    for column in ("look", "verdict", "score", "errors c / s", "p95 c / s", "why"):
+        table.add_column(column, overflow="fold")
     for look in looks[-12:]:
         j = look.judgment
         cells = {m.name: m for m in j.metrics}
@@ -88,34 +111,39 @@ def _looks_table(looks: list[Look]) -> Table:
             if lat_m and lat_m.estimate.canary is not None and lat_m.estimate.stable is not None
             else "–"
         )
-        table.add_row(
-            str(look.step),
-            Text(j.verdict.value, style=STYLE[j.verdict]),
-            f"{j.score:g}",
-            rates,
-            p95,
-            j.reasons[0],
-        )
+        table.add_row(str(look.step), Text(j.verdict.value, style=STYLE[j.verdict]), f"{j.score:g}", rates, p95,
+                      j.reasons[0])
     return table
 
 
 @app.command("demo")
 def demo_command(
     regression: Annotated[
-        Regression, typer.Option(help="what the canary breaks at minute 5: errors (x3), latency (x1.5), none")
-    ] = Regression.ERRORS,
+        RegressionChoice, typer.Option(help="what the canary breaks at minute 5: errors (x3), latency (x1.5), none")
+    ] = "errors",
     steps: Annotated[int, typer.Option(min=2, max=240, help="canary minutes (Argo count)")] = 30,
     seed: Annotated[int, typer.Option(help="random seed")] = 7,
     delay: Annotated[float, typer.Option(min=0, help="seconds between looks on screen")] = 0.25,
 ) -> None:
     """Watch a simulated canary judged look by look, on the built-in defaults."""
+    import time
+
+    from rich.console import Group
+    from rich.live import Live
+    from rich.text import Text
+
+    from analyzer.model import Verdict
+    from analyzer.report import render
+    from analyzer.report.table import STYLE
+    from analyzer.service import Regression, demo_looks
+
     out.print(
         "Simulating 10 canary req/s beside 90 stable req/s (1 % errors, p95 ≈ 180 ms); "
-        f"regression: [bold]{regression.value}[/] from minute 5. Argo asks once a minute.\n"
+        f"regression: [bold]{regression}[/] from minute 5. Argo asks once a minute.\n"
     )
     looks: list[Look] = []
     with Live(_looks_table(looks), console=out, refresh_per_second=8, transient=False) as live:
-        for look in demo_looks(regression, steps, seed):
+        for look in demo_looks(Regression(regression), steps, seed):
             looks.append(look)
             live.update(_looks_table(looks))
             time.sleep(delay if out.is_terminal else 0)
@@ -124,7 +152,7 @@ def demo_command(
     if verdict is Verdict.INCONCLUSIVE:
         action = f"the horizon of {steps} looks ended undecided: Argo pauses the Rollout for a human"
     elif verdict is Verdict.FAIL:
-        action = f"Argo aborts the Rollout at minute {final.step}: traffic goes back to stable"
+        action = f"Argo aborts the Rollout at look {final.step}: traffic goes back to stable"
     else:
-        action = f"Argo promotes the canary at minute {final.step}"
+        action = f"Argo promotes the canary at look {final.step}"
     out.print(Group(Text.assemble("\nsummary: ", (action, STYLE[verdict])), render(final.judgment)))

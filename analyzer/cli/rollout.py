@@ -1,50 +1,78 @@
-"""`canary-analyzer rollout …`: read and act on Argo Rollouts over the Kubernetes API."""
+"""`canary-analyzer rollout …`: read Argo Rollouts over the Kubernetes API, as the kubectl plugin does.
+
+The verbs, flags, messages and exit codes follow `kubectl argo rollouts` (docs/rollouts.md has the table
+and the few differences); this module has the group and the read commands (`get`, `list`, `status`),
+``rollout_actions`` the commands that change a Rollout.
+"""
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable, Iterator
-from datetime import timedelta
-from enum import StrEnum
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-import yaml
-from rich.table import Table
 
-from analyzer.cli.common import EXIT_INPUT, Context, Kubeconfig, Namespace, app, fail, out, parse_duration
-from analyzer.errors import ClusterError, InputError
-from analyzer.rollouts import Kube, RolloutStatus, actions, read_status
-from analyzer.service.analysis import latest_judgment
-from analyzer.settings import load_settings
-from analyzer.store import JudgmentRecord
+from analyzer.cli.common import (
+    EXIT_USAGE,
+    Context,
+    Format,
+    Kubeconfig,
+    Namespace,
+    app,
+    fail,
+    out,
+    parse_duration,
+    printed_as_data,
+    show,
+    version_text,
+)
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from analyzer.rollouts import Kube, RolloutStatus
+    from analyzer.store import JudgmentRecord
 
 rollout_app = typer.Typer(
-    help="Argo Rollouts control over the Kubernetes API: get, list, status, promote, abort, …",
+    help="Argo Rollouts over the Kubernetes API, as `kubectl argo rollouts`: get, list, status, promote, abort, …",
     no_args_is_help=True,
 )
 app.add_typer(rollout_app, name="rollout")
 
-Name = Annotated[str, typer.Argument(help="the Rollout's name")]
+Name = Annotated[str, typer.Argument(help="the Rollout's name", metavar="ROLLOUT")]
+Output = Annotated[Format, typer.Option("--output", "-o", help="table, wide, json, yaml or name")]
+#: The plugin's spellings of the kind, accepted before the name: `get rollout NAME`, `retry ro NAME`.
+ROLLOUT_KIND = frozenset({"rollout", "rollouts", "ro"})
 
 
-class Format(StrEnum):
-    TABLE = "table"
-    JSON = "json"
-    YAML = "yaml"
+def kube_for(context: str | None, kubeconfig: str | None) -> Kube:
+    """The Kubernetes client for the kubeconfig (or the pod's service account); exit 4 when there is none."""
+    from analyzer.errors import ClusterError
+    from analyzer.rollouts import Kube
 
-
-def _kube(context: str | None, kubeconfig: str | None) -> Kube:
     try:
         return Kube(context=context, kubeconfig=kubeconfig)
     except ClusterError as error:
         raise fail(str(error)) from None
 
 
+def rollout_name(first: str, second: str | None) -> str:
+    """NAME, or the plugin's `rollout NAME`; any other kind is a usage error."""
+    if second is None:
+        return first
+    if first not in ROLLOUT_KIND:
+        raise fail(f"{first!r}: only Rollouts are supported here (rollout NAME, or NAME)", EXIT_USAGE)
+    return second
+
+
 def _latest(status: RolloutStatus) -> JudgmentRecord | None:
     """The newest judgment of this canary in the ledger the settings name (none if unreadable)."""
+    from analyzer.errors import InputError
+    from analyzer.service.analysis import latest_judgment
+    from analyzer.settings import load_settings
+
     if not status.has_canary or status.canary_hash is None:
         return None
     try:
@@ -54,32 +82,36 @@ def _latest(status: RolloutStatus) -> JudgmentRecord | None:
     return latest_judgment(settings, status.namespace, status.name, status.canary_hash)
 
 
+def step_text(status: RolloutStatus) -> str:
+    """The current canary step counted from 1, with its kind: '2/6 (pause)'; '6/6 (done)' after the last."""
+    if status.current_step is None:
+        return "–"
+    if status.current_step >= status.steps:
+        return f"{status.steps}/{status.steps} (done)"
+    return f"{status.current_step + 1}/{status.steps}" + (f" ({status.step_kind})" if status.step_kind else "")
+
+
 def _status_table(status: RolloutStatus, judgment: JudgmentRecord | None) -> Table:
+    from rich.table import Table
+
     table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_column(style="bold")
-    table.add_column()
-    step = "–"
-    if status.current_step is not None:
-        step = f"{status.current_step}/{status.steps}" + (f" ({status.step_kind})" if status.step_kind else "")
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
     rows = [
         ("Name", status.name),
         ("Namespace", status.namespace),
         ("Status", f"{status.phase}" + (f" – {status.message}" if status.message else "")),
         ("Strategy", status.strategy),
-        ("Step", step),
+        ("Step", step_text(status)),
         ("SetWeight", "–" if status.set_weight is None else str(status.set_weight)),
         ("ActualWeight", "–" if status.actual_weight is None else str(status.actual_weight)),
-        ("Images", ", ".join(f"{c}={i}" for c, i in status.images.items()) or "–"),
+        ("Images", "\n".join(f"{c}={i}" for c, i in status.images.items()) or "–"),
         ("Stable", status.stable_hash or "–"),
-        ("Canary", status.canary_hash if status.has_canary else "–"),
+        ("Canary", status.canary_hash if status.has_canary and status.canary_hash else "–"),
         ("Paused", ", ".join(c.reason for c in status.pause_conditions) or ("user" if status.paused else "no")),
         ("Step analysis", f"{status.step_analysis.name} {status.step_analysis.phase}" if status.step_analysis else "–"),
-        (
-            "Background",
-            f"{status.background_analysis.name} {status.background_analysis.phase}"
-            if status.background_analysis
-            else "–",
-        ),
+        ("Background", f"{status.background_analysis.name} {status.background_analysis.phase}"
+         if status.background_analysis else "–"),
         ("Replicas", f"{status.ready_replicas or 0} ready / {status.replicas or 0}"),
     ]
     if judgment is not None:
@@ -91,16 +123,10 @@ def _status_table(status: RolloutStatus, judgment: JudgmentRecord | None) -> Tab
     return table
 
 
-def _emit(status: RolloutStatus, output: Format) -> None:
-    if output is Format.JSON:
-        print(status.model_dump_json(indent=2))
-    elif output is Format.YAML:
-        print(yaml.safe_dump(status.model_dump(mode="json"), sort_keys=False), end="")
-    else:
-        out.print(_status_table(status, _latest(status)))
-
-
 def _read(kube: Kube, namespace: str, name: str) -> RolloutStatus:
+    from analyzer.errors import ClusterError
+    from analyzer.rollouts import read_status
+
     try:
         return read_status(kube.get(namespace, name))
     except ClusterError as error:
@@ -110,9 +136,9 @@ def _read(kube: Kube, namespace: str, name: str) -> RolloutStatus:
 TERMINAL = {"Healthy", "Degraded"}
 
 
-def _follow(kube: Kube, namespace: str, name: str, watch: bool, timeout: str) -> Iterator[RolloutStatus]:
-    """The Rollout's status; with ``watch``, each change until Healthy, Degraded or the timeout."""
-    deadline = time.monotonic() + parse_duration(timeout)
+def _follow(kube: Kube, namespace: str, name: str, watch: bool, timeout: float) -> Iterator[RolloutStatus]:
+    """The Rollout's status; with ``watch``, each change until Healthy, Degraded or the timeout (0: none)."""
+    deadline = time.monotonic() + timeout if timeout > 0 else float("inf")
     last: RolloutStatus | None = None
     while True:
         status = _read(kube, namespace, name)
@@ -126,47 +152,71 @@ def _follow(kube: Kube, namespace: str, name: str, watch: bool, timeout: str) ->
 
 @rollout_app.command("get")
 def get_command(
-    name: Name,
+    name: Annotated[
+        str, typer.Argument(help="ROLLOUT, or `rollout ROLLOUT` as the plugin writes it", metavar="ROLLOUT")
+    ],
+    plugin_name: Annotated[str | None, typer.Argument(hidden=True)] = None,
     namespace: Namespace = None,
     context: Context = None,
     kubeconfig: Kubeconfig = None,
-    output: Annotated[Format, typer.Option("--output", "-o")] = Format.TABLE,
+    output: Output = Format.TABLE,
     watch: Annotated[bool, typer.Option("--watch", "-w", help="print again whenever it changes")] = False,
-    timeout: Annotated[str, typer.Option(help="with --watch: stop after this long")] = "30m",
+    timeout: Annotated[
+        str, typer.Option("--timeout", "-t", help="with --watch: stop after this long (0: never)")
+    ] = "0",
 ) -> None:
-    """A Rollout's state as `kubectl argo rollouts get` shows it, plus the canary's latest judgment."""
-    kube = _kube(context, kubeconfig)
-    for status in _follow(kube, namespace or kube.namespace, name, watch, timeout):
-        _emit(status, output)
+    """A Rollout's state as `kubectl argo rollouts get rollout` shows it, plus the canary's latest judgment."""
+    kube = kube_for(context, kubeconfig)
+    name = rollout_name(name, plugin_name)
+    for status in _follow(kube, namespace or kube.namespace, name, watch, parse_duration(timeout)):
+        if output is Format.NAME:
+            print(f"rollout/{status.name}")
+        elif not printed_as_data(status.model_dump(mode="json"), output):
+            show(_status_table(status, _latest(status)))
 
 
 @rollout_app.command("list")
 def list_command(
+    kind: Annotated[
+        str | None, typer.Argument(help="`rollouts`, as the plugin writes it (optional)", metavar="[rollouts]")
+    ] = None,
     namespace: Namespace = None,
-    all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A")] = False,
+    all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A", help="Rollouts of every namespace")] = False,
+    name: Annotated[str | None, typer.Option("--name", help="only the Rollout of this name")] = None,
     context: Context = None,
     kubeconfig: Kubeconfig = None,
-    output: Annotated[Format, typer.Option("--output", "-o")] = Format.TABLE,
+    output: Output = Format.TABLE,
 ) -> None:
-    """Rollouts of a namespace (or all of them)."""
-    kube = _kube(context, kubeconfig)
+    """Rollouts of a namespace (or all of them), one line each."""
+    from rich.table import Table
+
+    from analyzer.errors import ClusterError
+    from analyzer.rollouts import read_status
+
+    if kind is not None and kind not in ROLLOUT_KIND:
+        raise fail(f"{kind!r}: only Rollouts are listed here", EXIT_USAGE)
+    kube = kube_for(context, kubeconfig)
     try:
-        statuses = [read_status(o) for o in kube.list_objects(None if all_namespaces else namespace or kube.namespace)]
+        objects = kube.list_objects(None if all_namespaces else namespace or kube.namespace)
     except ClusterError as error:
         raise fail(str(error)) from None
-    if output is not Format.TABLE:
-        data = [s.model_dump(mode="json") for s in statuses]
-        print(json.dumps(data, indent=2) if output is Format.JSON else yaml.safe_dump(data, sort_keys=False), end="\n")
+    statuses = [s for s in map(read_status, objects) if name is None or s.name == name]
+    if printed_as_data([s.model_dump(mode="json") for s in statuses], output):
         return
-    columns = ["NAME", "STRATEGY", "STATUS", "STEP", "SET-WEIGHT", "CANARY", "STABLE"]
+    if output is Format.NAME:
+        for s in statuses:
+            print(f"rollout/{s.name}")
+        return
+    wide = output is Format.WIDE
+    columns = ["NAME", "STRATEGY", "STATUS", "STEP", "SET-WEIGHT"] + (["CANARY", "STABLE"] if wide else [])
     table = Table(*(["NAMESPACE", *columns] if all_namespaces else columns), box=None, pad_edge=False)
     for s in statuses:
-        step = f"{s.current_step}/{s.steps}" if s.current_step is not None else "–"
-        weight = str(s.set_weight) if s.set_weight is not None else "–"
-        canary = s.canary_hash if s.has_canary and s.canary_hash else "–"
-        row = [s.name, s.strategy, s.phase, step, weight, canary, s.stable_hash or "–"]
+        weight = "–" if s.set_weight is None else str(s.set_weight)
+        row = [s.name, s.strategy, s.phase, step_text(s).split(" ")[0], weight]
+        if wide:
+            row += [s.canary_hash if s.has_canary and s.canary_hash else "–", s.stable_hash or "–"]
         table.add_row(*([s.namespace, *row] if all_namespaces else row))
-    out.print(table)
+    show(table)
 
 
 @rollout_app.command("status")
@@ -175,111 +225,30 @@ def status_command(
     namespace: Namespace = None,
     context: Context = None,
     kubeconfig: Kubeconfig = None,
-    watch: Annotated[bool, typer.Option("--watch", "-w", help="wait until Healthy or Degraded")] = False,
-    timeout: Annotated[str, typer.Option(help="with --watch: give up after this long (exit 3)")] = "30m",
+    watch: Annotated[bool, typer.Option("--watch/--no-watch", "-w", help="wait until Healthy or Degraded")] = True,
+    timeout: Annotated[
+        str, typer.Option("--timeout", "-t", help="give up watching after this long, e.g. 10m (0: never)")
+    ] = "0",
 ) -> None:
-    """Print the phase and message; with --watch exit 0 when Healthy, 1 when Degraded, 3 at the timeout."""
-    kube = _kube(context, kubeconfig)
-    line = ""
-    phase = ""
-    for status in _follow(kube, namespace or kube.namespace, name, watch, timeout):
-        phase = status.phase
-        if status.phase + status.message != line:
-            out.print(status.phase + (f" - {status.message}" if status.message else ""), highlight=False)
-            line = status.phase + status.message
-    if watch and phase not in TERMINAL:
-        raise typer.Exit(3)
-    raise typer.Exit(1 if watch and phase == "Degraded" else 0)
+    """Watch the Rollout until Healthy (exit 0) or Degraded (exit 1); the timeout exits 1 too. --no-watch: once."""
+    kube = kube_for(context, kubeconfig)
+    status = None
+    for status in _follow(kube, namespace or kube.namespace, name, watch, parse_duration(timeout)):
+        quiet = not watch and status.phase in TERMINAL  # as the plugin: no message for a settled Rollout
+        out.print(status.phase + (f" - {status.message}" if status.message and not quiet else ""), highlight=False)
+    assert status is not None  # _follow yields at least once, or exits
+    if status.phase == "Degraded":
+        raise fail(f"the rollout is in a degraded state with message: {status.message}", 1)
+    if watch and status.phase != "Healthy":
+        raise fail("rollout status watch exceeded timeout", 1)
 
 
-def _do(
-    context: str | None, kubeconfig: str | None, namespace: str | None, done: str, act: Callable[[Kube, str], object]
+@rollout_app.command("version")
+def version_command(
+    short: Annotated[bool, typer.Option("--short", help="print just the version number")] = False,
 ) -> None:
-    kube = _kube(context, kubeconfig)
-    ns = namespace or kube.namespace
-    try:
-        result = act(kube, ns)
-    except (ClusterError, InputError) as error:
-        raise fail(str(error), EXIT_INPUT) from None
-    out.print(done.format(result=result, ns=ns), highlight=False)
-
-
-@rollout_app.command("promote")
-def promote_command(
-    name: Name,
-    full: Annotated[bool, typer.Option("--full", help="skip the remaining steps, pauses and analysis")] = False,
-    namespace: Namespace = None,
-    context: Context = None,
-    kubeconfig: Kubeconfig = None,
-) -> None:
-    """Promote: lift the pause or skip the current step (--full: go straight to 100 %)."""
-    _do(context, kubeconfig, namespace, f"rollout '{name}' {'fully ' if full else ''}promoted",
-        lambda k, ns: actions.promote(k, ns, name, full=full))
-
-
-def _simple(verb: str, act: Callable[[Kube, str, str], None], done: str, doc: str) -> None:
-    """Register `rollout VERB NAME` for an action that needs nothing but the Rollout."""
-
-    def command(
-        name: Name, namespace: Namespace = None, context: Context = None, kubeconfig: Kubeconfig = None
-    ) -> None:
-        _do(context, kubeconfig, namespace, f"rollout '{name}' {done}", lambda k, ns: act(k, ns, name))
-
-    rollout_app.command(verb, help=doc)(command)
-
-
-_simple("abort", actions.abort, "aborted", "Abort the update: traffic and replicas go back to stable.")
-_simple("retry", actions.retry, "retried", "Retry an aborted update from its first step.")
-_simple("pause", actions.pause, "paused", "Pause the Rollout (spec.paused).")
-_simple(
-    "resume",
-    actions.resume,
-    "resumed",
-    "Undo a `pause` (spec.paused: false). Controller pauses (steps, inconclusive analysis) need `promote`.",
-)
-
-
-@rollout_app.command("undo")
-def undo_command(
-    name: Name,
-    to_revision: Annotated[int | None, typer.Option("--to-revision", min=1, help="default: the previous one")] = None,
-    namespace: Namespace = None,
-    context: Context = None,
-    kubeconfig: Kubeconfig = None,
-) -> None:
-    """Roll the pod template back to an earlier revision."""
-    _do(context, kubeconfig, namespace, f"rollout '{name}' undone to revision {{result}}",
-        lambda k, ns: actions.undo(k, ns, name, to_revision))
-
-
-@rollout_app.command("restart")
-def restart_command(
-    name: Name,
-    after: Annotated[str, typer.Option("--in", help="restart the pods after this long, e.g. 10s")] = "0s",
-    namespace: Namespace = None,
-    context: Context = None,
-    kubeconfig: Kubeconfig = None,
-) -> None:
-    """Restart the Rollout's pods (spec.restartAt)."""
-    delay = timedelta(seconds=parse_duration(after))
-    _do(context, kubeconfig, namespace, f"rollout '{name}' restarts at {{result}}",
-        lambda k, ns: actions.restart(k, ns, name, delay))
-
-
-@rollout_app.command("set-image")
-def set_image_command(
-    name: Name,
-    assignment: Annotated[str, typer.Argument(help="CONTAINER=IMAGE ('*' for every container)")],
-    namespace: Namespace = None,
-    context: Context = None,
-    kubeconfig: Kubeconfig = None,
-) -> None:
-    """Set a container's image: the update that starts a canary."""
-    container, sep, image = assignment.partition("=")
-    if not sep or not container or not image:
-        raise typer.BadParameter(f"{assignment!r} is not CONTAINER=IMAGE")
-    _do(context, kubeconfig, namespace, f"rollout '{name}' image updated",
-        lambda k, ns: actions.set_image(k, ns, name, container, image))
+    """Print the version (the plugin's `version`; `canary-analyzer --version` says the same)."""
+    print(version_text().split(" ")[1] if short else version_text())
 
 
 @rollout_app.command("reactor")

@@ -4,29 +4,32 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
-from pathlib import Path
+from enum import StrEnum
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
-from analyzer.cli.common import EXIT_USAGE, app, err, fail
-from analyzer.errors import InputError, SourceUnavailableError, describe
-from analyzer.service.analysis import check_settings
-from analyzer.settings import load_settings
+from analyzer.cli.common import EXIT_USAGE, Config, OutputFile, app, dump, err, fail, write
+
+
+class MeasurementFormat(StrEnum):
+    JSON = "json"
+    YAML = "yaml"
 
 
 @app.command("serve")
 def serve_command(
-    config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="YAML settings file (else CANARY_ANALYZER_CONFIG)")
-    ] = None,
+    config: Config = None,
     host: Annotated[str | None, typer.Option(help="listen address [settings: host, 0.0.0.0]")] = None,
     port: Annotated[int | None, typer.Option(help="listen port [settings: port, 8080]")] = None,
     workers: Annotated[int, typer.Option(min=1, max=16, help="uvicorn worker processes")] = 1,
 ) -> None:
     """Run the Argo Rollouts metric provider (FastAPI on uvicorn). Settings: docs/operations.md."""
     import uvicorn
+
+    from analyzer.errors import InputError
+    from analyzer.service.analysis import check_settings
+    from analyzer.settings import load_settings
 
     if config is not None:
         os.environ["CANARY_ANALYZER_CONFIG"] = str(config)
@@ -55,11 +58,16 @@ def export_command(
     start: Annotated[datetime, typer.Option("--from", help="start (ISO 8601; UTC unless an offset is given)")],
     end: Annotated[datetime, typer.Option("--to", help="end (ISO 8601)")],
     profile: Annotated[str, typer.Option("--profile", "-p", help="query profile")] = "http",
-    config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML settings file")] = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="file to write (default: stdout)")] = None,
+    config: Config = None,
+    output: Annotated[MeasurementFormat, typer.Option("--output", "-o", help="json or yaml")] = MeasurementFormat.JSON,
+    output_file: OutputFile = None,
 ) -> None:
     """Write a measurement file from Prometheus for a canary/stable pair, to re-judge it offline."""
+    from pydantic import ValidationError
+
+    from analyzer.errors import InputError, SourceUnavailableError, describe
     from analyzer.service.export import export_measurement
+    from analyzer.settings import load_settings
     from analyzer.sources.queries import Target
 
     try:
@@ -70,16 +78,10 @@ def export_command(
         measurement = export_measurement(
             load_settings(config), profile, target, _utc(start), _utc(end)
         )
-    except InputError as error:
+    except (InputError, SourceUnavailableError) as error:
         raise fail(str(error)) from None
-    except SourceUnavailableError as error:
-        raise fail(str(error)) from None
-    text = measurement.model_dump_json(indent=2)
-    if output is None:
-        print(text)
-    else:
-        output.write_text(text + "\n", encoding="utf-8")
-        err.print(f"wrote {output}: {max((m.steps for m in measurement.metrics.values()), default=0)} steps")
+    write(dump(measurement.model_dump(mode="json"), output.value), output_file)
+    err.print(f"{max((m.steps for m in measurement.metrics.values()), default=0)} steps", highlight=False)
 
 
 def _utc(moment: datetime) -> datetime:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from analyzer.model import Judgment, Verdict
-from analyzer.report.text import arm_values, e_value, interval, number
+from analyzer.report.text import arm_values, e_value, interval, number, ratio_legend
 
 ICON = {Verdict.PASS: "✅", Verdict.FAIL: "❌", Verdict.INCONCLUSIVE: "⏸️"}
 
@@ -26,5 +26,6 @@ def render_markdown(judgment: Judgment) -> str:
             f"| {_cell(r.name)} | {r.label or r.verdict.value} | {canary} | {stable}"
             f" | {number(r.estimate.ratio)} | {interval(r)} | {evidence} | {_cell(r.reason)} |"
         )
-    lines += ["", f"Judge `{judgment.judge}`, {judgment.steps} steps, input `{judgment.input_digest}`.", ""]
+    lines += ["", f"_{ratio_legend(judgment)}._", ""]
+    lines += [f"Judge `{judgment.judge}`, {judgment.steps} steps, input `{judgment.input_digest}`.", ""]
     return "\n".join(lines)

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import math
 
-from analyzer.model import Kind, MetricResult
+from analyzer.model import Judgment, Kind, MetricResult
+
+#: What the ratio column means, per kind of metric: a ratio of rates, or of slow shares for latency.
+RATIO_MEANING = {
+    Kind.RATIO: "canary ÷ stable event rate",
+    Kind.HISTOGRAM: "canary ÷ stable share of requests slower than the quantile's bound (not a ratio of quantiles)",
+}
 
 
 def number(value: float | None, digits: int = 3) -> str:
@@ -36,3 +42,10 @@ def interval(result: MetricResult) -> str:
     if result.interval.lower is None and result.interval.upper is None:
         return "–"
     return f"[{number(result.interval.lower)}, {number(result.interval.upper)}]"
+
+
+def ratio_legend(judgment: Judgment) -> str:
+    """One line under a table: what its ratio column is, for the kinds of metric it holds."""
+    kinds = [kind for kind in RATIO_MEANING if any(m.kind is kind for m in judgment.metrics)]
+    names = {Kind.RATIO: "rates", Kind.HISTOGRAM: "latency"}
+    return "ratio = " + "; ".join(f"{names[kind]}: {RATIO_MEANING[kind]}" for kind in kinds)

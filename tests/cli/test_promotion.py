@@ -1,4 +1,5 @@
-"""Promotion from the command line, on a SQLite ledger."""
+"""`canary-analyzer release|audit|token` on a SQLite ledger: ids on stdout, records with -o json, and
+reads that create nothing."""
 
 from __future__ import annotations
 
@@ -20,41 +21,54 @@ def test_register_promote_evidence_evaluate_quarantine_audit(tmp_path):
     def run(*args: str):
         return runner.invoke(app, list(args), env=env)
 
-    registered = run("candidate", "register", "--image", f"checkout={IMAGE}", "--alias", "v2.0", "--actor", "ci")
+    for read in (("release", "status"), ("release", "show", "abcdef12"), ("audit", "verify"), ("audit", "log"),
+                 ("token", "list")):
+        refused = run(*read)
+        assert refused.exit_code == 4 and "no ledger at" in refused.output, read
+    assert not db.exists()  # reading never creates the ledger
+    registered = run("release", "register", "--image", f"checkout={IMAGE}", "--alias", "v2.0", "--actor", "ci")
     assert registered.exit_code == 0, registered.output
-    cid = registered.output.strip()
-    assert len(cid) == 64 and run("candidate", "register", "--image", f"checkout={IMAGE}").output.strip() == cid
-    promoted = run("promote", cid[:12], "--actor", "alice")
-    assert promoted.exit_code == 0 and "forward → V1, running" in promoted.output
-    attempt = promoted.output.split()[1].rstrip(":")
+    cid = registered.stdout.strip()
+    assert len(cid) == 64 and run("release", "register", "--image", f"checkout={IMAGE}").stdout.strip() == cid
+    promoted = run("release", "promote", cid[:12], "--actor", "alice", "-o", "json")
+    assert promoted.exit_code == 0, promoted.output
+    attempt = json.loads(promoted.stdout)["id"]
+    assert json.loads(promoted.stdout)["to_stage"] == "V1" and json.loads(promoted.stdout)["state"] == "running"
     report = tmp_path / "neg.xml"
     report.write_text('<testsuite name="neg"><testcase classname="auth" name="replay"><error/></testcase></testsuite>')
-    assert run("evidence", "add", attempt, "--junit", str(report)).exit_code == 0
-    watched = run("watch", "--once")
+    evidence = run("release", "evidence", attempt, "--junit", str(report))
+    assert evidence.exit_code == 0 and len(evidence.stdout.split()) == 1  # the evidence id alone
+    watched = run("release", "watch", "--once")
     assert watched.exit_code == 0 and f"{attempt}: inconclusive" in watched.output
-    waiting = run("evaluate", attempt)
+    waiting = run("release", "evaluate", attempt)
     assert waiting.exit_code == 3 and "no canary judgment" in waiting.output  # V1 has no JUnit check
-    shown = json.loads(run("candidate", "show", cid, "--json").output)
+    evaluation = json.loads(run("release", "evaluate", attempt, "-o", "json").stdout)
+    assert evaluation["verdict"] == "inconclusive" and evaluation["id"] in run("release", "attempt", attempt).output
+    assert run("audit", "recompute", evaluation["id"]).exit_code == 0
+    shown = json.loads(run("release", "show", cid, "-o", "json").stdout)
     assert shown["state"] == "in:V1" and shown["attempts"][0]["id"] == attempt
-    quarantined = run("quarantine", cid, "--reason", "auth replay accepted in negative tests", "--code",
-                      "negative_test_failed")
-    assert quarantined.exit_code == 0 and '"stages_running_candidate"' in quarantined.output
-    status = run("status")
+    quarantined = run("release", "quarantine", cid, "--reason", "auth replay accepted in negative tests", "--code",
+                      "negative_test_failed", "-o", "json")
+    assert quarantined.exit_code == 0 and "stages_running_candidate" in json.loads(quarantined.stdout)["impact"]
+    status = run("release", "status")
     assert "quarantined" in status.output and "negative_test_failed" in status.output
+    assert "↳ auth replay accepted in negative tests" in run("audit", "log").output
+    assert json.loads(run("audit", "log", "-o", "json").stdout)[-1]["action"]
     assert run("audit", "verify").exit_code == 0
     with sqlite3.connect(db) as connection:
         connection.execute("UPDATE audit_events SET reason = 'nothing to see' WHERE seq = 1")
     broken = run("audit", "verify")
     assert broken.exit_code == 1 and "event 1 was changed" in broken.output
-    refused = run("promote", cid)
+    refused = run("release", "promote", cid)
     assert refused.exit_code == 4 and "quarantined" in refused.output
 
 
 def test_tokens(tmp_path):
     env = {"CANARY_ANALYZER_DATABASE_URL": f"sqlite:///{tmp_path / 'l.db'}"}
     created = runner.invoke(app, ["token", "create", "ci", "--role", "operator"], env=env)
-    assert created.exit_code == 0 and len(created.output.strip()) >= 40
-    assert "ci                   operator  active" in runner.invoke(app, ["token", "list"], env=env).output
+    assert created.exit_code == 0 and len(created.stdout.strip()) >= 40
+    listed = runner.invoke(app, ["token", "list"], env=env).output.splitlines()
+    assert ["ci", "operator", "active"] in [line.split() for line in listed]
     assert runner.invoke(app, ["token", "revoke", "ci"], env=env).exit_code == 0
     assert "revoked" in runner.invoke(app, ["token", "list"], env=env).output
     bad = runner.invoke(app, ["token", "create", "x", "--role", "root"], env=env)

@@ -30,17 +30,22 @@ def _run(k8s, *args: str, tmp_path=None):
 def test_get_shows_the_rollout_and_json_is_the_status(k8s):
     table = _run(k8s, "get", "checkout")
     assert table.exit_code == 0, table.output
-    assert "Paused – CanaryPauseStep" in table.output and CANARY in table.output and "1/6 (pause)" in table.output
+    assert "Paused – CanaryPauseStep" in table.output and CANARY in table.output
+    assert "2/6 (pause)" in table.output  # currentStepIndex 1 is the second step: steps count from 1
     as_json = json.loads(_run(k8s, "get", "checkout", "-o", "json").output)
     assert as_json["set_weight"] == 20 and as_json["canary_hash"] == CANARY
     assert "set_weight: 20" in _run(k8s, "get", "checkout", "-n", "shop", "-o", "yaml").output
+    assert _run(k8s, "get", "rollout", "checkout", "-o", "name").output == "rollout/checkout\n"  # the plugin's form
+    assert _run(k8s, "get", "experiment", "x").exit_code == 2
     assert not (k8s.kubeconfig.parent / "ledger.db").exists()  # reading the latest judgment creates no ledger
 
 
 def test_list_and_status(k8s):
     listed = _run(k8s, "list")
-    assert listed.exit_code == 0 and "checkout" in listed.output
-    status = _run(k8s, "status", "checkout")
+    assert listed.exit_code == 0 and "checkout" in listed.output and "2/6" in listed.output
+    assert CANARY in _run(k8s, "list", "rollouts", "-o", "wide").output
+    assert _run(k8s, "list", "--name", "other", "-o", "name").output == ""
+    status = _run(k8s, "status", "checkout", "--no-watch")
     assert status.exit_code == 0 and "Paused - CanaryPauseStep" in status.output
 
 
@@ -49,10 +54,29 @@ def test_actions_report_what_they_did(k8s):
     assert "rollout 'checkout' aborted" in _run(k8s, "abort", "checkout").output
     assert k8s.obj("rollouts", "shop", "checkout")["status"]["abort"] is True
     assert "rollout 'checkout' paused" in _run(k8s, "pause", "checkout").output
-    assert "restarts at" in _run(k8s, "restart", "checkout", "--in", "30s").output
-    result = _run(k8s, "set-image", "checkout", "checkout=registry.example.com/shop/checkout:v5")
-    assert result.exit_code == 0
+    assert "rollout 'checkout' restarts in 30s" in _run(k8s, "restart", "checkout", "-i", "30s").output
+    assert "rollout 'checkout' retried" in _run(k8s, "retry", "rollout", "checkout").output
+    for command in (("set", "image"), ("set-image",)):
+        result = _run(k8s, *command, "checkout", "checkout=registry.example.com/shop/checkout:v5")
+        assert result.exit_code == 0 and 'rollout "checkout" image updated' in result.output
     assert k8s.obj("rollouts", "shop", "checkout")["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":v5")
+
+
+def test_terminate_an_analysis_run(k8s):
+    runs = "/apis/argoproj.io/v1alpha1/namespaces/shop/analysisruns"
+    k8s.put(runs, {"apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisRun",
+                   "metadata": {"name": "checkout-run", "namespace": "shop"}, "spec": {"metrics": []}})
+    done = _run(k8s, "terminate", "analysisrun", "checkout-run")
+    assert done.exit_code == 0 and "analysisRun 'checkout-run' terminated" in done.output
+    assert k8s.obj("analysisruns", "shop", "checkout-run")["spec"]["terminate"] is True
+    assert _run(k8s, "terminate", "ar", "nope").exit_code == 4
+
+
+def test_version_as_the_plugin_prints_it():
+    from analyzer import __version__
+
+    assert runner.invoke(app, ["rollout", "version", "--short"]).output == f"{__version__}\n"
+    assert runner.invoke(app, ["rollout", "version"]).output == f"canary-analyzer {__version__}\n"
 
 
 def test_errors_are_messages_with_exit_4(k8s, tmp_path):
@@ -65,20 +89,25 @@ def test_errors_are_messages_with_exit_4(k8s, tmp_path):
     assert forbidden.exit_code == 4 and "forbidden" in forbidden.output
     no_config = runner.invoke(app, ["rollout", "get", "checkout", "--kubeconfig", str(tmp_path / "none")])
     assert no_config.exit_code == 4 and "kubeconfig" in no_config.output
-    bad = _run(k8s, "set-image", "checkout", "no-equals-sign")
+    bad = _run(k8s, "set", "image", "checkout", "no-equals-sign")
     assert bad.exit_code == 2
     assert "Traceback" not in missing.output + forbidden.output + no_config.output
 
 
-def test_status_watch_exit_codes(k8s):
+def test_status_exit_codes_are_the_plugins(k8s):
+    """Watching is the default; Healthy exits 0, Degraded 1 (watching or not), the timeout 1."""
     path = f"{ROLLOUTS}/checkout"
     k8s.patch(path, {"status": {"phase": "Degraded", "message": "RolloutAborted: metric canary-judge failed"}})
-    degraded = _run(k8s, "status", "checkout", "--watch", "--timeout", "5s")
+    degraded = _run(k8s, "status", "checkout", "--timeout", "5s")
     assert degraded.exit_code == 1 and "Degraded - RolloutAborted" in degraded.output
+    assert "degraded state with message: RolloutAborted" in degraded.output
+    once = _run(k8s, "status", "checkout", "--no-watch")
+    assert once.exit_code == 1 and once.output.startswith("Degraded\n")  # settled: no message, as the plugin
     k8s.patch(path, {"status": {"phase": "Paused", "message": "CanaryPauseStep"}})
-    assert _run(k8s, "status", "checkout", "--watch", "--timeout", "0s").exit_code == 3
+    timed_out = _run(k8s, "status", "checkout", "-t", "1s")
+    assert timed_out.exit_code == 1 and "exceeded timeout" in timed_out.output
     k8s.patch(path, {"status": {"phase": "Healthy", "message": None}})
-    assert _run(k8s, "status", "checkout", "--watch").exit_code == 0
+    assert _run(k8s, "status", "checkout").exit_code == 0
 
 
 def test_get_shows_the_canarys_latest_judgment_from_the_ledger(k8s):

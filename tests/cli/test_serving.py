@@ -73,7 +73,7 @@ def test_export_writes_a_file_that_judge_reads(backfilled, tmp_path):
     env = {**os.environ, "CANARY_ANALYZER_PROMETHEUS_URL": backfilled.url}
     result = _cli(
         "export", "-n", args["namespace"], "--rollout", "checkout", "--canary", args["canary"],
-        "--stable", args["stable"], "--from", start, "--to", end, "-o", str(out), env=env,
+        "--stable", args["stable"], "--from", start, "--to", end, "--output-file", str(out), env=env,
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(out.read_text())["metrics"]["error-rate"]["canary"]["total"][0] > 0

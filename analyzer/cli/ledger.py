@@ -1,0 +1,124 @@
+"""`canary-analyzer audit …` and `token …`: the ledger's audit chain and the API's role tokens.
+
+Same conventions as ``release``: read-only commands (``audit verify|log|recompute``, ``token list``)
+never create a ledger; ``token create`` prints the token alone on stdout (it is shown once).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+
+from analyzer.cli.common import Format, app, err, out, printed_as_data, show
+from analyzer.cli.release import Output, connected, promotions, run
+
+audit_app = typer.Typer(help="The hash-chained audit log: verify it, read it, re-run an evaluation.",
+                        no_args_is_help=True)
+token_app = typer.Typer(help="API tokens with roles (viewer, operator, admin).", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+app.add_typer(token_app, name="token")
+
+TokenName = Annotated[str, typer.Argument(help="the token's name, e.g. the team or pipeline using it", metavar="NAME")]
+
+
+@audit_app.command("verify")
+def audit_verify_command() -> None:
+    """Re-walk the hash chain; exit 1 and name the first broken event if anything was changed."""
+    from analyzer.service import promotion as flow
+
+    result = run(lambda: flow.verify_audit(promotions(read_only=True)))
+    out.print(result.detail, highlight=False)
+    raise typer.Exit(0 if result.ok else 1)
+
+
+@audit_app.command("log")
+def audit_log_command(
+    candidate: Annotated[str | None, typer.Option(help="only this candidate's events (an id prefix)")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="the newest this many events")] = 50,
+    output: Output = Format.TABLE,
+) -> None:
+    """The audit events, oldest first: who did what to which candidate, and why."""
+    from rich.console import Group
+    from rich.text import Text
+
+    from analyzer.service import promotion as flow
+
+    events = run(lambda: flow.audit_log(promotions(read_only=True), limit, candidate))
+    if printed_as_data(events, output):
+        return
+    if output is Format.NAME:
+        print("\n".join(str(e["event_id"]) for e in events))
+        return
+    # An event a line (seq, UTC time, actor, action, candidate, stage), its reason wrapped on the next:
+    # 80 columns never cut the reason.
+    lines = []
+    for e in events:
+        when = str(e["ts"])[:19].replace("T", " ")
+        lines.append(Text(f"{e['seq']:>4}  {when}  {e['actor']}  {e['action']}  {(e['candidate_id'] or '–')[:12]}"
+                          f"  {e['stage'] or '–'}", overflow="fold"))
+        if e["reason"]:
+            lines.append(Text(f"      ↳ {e['reason']}", style="dim"))
+    show(Group(*lines))
+
+
+@audit_app.command("recompute")
+def audit_recompute_command(
+    evaluation: Annotated[str, typer.Argument(help="a gate evaluation id (`release evaluate` prints it)",
+                                              metavar="EVALUATION")],
+    output: Output = Format.TABLE,
+) -> None:
+    """Re-run a recorded gate evaluation from its stored policy and evidence; exit 1 if it differs."""
+    from analyzer.service import promotion as flow
+
+    result = run(lambda: flow.recompute(promotions(read_only=True), evaluation))
+    if not printed_as_data(result, output):
+        out.print(f"evaluation {evaluation}: {'the same' if result['same'] else 'DIFFERENT'} "
+                  f"({result.get('recorded')} recorded, {result.get('recomputed')} now)", highlight=False)
+    raise typer.Exit(0 if result["same"] else 1)
+
+
+@token_app.command("create")
+def token_create(
+    name: TokenName,
+    role: Annotated[str, typer.Option(help="viewer, operator or admin")] = "operator",
+) -> None:
+    """Create a token; it is printed once (stdout) and stored only as a hash."""
+    from analyzer.store.tokens import create_token
+
+    _, analyzer = connected()
+    print(run(lambda: create_token(analyzer.database, name, role, datetime.now(UTC))))
+    err.print(f"token {name} created ({role}); it is not shown again", highlight=False)
+
+
+@token_app.command("revoke")
+def token_revoke(name: TokenName) -> None:
+    """Revoke a token: requests that carry it are refused from now on."""
+    from analyzer.store.tokens import revoke_token
+
+    _, analyzer = connected(read_only=True)
+    run(lambda: revoke_token(analyzer.database, name, datetime.now(UTC)))
+    print(name)
+    err.print(f"token {name} revoked", highlight=False)
+
+
+@token_app.command("list")
+def token_list(output: Output = Format.TABLE) -> None:
+    """The tokens: name, role, active or revoked (never the token itself)."""
+    from rich.table import Table
+
+    from analyzer.store.tokens import list_tokens
+
+    _, analyzer = connected(read_only=True)
+    rows = [{"name": t.name, "role": t.role, "state": "revoked" if t.revoked_at else "active"}
+            for t in run(lambda: list_tokens(analyzer.database))]
+    if printed_as_data(rows, output):
+        return
+    if output is Format.NAME:
+        print("\n".join(r["name"] for r in rows))
+        return
+    table = Table("name", "role", "state", box=None, pad_edge=False)
+    for r in rows:
+        table.add_row(r["name"], r["role"], r["state"])
+    show(table)
