@@ -15,17 +15,10 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from analyzer.errors import InputError, describe
 
-#: Argo Rollouts' web provider gives up after 10 s by default; our retries end well before.
+#: Argo Rollouts' web provider gives up after 10 s by default; a look's deadline ends well before.
 ARGO_WEB_TIMEOUT_SECONDS = 10.0
 #: What the service keeps for itself (judging, storing, answering) within Argo's timeout.
 OWN_BUDGET_SECONDS = 2.0
-RETRY_BACKOFF_SECONDS = 0.1
-
-
-def retry_budget_seconds(timeout: float, retries: int) -> float:
-    """Worst case of one query: every attempt times out, with urllib3's exponential backoff between."""
-    backoff = sum(RETRY_BACKOFF_SECONDS * 2.0**i for i in range(retries))
-    return (retries + 1) * timeout + backoff
 
 
 class Settings(BaseSettings):
@@ -36,8 +29,14 @@ class Settings(BaseSettings):
     prometheus_url: str = Field(default="http://127.0.0.1:9090", description="Prometheus (or Thanos/Mimir) base URL")
     prometheus_headers: dict[str, str] = Field(default_factory=dict, description="sent with every query (auth)")
     prometheus_ca_file: Path | None = Field(default=None, description="CA bundle for an https Prometheus URL")
-    prometheus_timeout_seconds: float = Field(default=2.0, gt=0, description="per query attempt")
+    prometheus_timeout_seconds: float = Field(default=2.0, gt=0, description="per connect or read of an attempt")
     prometheus_retries: int = Field(default=2, ge=0, le=5, description="retries on connection errors and 5xx")
+    look_deadline_seconds: float = Field(
+        default=8.0,
+        gt=0,
+        le=ARGO_WEB_TIMEOUT_SECONDS - OWN_BUDGET_SECONDS,
+        description="every Prometheus call of one look, retries included, ends by then (503 past it)",
+    )
     database_url: str = Field(default="sqlite:///canary-analyzer.db", description="SQLite file or PostgreSQL URL")
     profiles_dir: Path | None = Field(default=None, description="extra query profiles (*.yaml); they win by name")
     api_tokens: list[SecretStr] = Field(default_factory=list, description="bearer tokens; empty = no auth")
@@ -51,6 +50,12 @@ class Settings(BaseSettings):
     lookback_seconds: int = Field(default=6 * 3600, ge=60, description="how far back to look for the canary's start")
     max_steps: int = Field(default=1440, ge=1, le=10_000, description="longest window judged, in steps")
     public_url: str | None = Field(default=None, description="base URL of this service, for links in judgments")
+    report_signing_key: SecretStr | None = Field(
+        default=None, description="HMAC key of report links (default: derived from api_tokens; none: open pages)"
+    )
+    report_link_ttl_seconds: int = Field(
+        default=7 * 86400, ge=60, le=90 * 86400, description="how long a signed report link opens its page"
+    )
     host: str = "0.0.0.0"
     port: int = Field(default=8080, ge=1, le=65535)
     log_level: str = "info"
@@ -64,20 +69,14 @@ class Settings(BaseSettings):
     reactor_metrics_port: int = Field(default=9464, ge=0, le=65535, description="its /metrics (0: none)")
 
     @model_validator(mode="after")
-    def _retries_end_before_argo_gives_up(self) -> Settings:
-        worst = retry_budget_seconds(self.prometheus_timeout_seconds, self.prometheus_retries)
-        if worst > ARGO_WEB_TIMEOUT_SECONDS - OWN_BUDGET_SECONDS:
+    def _an_attempt_fits_the_deadline(self) -> Settings:
+        if self.prometheus_timeout_seconds >= self.look_deadline_seconds:
             raise ValueError(
-                f"prometheus_timeout_seconds x (prometheus_retries + 1) + backoff = {worst:.1f} s; it must stay"
-                f" under {ARGO_WEB_TIMEOUT_SECONDS - OWN_BUDGET_SECONDS:g} s so that a 503 reaches Argo before"
-                f" its {ARGO_WEB_TIMEOUT_SECONDS:g} s web timeout"
+                f"prometheus_timeout_seconds ({self.prometheus_timeout_seconds:g} s) must be shorter than"
+                f" look_deadline_seconds ({self.look_deadline_seconds:g} s), which a 503 must beat to reach Argo"
+                f" before its {ARGO_WEB_TIMEOUT_SECONDS:g} s web timeout"
             )
         return self
-
-    @property
-    def query_deadline_seconds(self) -> float:
-        """The longest one query may take, retries included."""
-        return retry_budget_seconds(self.prometheus_timeout_seconds, self.prometheus_retries)
 
 
 def load_settings(config_file: Path | None = None, **overrides: object) -> Settings:

@@ -13,7 +13,7 @@ from analyzer.server.promotion_routes import router as promotion_router
 from analyzer.server.routes import api, ops
 from analyzer.service.analysis import Analyzer, connect
 from analyzer.service.promotion import promotions_for
-from analyzer.settings import Settings, retry_budget_seconds
+from analyzer.settings import Settings
 
 
 def create_app(settings: Settings, analyzer: Analyzer | None = None) -> FastAPI:
@@ -36,9 +36,8 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> FastAPI:
         description=(
             "Argo Rollouts' web metric provider calls `GET /api/v1/analysis` at every look. Every judgement, "
             "'not enough data' included, is HTTP 200 with a Judgment; bad arguments are 400/422 and an "
-            f"unreachable Prometheus or database is 503 after retries bounded to "
-            f"{retry_budget_seconds(settings.prometheus_timeout_seconds, settings.prometheus_retries):g} s, "
-            "all as application/problem+json."
+            "unreachable Prometheus or database is 503 after retries within the look's deadline of "
+            f"{settings.look_deadline_seconds:g} s, all as application/problem+json."
         ),
         lifespan=lifespan,
     )

@@ -13,6 +13,8 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 from starlette.requests import Request
 from starlette.responses import Response
 
+from analyzer.server.problems import problem
+
 REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="-")
 log = logging.getLogger("canary_analyzer")
 
@@ -51,13 +53,23 @@ def _request_id(request: Request) -> str:
 
 
 class RequestLog(BaseHTTPMiddleware):
-    """Sets the request id (``X-Request-ID`` in and out) and logs one access line per request."""
+    """Sets the request id (``X-Request-ID`` in and out) and logs one access line per request.
+
+    An error no handler maps is answered here — a 500 problem that carries the request id — and logged
+    with its traceback under that id, so a caller's report leads to the log line (outside this
+    middleware, Starlette's own 500 would have neither).
+    """
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         token = REQUEST_ID.set(_request_id(request))
         started = time.perf_counter()
         try:
-            response = await call_next(request)
+            try:
+                response = await call_next(request)
+            except Exception as error:
+                log.exception("unhandled error", extra={"fields": {"method": request.method, "path": request.url.path}})
+                detail = f"{type(error).__name__}; see the service log for request {REQUEST_ID.get()}"
+                response = problem(500, "Internal error", detail)
             response.headers["X-Request-ID"] = REQUEST_ID.get()
             fields = {
                 "method": request.method,

@@ -7,10 +7,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from analyzer.errors import InputError, SourceUnavailableError
-from analyzer.service.analysis import StoreUnavailableError, UnknownProfileError
+from analyzer.service import telemetry
+from analyzer.service.analysis import BadArgumentError, StoreUnavailableError
 from analyzer.service.promotion import NotFoundError, PromotionError
 
 PROBLEM_JSON = "application/problem+json"
@@ -30,7 +32,12 @@ def _field(loc: tuple[Any, ...]) -> str:
 
 
 def install(app: FastAPI) -> None:
-    """Map validation, input, source and store errors to problem responses."""
+    """Map validation, input, source and store errors to problem responses.
+
+    Any SQLAlchemy error, on any route, is a 503 with ``Retry-After``: the database is down or busy,
+    and the caller should come back. Unexpected errors are answered (500) and logged by
+    :class:`~analyzer.server.logs.RequestLog`, which knows the request id.
+    """
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:
@@ -41,9 +48,10 @@ def install(app: FastAPI) -> None:
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         return problem(422, "Invalid request", detail, errors=errors)
 
-    @app.exception_handler(UnknownProfileError)
-    async def _unknown_profile(_: Request, error: UnknownProfileError) -> JSONResponse:
-        return problem(400, "Unknown profile", str(error), errors=[{"field": "profile", "message": str(error)}])
+    @app.exception_handler(BadArgumentError)
+    async def _bad_argument(_: Request, error: BadArgumentError) -> JSONResponse:
+        errors = [{"field": name, "message": str(error)} for name in error.fields]
+        return problem(400, error.title, str(error), errors=errors)
 
     @app.exception_handler(NotFoundError)
     async def _missing(_: Request, error: NotFoundError) -> JSONResponse:
@@ -65,6 +73,11 @@ def install(app: FastAPI) -> None:
     async def _store(_: Request, error: StoreUnavailableError) -> JSONResponse:
         return problem(503, "Database unavailable", str(error))
 
+    @app.exception_handler(SQLAlchemyError)
+    async def _database(_: Request, error: SQLAlchemyError) -> JSONResponse:
+        telemetry.STORE_ERRORS.inc()
+        return problem(503, "Database unavailable", str(StoreUnavailableError.of(error)))
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
         response = problem(error.status_code, str(error.detail), str(error.detail))
@@ -72,6 +85,3 @@ def install(app: FastAPI) -> None:
             response.headers[name] = value
         return response
 
-    @app.exception_handler(Exception)
-    async def _unexpected(_: Request, error: Exception) -> JSONResponse:
-        return problem(500, "Internal error", f"{type(error).__name__}; see the service log")

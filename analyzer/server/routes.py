@@ -37,7 +37,7 @@ def _base_url(request: Request) -> str:
 AnalyzerDep = Annotated[Analyzer, Depends(_analyzer)]
 
 _ANSWERS: dict[int | str, dict[str, object]] = {
-    400: {"description": "unknown profile (problem+json)"},
+    400: {"description": "unknown profile, or the same hash for canary and stable (problem+json)"},
     401: {"description": "missing or wrong bearer token (problem+json)"},
     422: {"description": "a missing or malformed argument, named in the problem body"},
     503: {"description": "Prometheus or the database failed after bounded retries; Argo retries"},
@@ -89,11 +89,8 @@ def judgments_list(request: Request, analyzer: AnalyzerDep, where: Annotated[Jud
         limit=where.limit,
         offset=where.offset,
     )
-    try:
-        with analyzer.database.session() as session:
-            records = list_judgments(session, query)
-    except SQLAlchemyError as error:
-        raise StoreUnavailableError.of(error) from None
+    with analyzer.database.session() as session:
+        records = list_judgments(session, query)
     base = _base_url(request)
     return JudgmentList(items=[summary_of(r, base) for r in records], limit=where.limit, offset=where.offset)
 
@@ -105,11 +102,8 @@ def judgments_get(
     judgment_id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")],
 ) -> AnalysisResult:
     """One recorded judgment with all its evidence."""
-    try:
-        with analyzer.database.session() as session:
-            record = get_judgment(session, judgment_id)
-    except SQLAlchemyError as error:
-        raise StoreUnavailableError.of(error) from None
+    with analyzer.database.session() as session:
+        record = get_judgment(session, judgment_id)
     if record is None:
         raise HTTPException(404, f"no judgment {judgment_id}")
     return result_of(record, _base_url(request))

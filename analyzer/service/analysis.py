@@ -3,7 +3,12 @@
 The window of a canary analysis starts where the canary's data starts, and that start is recorded
 the first time it is found: every later look, every restart and every replica judges the same
 steps from the same start, which is what keeps the judge's any-look guarantee true across Argo's
-looks. Until the canary has data, the answer is inconclusive and nothing is recorded.
+looks. Until the canary has data, the answer is inconclusive and no window start is recorded.
+
+Every Prometheus call of a look, retries included, shares one deadline (``look_deadline_seconds``), so
+that a 503 reaches Argo inside its web timeout however slowly Prometheus answers. Metrics whose data
+the source cannot vouch for (missing on an arm, partial, stale) go to the judge as *unavailable*:
+inconclusive with the reason, and never a pass or a fail.
 """
 
 from __future__ import annotations
@@ -22,15 +27,41 @@ from analyzer.model import Judgment, Measurement
 from analyzer.promotion.stages import load_pipeline
 from analyzer.service import telemetry
 from analyzer.settings import Settings
-from analyzer.sources.prometheus import Fetched, PrometheusSource, Window, align_down
+from analyzer.sources.promapi import Deadline, PrometheusError
+from analyzer.sources.prometheus import PrometheusSource, Window, align_down
 from analyzer.sources.queries import QueryProfile, Target
 from analyzer.store import Database, JudgmentFilter, JudgmentRecord, WindowKey
 from analyzer.store.db import normalise_url
 from analyzer.store.judgments import list_judgments, new_id, record_window_start, save_judgment, window_start
 
 
-class UnknownProfileError(InputError):
+class BadArgumentError(InputError):
+    """A request argument the service refuses (400), with the fields the problem names."""
+
+    title = "Bad request"
+
+    def __init__(self, message: str, fields: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.fields = fields
+
+
+class UnknownProfileError(BadArgumentError):
     """The request names a query profile the service does not have."""
+
+    title = "Unknown profile"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, ("profile",))
+
+
+def check_target(target: Target) -> None:
+    """Refuse a canary compared with itself: the same hash on both arms would pass anything."""
+    if target.canary == target.stable:
+        raise BadArgumentError(
+            f"canary and stable are the same pod-template hash {target.canary!r}: the canary would be compared"
+            " with itself; pass the stable ReplicaSet's hash as stable",
+            ("canary", "stable"),
+        )
 
 
 class StoreUnavailableError(Exception):
@@ -109,32 +140,26 @@ class Analysis:
     window: Window | None
 
 
-def _empty_arms_reasons(fetched: Fetched, target: Target, profile: QueryProfile) -> list[str]:
-    reasons = []
-    for metric, arms in fetched.empty_arms.items():
-        for arm in arms:
-            reasons.append(
-                f"{metric}: no series for the {arm} hash {target.hash_of(arm)!r} in namespace {target.namespace!r}"
-                f" (profile {profile.name}); check the {arm} hash and the profile's selector"
-            )
-    return reasons
-
-
-def _start(analyzer: Analyzer, profile: QueryProfile, target: Target, key: WindowKey, now: float) -> int | None:
+def _start(
+    analyzer: Analyzer, profile: QueryProfile, target: Target, key: WindowKey, now: float, deadline: Deadline
+) -> int | None:
     with analyzer.database.session() as session:
         start = window_start(session, key)
     if start is not None:
         return start
-    first = analyzer.source.first_data(profile, target, since=now - analyzer.settings.lookback_seconds, until=now)
+    since = now - analyzer.settings.lookback_seconds
+    first = analyzer.source.first_data(profile, target, since=since, until=now, deadline=deadline)
     if first is None:
         return None
     with analyzer.database.session() as session:
         return record_window_start(session, key, first, datetime.fromtimestamp(now, UTC))
 
 
-def _judge(measurement: Measurement, profile: QueryProfile, extra: list[str]) -> Judgment:
+def _judge(
+    measurement: Measurement, profile: QueryProfile, extra: list[str], unavailable: dict[str, str] | None = None
+) -> Judgment:
     started = time.perf_counter()
-    judgment = judge(measurement, profile.policy)
+    judgment = judge(measurement, profile.policy, unavailable=unavailable)
     telemetry.JUDGE_SECONDS.observe(time.perf_counter() - started)
     if extra:
         judgment = judgment.model_copy(update={"reasons": [*extra, *judgment.reasons]})
@@ -143,7 +168,8 @@ def _judge(measurement: Measurement, profile: QueryProfile, extra: list[str]) ->
 
 def _look(analyzer: Analyzer, profile: QueryProfile, target: Target, key: WindowKey, now: float) -> Analysis:
     step = profile.step_seconds
-    start = _start(analyzer, profile, target, key, now)
+    deadline = Deadline(analyzer.settings.look_deadline_seconds)
+    start = _start(analyzer, profile, target, key, now, deadline)
     if start is None:
         hours = analyzer.settings.lookback_seconds / 3600
         reason = (
@@ -160,10 +186,9 @@ def _look(analyzer: Analyzer, profile: QueryProfile, target: Target, key: Window
             judgment = _judge(Measurement(step_seconds=step, metrics={}), profile, [reason])
         else:
             started = time.perf_counter()
-            fetched = analyzer.source.fetch(profile, target, window)
+            fetched = analyzer.source.fetch(profile, target, window, deadline)
             telemetry.QUERY_SECONDS.labels(profile.name).observe(time.perf_counter() - started)
-            notes = [*_empty_arms_reasons(fetched, target, profile), *fetched.notes]
-            judgment = _judge(fetched.measurement, profile, notes)
+            judgment = _judge(fetched.measurement, profile, fetched.notes, fetched.unavailable)
     record = JudgmentRecord(
         id=new_id(),
         created_at=datetime.fromtimestamp(now, UTC),
@@ -185,15 +210,19 @@ def _look(analyzer: Analyzer, profile: QueryProfile, target: Target, key: Window
 def analyse(analyzer: Analyzer, profile_name: str, target: Target) -> Analysis:
     """Judge the canary of ``target`` now, record the judgment, and return it.
 
-    Raises :class:`UnknownProfileError` (a bad request), :class:`SourceUnavailableError` and
-    :class:`StoreUnavailableError` (the service cannot answer now; Argo counts an Error and retries).
+    Metrics whose data is missing, partial or stale are judged inconclusive with the reason, never
+    pass or fail. Raises :class:`BadArgumentError` (a bad request: an unknown profile, the same hash on
+    both arms), :class:`SourceUnavailableError` and :class:`StoreUnavailableError` (the service cannot
+    answer now; Argo counts an Error and retries).
     """
     profile = analyzer.profile(profile_name)
+    check_target(target)
     key = WindowKey(target.namespace, target.rollout, profile.name, target.canary, target.stable)
     try:
         analysis = _look(analyzer, profile, target, key, analyzer.clock())
-    except SourceUnavailableError:
-        telemetry.SOURCE_ERRORS.labels(profile.name).inc()
+    except SourceUnavailableError as error:
+        kind = error.kind if isinstance(error, PrometheusError) else "error"
+        telemetry.SOURCE_ERRORS.labels(profile.name, kind).inc()
         raise
     except SQLAlchemyError as error:
         telemetry.STORE_ERRORS.inc()

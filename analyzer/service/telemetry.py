@@ -14,11 +14,13 @@ JUDGE_SECONDS = Histogram(
 )
 QUERY_SECONDS = Histogram(
     "canary_analyzer_query_duration_seconds",
-    "Time to fetch one look's measurement from Prometheus (all queries, concurrently)",
+    "Time to fetch one look's measurement from Prometheus (its one combined query)",
     ["profile"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 SOURCE_ERRORS = Counter(
-    "canary_analyzer_source_errors_total", "Looks answered 503 because Prometheus failed", ["profile"]
+    "canary_analyzer_source_errors_total",
+    "Looks answered 503 because Prometheus failed, by profile and kind (unreachable, timeout, error, malformed)",
+    ["profile", "kind"],
 )
-STORE_ERRORS = Counter("canary_analyzer_store_errors_total", "Looks answered 503 because the database failed")
+STORE_ERRORS = Counter("canary_analyzer_store_errors_total", "Requests answered 503 because the database failed")

@@ -4,7 +4,10 @@ A profile names, for each metric, the PromQL that returns one step's increments 
 for each arm the label selector that picks that arm's series. Templates use ``$placeholders``
 (:class:`string.Template`): ``$selector`` (the arm's selector, itself a template), ``$step`` (the
 step as a PromQL duration, e.g. ``60s``), and in selectors ``$namespace``, ``$rollout``, ``$hash``
-(this arm's pod-template hash), ``$canary`` and ``$stable``.
+(this arm's pod-template hash), ``$canary`` and ``$stable``. A profile whose exporter labels series
+with the pod names that label (``pod_label``), and its queries group by it, so that the judge sees
+how pods of one version differ; one without (e.g. an ingress, which sees no upstream pods) judges on
+arm totals.
 
 Request values never become PromQL syntax: they are checked against strict patterns first
 (:class:`Target`) and escaped as PromQL string contents when substituted, and they may only
@@ -75,7 +78,7 @@ SelectorTemplate = Annotated[str, AfterValidator(lambda text: _check_template(te
 
 
 class RatioQueries(BaseModel):
-    """Two queries per arm: requests and events (errors) per step, each one series or none."""
+    """Two queries per arm: requests and events (errors) per step, one series per pod (or one in all), or none."""
 
     model_config = ConfigDict(extra="forbid")
     kind: Literal["ratio"] = "ratio"
@@ -84,7 +87,7 @@ class RatioQueries(BaseModel):
 
 
 class HistogramQueries(BaseModel):
-    """One query per arm returning one series per ``le`` bucket bound (``sum by (le)``)."""
+    """One query per arm returning one series per ``le`` bucket bound (and pod: ``sum by (pod, le)``)."""
 
     model_config = ConfigDict(extra="forbid")
     kind: Literal["histogram"] = "histogram"
@@ -110,6 +113,11 @@ class QueryProfile(BaseModel):
     description: str = ""
     step_seconds: int = Field(default=60, ge=1, le=3600)
     selector: Selectors
+    pod_label: str | None = Field(
+        default=None,
+        pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$",
+        description="the label naming a pod; every query groups by it (sum by (pod)) and the judge gets per-pod data",
+    )
     metrics: dict[str, MetricQueries] = Field(min_length=1)
     policy: Policy = Field(default_factory=Policy)
 
@@ -119,6 +127,20 @@ class QueryProfile(BaseModel):
             configured = self.policy.metrics.get(name)
             if configured is not None and configured.kind != queries.kind:
                 raise ValueError(f"metric {name!r}: the queries are {queries.kind}, the policy says {configured.kind}")
+        return self
+
+    @model_validator(mode="after")
+    def _queries_group_by_pod(self) -> QueryProfile:
+        if self.pod_label is None:
+            return self
+        grouped = re.compile(rf"\bby\s*\([^)]*\b{self.pod_label}\b")
+        for name, queries in self.metrics.items():
+            for query in queries_of(queries):
+                if not grouped.search(getattr(queries, query)):
+                    raise ValueError(
+                        f"metric {name!r}: the {query} query must group by the pod label"
+                        f" (e.g. 'sum by ({self.pod_label}) (...)'), since pod_label is {self.pod_label!r}"
+                    )
         return self
 
     def render(self, metric: str, query: str, arm: Arm, target: Target) -> str:
@@ -147,3 +169,8 @@ _LE = re.compile(r"^\+?inf$", re.IGNORECASE)
 def parse_le(text: str) -> float:
     """A Prometheus ``le`` label value as a float ('+Inf' included)."""
     return float("inf") if _LE.match(text.strip()) else float(text)
+
+
+def is_inf_le(text: str) -> bool:
+    """True for the ``le`` of the bucket that counts every request ('+Inf')."""
+    return bool(_LE.match(text.strip()))

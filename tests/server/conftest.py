@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -8,7 +10,10 @@ from fastapi.testclient import TestClient
 
 from analyzer.service.analysis import Analyzer
 from analyzer.settings import Settings
-from tests.conftest import STEP
+from analyzer.sources.simulate import FINE_BUCKETS, Latency, Scenario, simulate
+from tests.conftest import STEP, STEPS, Backfilled
+from tests.support.openmetrics import Deployment, write_openmetrics
+from tests.support.prometheus import backfill, prometheus
 from tests.support.service import Clock, make_app
 
 
@@ -33,3 +38,27 @@ def service(backfilled, tmp_path) -> Iterator[Service]:
     app, analyzer = make_app(settings, clock)
     with TestClient(app) as client:
         yield Service(client, clock, analyzer, settings)
+
+
+@pytest.fixture(scope="session")
+def dropped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backfilled]:
+    """A second real Prometheus whose canaries lost series: an arm's 5xx series, one pod's, or both arms'."""
+    start = (int(time.time()) // 3600 - 5) * 3600
+    scenario = Scenario(steps=STEPS, rps=200.0, canary_share=0.2, latency=Latency(median=0.08, sigma=0.5),
+                        buckets=FINE_BUCKETS)
+    worse = dataclasses.replace(scenario, error_ratio=3.0)
+    cases = {  # name: (scenario, omitted 5xx series: arms, or "pod-1" for the canary's second pod)
+        "lost-canary-5xx": (worse, ("canary",)),  # a failing canary whose errors vanished: must not pass
+        "lost-stable-5xx": (scenario, ("stable",)),  # a healthy canary against a stable without errors: must not fail
+        "no-5xx-series": (scenario, ("canary", "stable")),  # no 5xx series anywhere: zero errors, judged
+        "lazy-pod": (scenario, ("pod-1",)),  # one canary pod has not had an error yet
+    }
+    deployments = {}
+    for i, (name, (case, omitted)) in enumerate(cases.items()):
+        canary, stable = f"d{i}a{i}b", f"6{i}e{i}f"
+        omit = tuple(f"checkout-{canary}-p1" if o == "pod-1" else o for o in omitted)
+        deployments[name] = Deployment(name, canary, stable, simulate(case, seed=41 + i), start, omit_errors=omit)
+    workdir = tmp_path_factory.mktemp("prometheus-dropped")
+    backfill(write_openmetrics(list(deployments.values())), workdir / "data")
+    with prometheus(workdir) as url:
+        yield Backfilled(url, start, deployments)

@@ -26,9 +26,9 @@ def spy(service, monkeypatch):
     sent: list[str] = []
     original = PrometheusSource._range
 
-    def record(self, query, window):
+    def record(self, query, *args):
         sent.append(query)
-        return original(self, query, window)
+        return original(self, query, *args)
 
     monkeypatch.setattr(PrometheusSource, "_range", record)
     return sent

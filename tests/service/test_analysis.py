@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from analyzer.service.analysis import analyse
 from analyzer.settings import Settings
 from analyzer.sources.queries import Target
@@ -56,6 +58,28 @@ def test_the_digest_matches_an_offline_rejudge_of_the_exported_measurement(backf
     offline = analyzer.judge(exported)
     assert offline.input_digest == live.judgment.input_digest
     assert offline.verdict == live.judgment.verdict
+
+
+def test_export_writes_the_per_pod_breakdown(backfilled, tmp_path):
+    """The exported file carries ``pods`` (the shape other tools produce too), and reads back unchanged."""
+    from datetime import UTC, datetime
+
+    from analyzer.service.export import export_measurement
+    from analyzer.sources.file import parse_measurement
+
+    settings = Settings(prometheus_url=backfilled.url, database_url=f"sqlite:///{tmp_path / 'l.db'}")
+    start = datetime.fromtimestamp(backfilled.start, UTC)
+    end = datetime.fromtimestamp(backfilled.start + 10 * STEP, UTC)
+    exported = export_measurement(settings, "http", _target(backfilled, "errors"), start, end)
+    text = exported.model_dump_json()
+    document = json.loads(text)
+    deployment = backfilled.deployments["errors"]
+    for name in ("error-rate", "latency"):
+        pods = document["metrics"][name]["pods"]
+        assert sorted(pods["canary"]) == deployment.pod_names("canary")
+        assert sorted(pods["stable"]) == deployment.pod_names("stable")
+    assert len(document["metrics"]["error-rate"]["pods"]["canary"][deployment.pod_names("canary")[0]]["total"]) == 10
+    assert parse_measurement(text, "exported") == exported
 
 
 def test_stage_slo_reads_the_stable_pods_from_prometheus(backfilled, tmp_path):

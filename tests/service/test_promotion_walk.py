@@ -55,7 +55,9 @@ def world(tmp_path, backfilled):
             k8s.put(ROLLOUTS, rollout(name=stage.rollout.name, phase="Healthy", message="", pauseConditions=None,
                                       currentPodHash="0ld0", stableRS="0ld0"))
         settings = Settings(prometheus_url=backfilled.url, database_url=f"sqlite:///{tmp_path / 'ledger.db'}")
-        analyzer = make_analyzer(settings, Clock(backfilled.start + 25 * STEP + 5))
+        # Nine stage entries a minute apart: the last look is at the end of the 30 backfilled steps, not past it
+        # (where the data would be stale, and the look inconclusive).
+        analyzer = make_analyzer(settings, Clock(backfilled.start + 21 * STEP + 5))
         promotions = flow.Promotions(analyzer.database, PIPELINE, kube=Kube(kubeconfig=str(k8s.kubeconfig)),
                                      clock=lambda: datetime.fromtimestamp(analyzer.clock(), UTC))
         yield k8s, analyzer, promotions, backfilled

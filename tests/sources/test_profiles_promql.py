@@ -19,8 +19,13 @@ from analyzer.sources.queries import ARMS, Target, queries_of
 from tests.support.prometheus import PROMTOOL
 
 TARGET = Target(namespace="shop", rollout="checkout", canary="c4a1e", stable="5b7d2")
-PER_MINUTE = {"canary": (95, 5), "stable": (980, 20)}  # (ok, errors) per minute
+#: (ok, errors) per minute, per pod of each arm. For NGINX the `pod` label names an ingress controller pod.
+PODS = {
+    "canary": {"checkout-c4a1e-a": (60, 3), "checkout-c4a1e-b": (35, 2)},
+    "stable": {"checkout-5b7d2-a": (500, 10), "checkout-5b7d2-b": (480, 10)},
+}
 LE = ["0.1", "0.25", "+Inf"]
+SHARES = (0.5, 0.75, 1.0)  # exact in binary: promtool compares floats exactly
 
 
 def _labels(selector: str) -> dict[str, str]:
@@ -32,47 +37,69 @@ def _series(name: str, labels: dict[str, str], per_minute: float) -> dict[str, s
     return {"series": f"{name}{{{text}}}", "values": f"0+{per_minute:g}x10"}
 
 
+def _samples(profile, arm: str, value, extra: str = "", part: int | None = None) -> list[dict[str, object]]:
+    """What a query returns for one arm: a sample per pod when the profile groups by pod, else one sum."""
+    tag = [f'{PART}="{part}"'] if part is not None else []
+    if profile.pod_label is None:
+        total = sum(value(counts) for counts in PODS[arm].values())
+        return [{"labels": "{" + ", ".join([*tag, *filter(None, [extra])]) + "}", "value": total}]
+    return [
+        {"labels": "{" + ", ".join([*tag, *filter(None, [extra]), f'{profile.pod_label}="{pod}"']) + "}",
+         "value": value(counts)}
+        for pod, counts in PODS[arm].items()
+    ]
+
+
+def _expected(profile, query: str, arm: str, part: int | None = None) -> list[dict[str, object]]:
+    """The samples of one query ('total', 'events' or 'buckets') of one arm, tagged with its part if combined."""
+    if query == "buckets":
+        return [sample for le, share in zip(LE, SHARES, strict=True)
+                for sample in _samples(profile, arm, lambda c, s=share: (c[0] + c[1]) * s, f'le="{le}"', part)]
+    return _samples(profile, arm, (lambda c: c[0] + c[1]) if query == "total" else (lambda c: c[1]), part=part)
+
+
 @pytest.mark.parametrize("name", ["http", "istio", "nginx"])
 def test_profile_queries_select_the_right_series(name, tmp_path):
     profile = load_query_profile(name)
     ratio = profile.metrics["error-rate"]
     histogram = profile.metrics["latency"]
-    counter = re.match(r"sum\(increase\((\w+)\{", ratio.total).group(1)  # type: ignore[union-attr]
+    counter = re.search(r"increase\((\w+)\{", ratio.total).group(1)  # type: ignore[union-attr]
     code_label, = re.findall(r'(\w+)=~"5\.\."', ratio.events)
     bucket = re.search(r"(\w+_bucket)\{", histogram.buckets).group(1)  # type: ignore[union-attr]
-    inputs, tests = [], []
+    inputs = []
     for arm in ARMS:
-        labels = _labels(_selector(profile, arm))
-        ok, errors = PER_MINUTE[arm]
-        inputs += [_series(counter, {**labels, code_label: "200"}, ok),
-                   _series(counter, {**labels, code_label: "503"}, errors)]
-        for le, share in zip(LE, (0.5, 0.9, 1.0), strict=True):
-            inputs.append(_series(bucket, {**labels, "le": le}, (ok + errors) * share))
-        tests += [
-            {"expr": profile.render("error-rate", "total", arm, TARGET), "eval_time": "5m",
-             "exp_samples": [{"labels": "{}", "value": ok + errors}]},
-            {"expr": profile.render("error-rate", "events", arm, TARGET), "eval_time": "5m",
-             "exp_samples": [{"labels": "{}", "value": errors}]},
-            {"expr": profile.render("latency", "buckets", arm, TARGET), "eval_time": "5m",
-             "exp_samples": [{"labels": f'{{le="{le}"}}', "value": (ok + errors) * share}
-                             for le, share in zip(LE, (0.5, 0.9, 1.0), strict=True)]},
-        ]
-    parts = [profile.render(m, q, arm, TARGET) for m, qs in profile.metrics.items() for q in queries_of(qs)
-             for arm in ARMS]
-    tests.append({"expr": combine(parts), "eval_time": "5m", "exp_samples": [
-        {"labels": f'{{{PART}="0"}}', "value": sum(PER_MINUTE["canary"])},  # the first part: canary requests
-        {"labels": f'{{{PART}="1"}}', "value": sum(PER_MINUTE["stable"])},
-        {"labels": f'{{{PART}="2"}}', "value": PER_MINUTE["canary"][1]},
-        {"labels": f'{{{PART}="3"}}', "value": PER_MINUTE["stable"][1]},
-        *[{"labels": f'{{{PART}="{4 + i}", le="{le}"}}', "value": sum(PER_MINUTE[arm]) * share}
-          for i, arm in enumerate(ARMS) for le, share in zip(LE, (0.5, 0.9, 1.0), strict=True)],
-    ]})
+        for pod, (ok, failed) in PODS[arm].items():
+            labels = {**_labels(_selector(profile, arm)), "pod": pod}
+            inputs += [_series(counter, {**labels, code_label: "200"}, ok),
+                       _series(counter, {**labels, code_label: "503"}, failed)]
+            for le, share in zip(LE, SHARES, strict=True):
+                inputs.append(_series(bucket, {**labels, "le": le}, (ok + failed) * share))
+    parts = [(m, q, arm) for m, qs in profile.metrics.items() for q in queries_of(qs) for arm in ARMS]
+    tests = [{"expr": profile.render(m, q, arm, TARGET), "eval_time": "5m", "exp_samples": _expected(profile, q, arm)}
+             for m, q, arm in parts]
+    tests.append({"expr": combine([profile.render(m, q, arm, TARGET) for m, q, arm in parts]), "eval_time": "5m",
+                  "exp_samples": [s for i, (_, q, arm) in enumerate(parts) for s in _expected(profile, q, arm, i)]})
     spec = {"rule_files": [], "evaluation_interval": "1m",
             "tests": [{"interval": "1m", "input_series": inputs, "promql_expr_test": tests}]}
     path = tmp_path / "test.yml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     result = subprocess.run([PROMTOOL, "test", "rules", str(path)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_pod_grouped_profiles_are_the_ones_whose_series_come_from_the_serving_pod():
+    assert {name: load_query_profile(name).pod_label for name in ("http", "istio", "nginx")} == {
+        "http": "pod", "istio": "pod", "nginx": None,
+    }
+
+
+def test_a_profile_with_a_pod_label_must_group_by_it():
+    from analyzer.sources.queries import QueryProfile
+
+    data = load_query_profile("http").model_dump(mode="json")
+    data["metrics"]["error-rate"]["events"] = 'sum(increase(http_requests_total{$selector, code=~"5.."}[$step]))'
+    with pytest.raises(ValueError, match="the events query must group by the pod label"):
+        QueryProfile.model_validate(data)
 
 
 def _selector(profile, arm: str) -> str:

@@ -1,4 +1,4 @@
-"""The Prometheus source against a real server backfilled by promtool: counts come back exactly."""
+"""The Prometheus source against a real server backfilled by promtool: counts come back exactly, by pod."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import pytest
 
 from analyzer.config import load_query_profile
 from analyzer.errors import SourceUnavailableError
+from analyzer.model import HistogramMetric, RatioMetric
 from analyzer.sources.prometheus import PrometheusSource, Window
 from analyzer.sources.queries import Target
 from tests.conftest import STEP, STEPS
@@ -18,11 +19,17 @@ def _target(backfilled, namespace: str, **changes: str) -> Target:
     return Target(**args)
 
 
-def test_fetch_returns_the_simulated_counts_step_for_step(backfilled):
+def _fetch(backfilled, scenario: str, steps: int = STEPS, profile: str = "http", **changes: str):
     source = PrometheusSource(backfilled.url)
-    profile = load_query_profile("http")
-    window = Window(start=backfilled.start, end=backfilled.start + STEPS * STEP, step=STEP)
-    fetched = source.fetch(profile, _target(backfilled, "errors"), window)
+    window = Window(start=backfilled.start, end=backfilled.start + steps * STEP, step=STEP)
+    try:
+        return source.fetch(load_query_profile(profile), _target(backfilled, scenario, **changes), window)
+    finally:
+        source.close()
+
+
+def test_fetch_returns_the_simulated_counts_step_for_step(backfilled):
+    fetched = _fetch(backfilled, "errors")
     expected = backfilled.deployments["errors"].measurement
     got_errors, want_errors = fetched.measurement.metrics["error-rate"], expected.metrics["error-rate"]
     for arm in ("canary", "stable"):
@@ -31,7 +38,47 @@ def test_fetch_returns_the_simulated_counts_step_for_step(backfilled):
     got_latency, want_latency = fetched.measurement.metrics["latency"], expected.metrics["latency"]
     assert got_latency.le == want_latency.le
     assert np.allclose(got_latency.canary, want_latency.canary, atol=1e-6)
-    assert not fetched.empty_arms
+    assert fetched.unavailable == {}
+
+
+def test_counts_come_by_pod_and_sum_to_the_arms(backfilled):
+    deployment = backfilled.deployments["errors"]
+    fetched = _fetch(backfilled, "errors")
+    errors = fetched.measurement.metrics["error-rate"]
+    latency = fetched.measurement.metrics["latency"]
+    assert isinstance(errors, RatioMetric) and isinstance(latency, HistogramMetric)
+    assert errors.pods is not None and latency.pods is not None
+    want = deployment.measurement.metrics["error-rate"]
+    for arm in ("canary", "stable"):
+        names = deployment.pod_names(arm)
+        assert sorted(getattr(errors.pods, arm)) == names == sorted(getattr(latency.pods, arm))
+        for name, share in zip(names, deployment.pod_shares[arm], strict=True):
+            pod = getattr(errors.pods, arm)[name]
+            assert len(pod.total) == STEPS
+            assert np.allclose(pod.total, np.asarray(getattr(want, arm).total) * share, atol=1e-5)
+            assert np.allclose(pod.events, np.asarray(getattr(want, arm).events) * share, atol=1e-5)
+        pods_rows = np.sum(list(getattr(latency.pods, arm).values()), axis=0)
+        assert np.allclose(pods_rows, getattr(latency, arm), atol=1e-9)
+        pods_total = np.sum([p.total for p in getattr(errors.pods, arm).values()], axis=0)
+        assert np.allclose(pods_total, getattr(errors, arm).total, atol=1e-9)
+
+
+def test_profiles_without_a_pod_label_give_arm_totals_only(backfilled, tmp_path):
+    from analyzer.sources.queries import QueryProfile
+
+    plain = load_query_profile("http").model_dump(mode="json")
+    plain["pod_label"] = None
+    for queries in plain["metrics"].values():
+        for key in ("total", "events", "buckets"):
+            if key in queries:
+                queries[key] = queries[key].replace("by (pod) ", "").replace("by (pod, le)", "by (le)")
+    source = PrometheusSource(backfilled.url)
+    window = Window(start=backfilled.start, end=backfilled.start + STEPS * STEP, step=STEP)
+    fetched = source.fetch(QueryProfile.model_validate(plain), _target(backfilled, "errors"), window)
+    by_pod = _fetch(backfilled, "errors").measurement.metrics["error-rate"]
+    errors = fetched.measurement.metrics["error-rate"]
+    assert errors.pods is None and fetched.measurement.metrics["latency"].pods is None
+    assert np.allclose(errors.canary.total, by_pod.canary.total) and fetched.unavailable == {}
 
 
 def test_first_data_finds_the_canary_start_not_the_stable_one(backfilled):
@@ -42,12 +89,22 @@ def test_first_data_finds_the_canary_start_not_the_stable_one(backfilled):
     assert first == backfilled.start  # stable had data 5 steps earlier; the window starts with the canary
 
 
-def test_unknown_hash_is_reported_as_an_empty_arm(backfilled):
-    source = PrometheusSource(backfilled.url)
-    window = Window(start=backfilled.start, end=backfilled.start + 10 * STEP, step=STEP)
-    fetched = source.fetch(load_query_profile("http"), _target(backfilled, "healthy", stable="ffff0000"), window)
-    assert fetched.empty_arms == {"error-rate": ["stable"], "latency": ["stable"]}
+def test_unknown_hash_makes_every_metric_unavailable_naming_the_hash(backfilled):
+    fetched = _fetch(backfilled, "healthy", steps=10, stable="ffff0000")
+    assert set(fetched.unavailable) == {"error-rate", "latency"}
+    for reason in fetched.unavailable.values():
+        assert "no series for the stable hash 'ffff0000' in namespace 'healthy'" in reason
     assert sum(fetched.measurement.metrics["error-rate"].stable.total) == 0
+
+
+def test_data_that_ends_before_the_window_does_is_stale(backfilled):
+    fetched = _fetch(backfilled, "healthy", steps=STEPS + 10)  # the data stops 10 steps before the window's end
+    assert set(fetched.unavailable) == {"error-rate", "latency"}
+    reason = fetched.unavailable["error-rate"]
+    canary_hash = backfilled.deployments["healthy"].canary_hash
+    assert f"the canary arm (hash {canary_hash!r}): its data ends 10 steps (600 s) before the window's end" in reason
+    assert "the stable arm" in reason
+    assert _fetch(backfilled, "healthy", steps=STEPS + 2).unavailable == {}  # two steps of lag are tolerated
 
 
 def test_unreachable_prometheus_is_a_source_error_within_the_retry_budget():

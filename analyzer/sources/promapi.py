@@ -1,0 +1,237 @@
+"""Prometheus' HTTP API, read strictly and on time: one GET under the look's deadline, retried, checked.
+
+Prometheus, Thanos Query, Mimir and VictoriaMetrics all answer ``/api/v1/query_range`` with the same
+JSON. Everything that can go wrong with that answer becomes a :class:`PrometheusError`, a
+:class:`~analyzer.errors.SourceUnavailableError` (503 for Argo, which retries) whose ``kind`` says
+what went wrong — unreachable, timeout, an error status, or a malformed answer — so that the
+service counts each kind: a 200 whose body is ``{}``, ``"data": null``, ``"result": {}``, samples of
+the wrong shape or non-numeric values is never read as "no data".
+
+A range answer's ``warnings`` are kept, not thrown away: Thanos and Mimir put a *partial response*
+there (a store or ingester that did not answer), and the caller must not judge on partial data.
+
+Deadlines: requests' timeouts bound each socket read, not a request, so a server that drips bytes
+could hold a look for minutes. Each GET therefore runs on a worker thread, and the caller waits for it
+only until the look's :class:`Deadline`; the worker reads the body piecewise and stops at the
+deadline too. Retries (connection errors, timeouts, 502/503/504, with a short exponential backoff)
+happen only while the deadline leaves time for them.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import time
+import zlib
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import requests
+import urllib3.exceptions
+from requests.adapters import HTTPAdapter
+
+from analyzer.errors import SourceUnavailableError
+
+#: Statuses a proxy or an overloaded Prometheus answers for a moment: worth another attempt.
+RETRY_STATUSES = frozenset({502, 503, 504})
+#: The largest answer read (a day of 60 s steps for a few hundred series is a few MB).
+MAX_ANSWER_BYTES = 64 * 1024 * 1024
+#: Concurrent GETs in flight; more wait for a worker (inside their deadline).
+WORKERS = 32
+
+ErrorKind = Literal["unreachable", "timeout", "error", "malformed"]
+
+
+class PrometheusError(SourceUnavailableError):
+    """Prometheus could not give a usable answer in time; ``kind`` says why (a label of the error counter)."""
+
+    def __init__(self, kind: ErrorKind, message: str) -> None:
+        super().__init__(message)
+        self.kind: ErrorKind = kind
+
+
+class Deadline:
+    """The moment (monotonic clock) by which every Prometheus call of one look must be done."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._end = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        return self._end - time.monotonic()
+
+
+@dataclass(frozen=True)
+class RawSeries:
+    """One series of a range answer: its labels and its samples as (timestamp, value) rows."""
+
+    labels: dict[str, str]
+    points: np.ndarray  # shape (n, 2), float64; values may be NaN or ±Inf, as Prometheus writes them
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """A checked range answer: its series and the warnings the server attached to it."""
+
+    series: list[RawSeries]
+    warnings: list[str]
+
+
+def malformed(url: str, what: str) -> PrometheusError:
+    return PrometheusError("malformed", f"Prometheus at {url} sent a malformed answer: {what}")
+
+
+def _labels(url: str, value: Any) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise malformed(url, "a series' 'metric' is not a mapping of label names to strings")
+    return value
+
+
+def _points(url: str, labels: dict[str, str], value: Any) -> np.ndarray:
+    if not isinstance(value, list):
+        kind = "native-histogram samples (the profiles need classic buckets)" if value is None else repr(value)[:40]
+        raise malformed(url, f"series {labels} has no list of 'values' but {kind}")
+    if not value:
+        return np.zeros((0, 2))
+    try:
+        points = np.asarray(value, dtype=np.float64)
+    except (ValueError, TypeError):
+        raise malformed(url, f"series {labels} has samples that are not [timestamp, \"number\"] pairs") from None
+    if points.ndim != 2 or points.shape[1] != 2 or not np.isfinite(points[:, 0]).all():
+        raise malformed(url, f"series {labels} has samples that are not [timestamp, \"number\"] pairs")
+    return points
+
+
+def parse_matrix(url: str, body: Any) -> Matrix:
+    """A range answer checked field by field; anything else raises :class:`PrometheusError` ('malformed')."""
+    if not isinstance(body, dict):
+        raise malformed(url, f"the body is {type(body).__name__}, not an object")
+    if body.get("status") != "success":
+        raise malformed(url, f"status is {body.get('status')!r}, not 'success'")
+    data = body.get("data")
+    if not isinstance(data, dict):
+        raise malformed(url, f"'data' is {type(data).__name__}, not an object")
+    if data.get("resultType") != "matrix":
+        raise malformed(url, f"resultType is {data.get('resultType')!r}, not 'matrix'")
+    result = data.get("result")
+    if not isinstance(result, list) or not all(isinstance(item, dict) for item in result):
+        raise malformed(url, "'result' is not a list of series")
+    warnings = body.get("warnings") or []
+    if not isinstance(warnings, list) or not all(isinstance(w, str) for w in warnings):
+        raise malformed(url, "'warnings' is not a list of strings")
+    series = []
+    for item in result:
+        labels = _labels(url, item.get("metric", {}))
+        series.append(RawSeries(labels=labels, points=_points(url, labels, item.get("values"))))
+    return Matrix(series=series, warnings=warnings)
+
+
+def _decode(body: bytes, encoding: str) -> bytes:
+    """The body without its transfer compression (gzip or deflate, as Prometheus sends when asked)."""
+    if encoding in ("gzip", "deflate"):
+        return zlib.decompress(body, zlib.MAX_WBITS | 32 if encoding == "gzip" else zlib.MAX_WBITS)
+    return body
+
+
+class PrometheusApi:
+    """GETs against one Prometheus, each bounded by a deadline, with retries and checked JSON."""
+
+    def __init__(
+        self,
+        url: str,
+        headers: dict[str, str] | None = None,
+        timeout_seconds: float = 2.0,
+        retries: int = 2,
+        backoff_seconds: float = 0.1,
+        ca_file: str | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        session = requests.Session()
+        # Not reading proxy, netrc and CA variables from the environment on every request saves a third
+        # of a query's client CPU; a private CA is given explicitly instead.
+        session.trust_env = False
+        session.verify = ca_file if ca_file is not None else True
+        session.headers.update(headers or {})
+        session.mount(self.url, HTTPAdapter(pool_connections=1, pool_maxsize=WORKERS, max_retries=0))
+        self._session = session
+        self._timeout = timeout_seconds
+        self._retries = retries
+        self._backoff = backoff_seconds
+        self._workers = concurrent.futures.ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="prometheus")
+
+    def close(self) -> None:
+        self._workers.shutdown(wait=False, cancel_futures=True)
+        self._session.close()
+
+    def get(self, path: str, params: dict[str, str], deadline: Deadline) -> tuple[int, bytes]:
+        """(status, body) of ``GET path``, retried on transient failures, all before ``deadline``."""
+        future = self._workers.submit(self._attempts, path, params, deadline)
+        try:
+            return future.result(timeout=max(deadline.remaining(), 0.0))
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise self._late(deadline) from None
+
+    def query_range(self, query: str, start: int, end: int, step: int, deadline: Deadline) -> Matrix:
+        """``/api/v1/query_range`` from ``start`` to ``end`` (epoch seconds, both evaluated) every ``step`` s."""
+        params = {"query": query, "start": str(start), "end": str(end), "step": f"{step}s"}
+        status, body = self.get("/api/v1/query_range", params, deadline)
+        try:
+            answer = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise malformed(self.url, f"HTTP {status} with a body that is not JSON: {body[:80]!r}") from None
+        if status != 200:
+            detail = answer.get("error") if isinstance(answer, dict) else None
+            error_type = answer.get("errorType") if isinstance(answer, dict) else None
+            raise PrometheusError("error", f"Prometheus at {self.url} answered HTTP {status}: {error_type}: {detail}")
+        return parse_matrix(self.url, answer)
+
+    def _late(self, deadline: Deadline) -> PrometheusError:
+        return PrometheusError(
+            "timeout", f"Prometheus at {self.url} did not answer within the look's deadline of {deadline.seconds:g} s"
+        )
+
+    def _attempts(self, path: str, params: dict[str, str], deadline: Deadline) -> tuple[int, bytes]:
+        """Attempt after attempt while retries and the deadline allow; the last failure is raised."""
+        attempt = 0
+        while True:
+            failure: PrometheusError
+            try:
+                status, body = self._attempt(path, params, deadline)
+                if status not in RETRY_STATUSES:
+                    return status, body
+                failure = PrometheusError("error", f"Prometheus at {self.url} answered HTTP {status}")
+            except (requests.Timeout, urllib3.exceptions.TimeoutError) as error:  # the body's reads raise urllib3's
+                failure = PrometheusError("timeout", f"Prometheus at {self.url} timed out: {type(error).__name__}")
+            except (requests.RequestException, urllib3.exceptions.HTTPError) as error:
+                reason = type(error).__name__
+                failure = PrometheusError("unreachable", f"Prometheus at {self.url} is unreachable: {reason}")
+            pause = self._backoff * 2.0**attempt
+            attempt += 1
+            if attempt > self._retries or deadline.remaining() <= pause:
+                raise failure
+            time.sleep(pause)
+
+    def _attempt(self, path: str, params: dict[str, str], deadline: Deadline) -> tuple[int, bytes]:
+        """One GET whose socket waits stop at the deadline and whose body is read piecewise until it."""
+        left = deadline.remaining()
+        if left <= 0:
+            raise self._late(deadline)
+        wait = min(self._timeout, left)
+        with self._session.get(f"{self.url}{path}", params=params, timeout=(wait, wait), stream=True) as response:
+            raw = response.raw
+            chunks: list[bytes] = []
+            size = 0
+            while chunk := raw.read1(65536, decode_content=False):
+                size += len(chunk)
+                if size > MAX_ANSWER_BYTES:
+                    raise malformed(self.url, f"the answer is larger than {MAX_ANSWER_BYTES // 2**20} MiB")
+                if deadline.remaining() <= 0:
+                    raise self._late(deadline)
+                chunks.append(chunk)
+            encoding = response.headers.get("content-encoding", "").strip().lower()
+            try:
+                return response.status_code, _decode(b"".join(chunks), encoding)
+            except zlib.error:
+                raise malformed(self.url, f"the {encoding} body does not decompress") from None
