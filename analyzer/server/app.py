@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from analyzer import __version__
-from analyzer.server import logs, problems
+from analyzer.server import docs_routes, ledger_metrics, logs, problems, report_routes
 from analyzer.server.promotion_routes import router as promotion_router
 from analyzer.server.routes import api, ops
 from analyzer.service.analysis import Analyzer, connect
@@ -40,6 +40,8 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> FastAPI:
             f"{settings.look_deadline_seconds:g} s, all as application/problem+json."
         ),
         lifespan=lifespan,
+        docs_url=None,  # served from the package by docs_routes (no CDN)
+        redoc_url=None,
     )
     app.state.tokens = [t.get_secret_value().encode() for t in settings.api_tokens]
     if analyzer is not None:
@@ -50,4 +52,7 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> FastAPI:
     app.include_router(api)
     app.include_router(promotion_router)
     app.include_router(ops)
+    app.include_router(report_routes.router)
+    app.include_router(docs_routes.router)
+    app.include_router(ledger_metrics.router)
     return app

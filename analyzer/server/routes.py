@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from analyzer.errors import SourceUnavailableError
 from analyzer.model import Verdict
 from analyzer.server.auth import require_token
+from analyzer.server.links import report_links
 from analyzer.server.problems import problem
 from analyzer.server.schemas import AnalysisRequest, AnalysisResult, JudgmentList, result_of, summary_of
 from analyzer.service.analysis import Analyzer, StoreUnavailableError, analyse
@@ -29,11 +30,6 @@ def _analyzer(request: Request) -> Analyzer:
     return analyzer
 
 
-def _base_url(request: Request) -> str:
-    configured: str | None = _analyzer(request).settings.public_url
-    return (configured or str(request.base_url)).rstrip("/")
-
-
 AnalyzerDep = Annotated[Analyzer, Depends(_analyzer)]
 
 _ANSWERS: dict[int | str, dict[str, object]] = {
@@ -47,7 +43,7 @@ _ANSWERS: dict[int | str, dict[str, object]] = {
 def _answer(request: Request, analyzer: Analyzer, args: AnalysisRequest) -> Response:
     analysis = analyse(analyzer, args.profile, args.target())
     # Serialised here, once: the hot path skips FastAPI's second validation of the response model.
-    body = result_of(analysis.record, _base_url(request)).model_dump_json()
+    body = result_of(analysis.record, report_links(request)).model_dump_json()
     return Response(body, media_type="application/json")
 
 
@@ -91,8 +87,8 @@ def judgments_list(request: Request, analyzer: AnalyzerDep, where: Annotated[Jud
     )
     with analyzer.database.session() as session:
         records = list_judgments(session, query)
-    base = _base_url(request)
-    return JudgmentList(items=[summary_of(r, base) for r in records], limit=where.limit, offset=where.offset)
+    links = report_links(request)
+    return JudgmentList(items=[summary_of(r, links) for r in records], limit=where.limit, offset=where.offset)
 
 
 @api.get("/judgments/{judgment_id}", response_model=AnalysisResult, tags=["judgments"])
@@ -106,7 +102,7 @@ def judgments_get(
         record = get_judgment(session, judgment_id)
     if record is None:
         raise HTTPException(404, f"no judgment {judgment_id}")
-    return result_of(record, _base_url(request))
+    return result_of(record, report_links(request))
 
 
 @ops.get("/healthz", tags=["operations"])

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from analyzer.model import Judgment
+from analyzer.server.links import ReportLinks
 from analyzer.sources.queries import Namespace, PodTemplateHash, ProfileName, RolloutName, Target
 from analyzer.store import JudgmentRecord
 
@@ -37,7 +38,7 @@ class _Recorded(BaseModel):
     """Where a judgment is kept and what it was about."""
 
     id: str
-    report: str = Field(description="where this judgment can be read back")
+    report: str = Field(description="the judgment's report page: a signed link that expires, no token needed")
     created_at: datetime
     profile: str
     namespace: str
@@ -69,10 +70,10 @@ def _when(epoch: int | None) -> datetime | None:
     return datetime.fromtimestamp(epoch, UTC) if epoch is not None else None
 
 
-def _recorded(record: JudgmentRecord, base_url: str) -> dict[str, Any]:
+def _recorded(record: JudgmentRecord, links: ReportLinks) -> dict[str, Any]:
     return {
         "id": record.id,
-        "report": f"{base_url}/api/v1/judgments/{record.id}",
+        "report": links.url(record.id),
         "created_at": record.created_at,
         "profile": record.key.profile,
         "namespace": record.key.namespace,
@@ -82,16 +83,16 @@ def _recorded(record: JudgmentRecord, base_url: str) -> dict[str, Any]:
     }
 
 
-def result_of(record: JudgmentRecord, base_url: str) -> AnalysisResult:
+def result_of(record: JudgmentRecord, links: ReportLinks) -> AnalysisResult:
     """The API answer for a recorded judgment (validated once, from the stored JSON)."""
     start, end = _when(record.window_start), _when(record.window_end)
     window = {"start": start, "end": end, "step_seconds": record.step_seconds} if start and end else None
-    return AnalysisResult.model_validate({**record.body, **_recorded(record, base_url), "window": window})
+    return AnalysisResult.model_validate({**record.body, **_recorded(record, links), "window": window})
 
 
-def summary_of(record: JudgmentRecord, base_url: str) -> JudgmentSummary:
+def summary_of(record: JudgmentRecord, links: ReportLinks) -> JudgmentSummary:
     return JudgmentSummary(
-        **_recorded(record, base_url),
+        **_recorded(record, links),
         verdict=record.verdict,
         score=record.score,
         steps=record.steps,

@@ -26,6 +26,7 @@ from analyzer.judging import judge
 from analyzer.model import Judgment, Measurement
 from analyzer.promotion.stages import load_pipeline
 from analyzer.service import telemetry
+from analyzer.service.reports import keep_measurement
 from analyzer.settings import Settings
 from analyzer.sources.promapi import Deadline, PrometheusError
 from analyzer.sources.prometheus import PrometheusSource, Window, align_down
@@ -189,6 +190,8 @@ def _look(analyzer: Analyzer, profile: QueryProfile, target: Target, key: Window
             fetched = analyzer.source.fetch(profile, target, window, deadline)
             telemetry.QUERY_SECONDS.labels(profile.name).observe(time.perf_counter() - started)
             judgment = _judge(fetched.measurement, profile, fetched.notes, fetched.unavailable)
+            keep_measurement(analyzer.database, key, start, fetched.measurement, profile.policy, fetched.unavailable,
+                             datetime.fromtimestamp(now, UTC))
     record = JudgmentRecord(
         id=new_id(),
         created_at=datetime.fromtimestamp(now, UTC),

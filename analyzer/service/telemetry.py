@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+import platform
+
+from prometheus_client import Counter, Histogram, Info
+
+from analyzer import __version__
 
 JUDGMENTS = Counter(
     "canary_analyzer_judgments_total", "Judgments answered, by verdict and query profile", ["verdict", "profile"]
@@ -24,3 +28,5 @@ SOURCE_ERRORS = Counter(
     ["profile", "kind"],
 )
 STORE_ERRORS = Counter("canary_analyzer_store_errors_total", "Requests answered 503 because the database failed")
+BUILD = Info("canary_analyzer_build", "The running service's version")
+BUILD.info({"version": __version__, "python": platform.python_version()})

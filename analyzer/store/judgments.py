@@ -57,13 +57,13 @@ def new_id() -> str:
 
 
 def window_start(session: Session, key: WindowKey) -> int | None:
-    row = session.get(AnalysisWindow, _pk(key))
+    row = session.get(AnalysisWindow, key_columns(key))
     return row.start if row is not None else None
 
 
 def record_window_start(session: Session, key: WindowKey, start: int, now: datetime) -> int:
     """Record the start unless another look (or replica) did first; return the start that holds."""
-    session.add(AnalysisWindow(**_pk(key), start=start, recorded_at=now))
+    session.add(AnalysisWindow(**key_columns(key), start=start, recorded_at=now))
     try:
         session.commit()
     except IntegrityError:
@@ -75,7 +75,8 @@ def record_window_start(session: Session, key: WindowKey, start: int, now: datet
     return start
 
 
-def _pk(key: WindowKey) -> dict[str, str]:
+def key_columns(key: WindowKey) -> dict[str, str]:
+    """The columns that name a window in every table keyed by it."""
     return {
         "namespace": key.namespace,
         "rollout": key.rollout,
@@ -91,11 +92,11 @@ _SHARED = ("id", "verdict", "score", "steps", "window_start", "window_end", "ste
 
 def save_judgment(session: Session, record: JudgmentRecord) -> None:
     shared = {name: getattr(record, name) for name in _SHARED}
-    session.add(JudgmentRow(**shared, created_at=record.created_at, **_pk(record.key)))
+    session.add(JudgmentRow(**shared, created_at=record.created_at, **key_columns(record.key)))
     session.commit()
 
 
-def _record(row: JudgmentRow) -> JudgmentRecord:
+def record_of(row: JudgmentRow) -> JudgmentRecord:
     created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)  # SQLite drops tz
     key = WindowKey(row.namespace, row.rollout, row.profile, row.canary_hash, row.stable_hash)
     return JudgmentRecord(**{name: getattr(row, name) for name in _SHARED}, created_at=created, key=key)
@@ -103,7 +104,7 @@ def _record(row: JudgmentRow) -> JudgmentRecord:
 
 def get_judgment(session: Session, judgment_id: str) -> JudgmentRecord | None:
     row = session.get(JudgmentRow, judgment_id)
-    return _record(row) if row is not None else None
+    return record_of(row) if row is not None else None
 
 
 def list_judgments(session: Session, where: JudgmentFilter) -> list[JudgmentRecord]:
@@ -122,4 +123,4 @@ def list_judgments(session: Session, where: JudgmentFilter) -> list[JudgmentReco
     if where.until is not None:
         query = query.where(JudgmentRow.created_at < where.until)
     query = query.order_by(JudgmentRow.created_at.desc(), JudgmentRow.id).limit(where.limit).offset(where.offset)
-    return [_record(row) for row in session.scalars(query)]
+    return [record_of(row) for row in session.scalars(query)]

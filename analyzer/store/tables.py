@@ -55,6 +55,31 @@ class JudgmentRow(Base):
     )
 
 
+class WindowMeasurementRow(Base):
+    """The latest measurement of one analysis window (per-step counts, per pod when the data has pods).
+
+    One row per window, replaced at each look by the longer measurement: a judgment of that window
+    (same key and ``window_start``) read ``steps`` of them, so its report re-reads that prefix instead
+    of keeping a copy per look.
+    """
+
+    __tablename__ = "window_measurements"
+
+    namespace: Mapped[str] = mapped_column(String(63), primary_key=True)
+    rollout: Mapped[str] = mapped_column(String(253), primary_key=True)
+    profile: Mapped[str] = mapped_column(String(63), primary_key=True)
+    canary_hash: Mapped[str] = mapped_column(String(63), primary_key=True)
+    stable_hash: Mapped[str] = mapped_column(String(63), primary_key=True)
+    window_start: Mapped[int] = mapped_column(Integer, primary_key=True, comment="epoch seconds")
+    steps: Mapped[int] = mapped_column(Integer, comment="steps held; only a longer measurement replaces it")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    measurement: Mapped[dict[str, Any]] = mapped_column(JSON, comment="analyzer.model.Measurement")
+    policy: Mapped[dict[str, Any]] = mapped_column(JSON, comment="analyzer.model.Policy the looks were judged by")
+    unavailable: Mapped[dict[str, str]] = mapped_column(
+        JSON, comment="metric -> why the latest look could not judge it"
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # Promotion ledger (V1 → V3 → V2): candidates, stages, attempts, evidence, evaluations,
 # quarantines, the hash-chained audit log, and API tokens.

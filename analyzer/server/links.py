@@ -1,0 +1,82 @@
+"""Signed, expiring report links: a browser opens a judgment's page from Argo, Slack or a ticket, no token.
+
+A link is ``/reports/{id}?expires=<epoch s>&sig=<HMAC-SHA256(key, "report:{id}:{expires}")>``: it opens
+that one page until it expires, on every replica that has the same key, and nothing else. The key
+is ``report_signing_key`` from the settings, else one derived from the API tokens (so a fleet that
+shares its tokens shares its links, and revoking every token revokes every link). A service without
+tokens is open, and so are its pages: links then carry no signature. The key is never logged: the
+request log writes paths without their query, and settings hold it as a secret.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from fastapi import Request
+
+from analyzer.service.analysis import Analyzer
+from analyzer.settings import Settings
+
+#: Domain separation: a report-link key derived from API tokens signs nothing else.
+_DERIVED = b"canary-analyzer report links\x00"
+
+
+class LinkRefusedError(Exception):
+    """The link's signature is wrong, or it has expired."""
+
+
+def signing_key(settings: Settings) -> bytes | None:
+    """The report-link key of these settings, or None for an open service (no key, no tokens)."""
+    if settings.report_signing_key is not None:
+        return settings.report_signing_key.get_secret_value().encode()
+    tokens = sorted(token.get_secret_value().encode() for token in settings.api_tokens)
+    if not tokens:
+        return None
+    return hashlib.sha256(_DERIVED + b"\x00".join(tokens)).digest()
+
+
+def _signature(key: bytes, judgment_id: str, expires: int) -> str:
+    mac = hmac.new(key, f"report:{judgment_id}:{expires}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+@dataclass(frozen=True)
+class ReportLinks:
+    """Makes and checks report links for one service (its key, link lifetime, base URL and clock)."""
+
+    key: bytes | None
+    ttl_seconds: int
+    base_url: str
+    clock: Callable[[], float]
+
+    def url(self, judgment_id: str) -> str:
+        """The page's link, signed to expire ``ttl_seconds`` from now (unsigned on an open service)."""
+        path = f"{self.base_url}/reports/{judgment_id}"
+        if self.key is None:
+            return path
+        expires = int(self.clock()) + self.ttl_seconds
+        return f"{path}?{urlencode({'expires': expires, 'sig': _signature(self.key, judgment_id, expires)})}"
+
+    def check(self, judgment_id: str, expires: int, signature: str) -> None:
+        """Raise :class:`LinkRefusedError` unless ``signature`` is this service's for the page and still valid."""
+        if self.key is None:
+            return
+        if not hmac.compare_digest(signature.encode(), _signature(self.key, judgment_id, expires).encode()):
+            raise LinkRefusedError("the report link's signature is not valid for this judgment")
+        if self.clock() >= expires:
+            raise LinkRefusedError(
+                "the report link has expired; `canary-analyzer judgments show ID` or the API gives a new one"
+            )
+
+
+def report_links(request: Request) -> ReportLinks:
+    """The links of the service answering ``request``: its key, link lifetime, public base URL and clock."""
+    analyzer: Analyzer = request.app.state.analyzer
+    settings = analyzer.settings
+    base = (settings.public_url or str(request.base_url)).rstrip("/")
+    return ReportLinks(signing_key(settings), settings.report_link_ttl_seconds, base, analyzer.clock)

@@ -1,0 +1,99 @@
+"""Report pages of recorded judgments: keep each window's counts at every look, and draw a judgment's page.
+
+The hot path only writes: :func:`keep_measurement` replaces the window's stored measurement by the
+longer one it just judged (one row per window, not a copy per look). Everything else happens when
+someone opens a page: the judgment's own look is the first ``steps`` steps of its window's stored
+measurement, checked against the judgment's input digest, and the evidence over looks is
+recomputed from it (:mod:`analyzer.report.looks`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from analyzer.judging.digest import measurement_digest
+from analyzer.model import Judgment, Measurement, Policy
+from analyzer.report.html import ReportContext, render_html
+from analyzer.store import Database, JudgmentRecord, WindowKey
+from analyzer.store.judgments import get_judgment
+from analyzer.store.measurements import StoredMeasurement, get_measurement, save_measurement
+
+
+def keep_measurement(
+    database: Database,
+    key: WindowKey,
+    window_start: int,
+    measurement: Measurement,
+    policy: Policy,
+    unavailable: dict[str, str],
+    now: datetime,
+) -> None:
+    """Store the window's measurement of this look (kept only if no longer one is stored)."""
+    steps = max((m.steps for m in measurement.metrics.values()), default=0)
+    stored = StoredMeasurement(
+        key=key,
+        window_start=window_start,
+        steps=steps,
+        updated_at=now,
+        measurement=measurement.model_dump(mode="json"),
+        policy=policy.model_dump(mode="json"),
+        unavailable=unavailable,
+    )
+    with database.session() as session:
+        save_measurement(session, stored)
+
+
+@dataclass(frozen=True)
+class Report:
+    """What a judgment's page is drawn from."""
+
+    record: JudgmentRecord
+    judgment: Judgment
+    measurement: Measurement | None
+    policy: Policy | None
+    context: ReportContext
+
+
+def _look_of(stored: StoredMeasurement, judgment: Judgment) -> tuple[Measurement, list[str]]:
+    """The judgment's own look: the first ``steps`` steps of the window's latest measurement."""
+    latest = Measurement.model_validate(stored.measurement)
+    look = latest.head(judgment.steps) if judgment.steps < stored.steps else latest
+    if measurement_digest(look) == judgment.input_digest:
+        return look, []
+    return look, [
+        "the stored counts of these steps differ from what this look judged (Prometheus revised them since);"
+        " the plots show the stored counts"
+    ]
+
+
+def load_report(database: Database, judgment_id: str) -> Report | None:
+    """The recorded judgment ``judgment_id`` with its window's counts and policy, or None if unknown."""
+    with database.session() as session:
+        record = get_judgment(session, judgment_id)
+        if record is None:
+            return None
+        stored = get_measurement(session, record.key, record.window_start) if record.window_start else None
+    judgment = Judgment.model_validate(record.body)
+    measurement, notes = _look_of(stored, judgment) if stored and judgment.steps else (None, [])
+    context = ReportContext(
+        title=f"{record.key.namespace}/{record.key.rollout}",
+        judgment_id=record.id,
+        created_at=record.created_at,
+        namespace=record.key.namespace,
+        rollout=record.key.rollout,
+        profile=record.key.profile,
+        canary=record.key.canary_hash,
+        stable=record.key.stable_hash,
+        window_start=record.window_start,
+        window_end=record.window_end,
+        notes=notes,
+        unavailable=stored.unavailable if stored else {},
+    )
+    policy = Policy.model_validate(stored.policy) if stored else None
+    return Report(record, judgment, measurement, policy, context)
+
+
+def render_report(report: Report) -> str:
+    """The report's self-contained HTML page."""
+    return render_html(report.judgment, report.measurement, report.policy, report.context)
