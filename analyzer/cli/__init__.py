@@ -6,6 +6,7 @@ Importing it loads only typer and rich; each command imports what it needs when 
 
 from analyzer.cli import (  # noqa: F401 - registers the commands, in the order --help lists them
     gate,
+    judgments,
     ledger,
     offline,
     release,

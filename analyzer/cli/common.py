@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -66,6 +67,7 @@ class Report(StrEnum):
     YAML = "yaml"
     MARKDOWN = "markdown"
     JUNIT = "junit"
+    HTML = "html"
 
 
 def fail(message: str, code: int = EXIT_INPUT) -> typer.Exit:
@@ -90,6 +92,12 @@ def printed_as_data(data: Any, output: Format) -> bool:
         return False
     print(dump(data, output.value), end="")
     return True
+
+
+def print_names(names: Iterable[str]) -> None:
+    """``-o name``: one id or name a line, nothing at all for none (so that ``xargs`` and loops see none)."""
+    for name in names:
+        print(name)
 
 
 def write(text: str, output_file: Path | None) -> None:

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from analyzer.cli.common import Format, app, err, out, printed_as_data, show
+from analyzer.cli.common import Format, app, err, out, print_names, printed_as_data, show
 from analyzer.cli.release import Output, connected, promotions, run
 
 audit_app = typer.Typer(help="The hash-chained audit log: verify it, read it, re-run an evaluation.",
@@ -49,7 +49,7 @@ def audit_log_command(
     if printed_as_data(events, output):
         return
     if output is Format.NAME:
-        print("\n".join(str(e["event_id"]) for e in events))
+        print_names(str(e["event_id"]) for e in events)
         return
     # An event a line (seq, UTC time, actor, action, candidate, stage), its reason wrapped on the next:
     # 80 columns never cut the reason.
@@ -116,7 +116,7 @@ def token_list(output: Output = Format.TABLE) -> None:
     if printed_as_data(rows, output):
         return
     if output is Format.NAME:
-        print("\n".join(r["name"] for r in rows))
+        print_names(r["name"] for r in rows)
         return
     table = Table("name", "role", "state", box=None, pad_edge=False)
     for r in rows:

@@ -40,6 +40,10 @@ def report_text(judgment: Judgment, output: Report, suite: str) -> str:
         return dump(judgment.model_dump(mode="json"), "yaml")
     if output is Report.JUNIT:
         return render_junit(judgment, suite)
+    if output is Report.HTML:  # the judgment alone: a page without per-step counts to plot
+        from analyzer.report.html import render_html
+
+        return render_html(judgment)
     return render_markdown(judgment)
 
 
@@ -51,7 +55,7 @@ def judge_command(
     ] = None,
     judge: Annotated[JudgeChoice, typer.Option("--judge", help="ours, or kayenta for parity")] = "ours",
     output: Annotated[
-        Report, typer.Option("--output", "-o", help="table, wide, json, yaml, markdown or junit")
+        Report, typer.Option("--output", "-o", help="table, wide, json, yaml, markdown, junit or html")
     ] = Report.TABLE,
     output_file: OutputFile = None,
 ) -> None:
@@ -60,6 +64,12 @@ def judge_command(
     from analyzer.service import JudgeName, judge_file
 
     try:
+        if output is Report.HTML:  # the report page plots the counts: judged and drawn from one read of FILE
+            from analyzer.service.reports import judge_file_page
+
+            judgment, page = judge_file_page(file, profile, JudgeName(judge))
+            write(page, output_file)
+            raise typer.Exit(EXIT[judgment.verdict])
         judgment = judge_file(file, profile, JudgeName(judge))
     except InputError as error:
         raise fail(str(error)) from None
@@ -91,23 +101,27 @@ def schema_command(
 
 
 def _looks_table(looks: list[Look]) -> Table:
+    """The last 12 looks, one row each (look counted from 1); fits 80 columns, the reason wrapping last."""
+    from rich import box
     from rich.table import Table
     from rich.text import Text
 
     from analyzer.report.table import STYLE
 
-    table = Table(title="canary looks (one per minute)", title_justify="left")
-    for column in ("look", "verdict", "score", "errors c / s", "p95 c / s", "why"):
-        table.add_column(column, overflow="fold")
+    table = Table(title="canary looks (one a minute; c = canary, s = stable)", title_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in ("look", "verdict", "score", "errors c/s", "p95 c/s"):
+        table.add_column(column, no_wrap=True, justify="left" if column == "verdict" else "right")
+    table.add_column("why (first reason)", ratio=1, overflow="fold")
     for look in looks[-12:]:
         j = look.judgment
         cells = {m.name: m for m in j.metrics}
         err_m, lat_m = cells.get("error-rate"), cells.get("latency")
         rates = "–"
         if err_m and err_m.estimate.canary_rate is not None and err_m.estimate.stable_rate is not None:
-            rates = f"{err_m.estimate.canary_rate:.2%} / {err_m.estimate.stable_rate:.2%}"
+            rates = f"{err_m.estimate.canary_rate * 100:.2f}/{err_m.estimate.stable_rate * 100:.2f} %"
         p95 = (
-            f"{lat_m.estimate.canary:.3f} / {lat_m.estimate.stable:.3f} s"
+            f"{lat_m.estimate.canary:.3f}/{lat_m.estimate.stable:.3f} s"
             if lat_m and lat_m.estimate.canary is not None and lat_m.estimate.stable is not None
             else "–"
         )

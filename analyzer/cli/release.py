@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from analyzer.cli.common import Format, app, dump, err, fail, out, parse_duration, printed_as_data, show
+from analyzer.cli.common import Format, app, dump, err, fail, out, parse_duration, print_names, printed_as_data, show
 
 if TYPE_CHECKING:
     from analyzer.service.analysis import Analyzer
@@ -303,7 +303,7 @@ def status_command(output: Output = Format.TABLE) -> None:
     if printed_as_data(data, output):
         return
     if output is Format.NAME:  # the candidate running in each stage
-        print("\n".join(st["current"] for st in data["stages"] if st["current"]))
+        print_names(st["current"] for st in data["stages"] if st["current"])
         return
     table = Table("stage", "current", "verifying (attempt)", "queued", "last good", box=None, pad_edge=False)
     for st in data["stages"]:
