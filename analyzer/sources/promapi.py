@@ -9,6 +9,9 @@ the wrong shape or non-numeric values is never read as "no data".
 
 A range answer's ``warnings`` are kept, not thrown away: Thanos and Mimir put a *partial response*
 there (a store or ingester that did not answer), and the caller must not judge on partial data.
+PromQL's informational annotations ("PromQL info: metric might not be a counter …", which Prometheus
+2.47-2.49 sent among the warnings, and later in ``infos``) say nothing about missing data and are
+left out.
 
 Deadlines: requests' timeouts bound each socket read, not a request, so a server that drips bytes
 could hold a look for minutes. Each GET therefore runs on a worker thread, and the caller waits for it
@@ -39,6 +42,9 @@ RETRY_STATUSES = frozenset({502, 503, 504})
 MAX_ANSWER_BYTES = 64 * 1024 * 1024
 #: Concurrent GETs in flight; more wait for a worker (inside their deadline).
 WORKERS = 32
+
+#: How PromQL's informational annotations begin (not a sign of partial data).
+PROMQL_INFO = "PromQL info:"
 
 ErrorKind = Literal["unreachable", "timeout", "error", "malformed"]
 
@@ -124,7 +130,7 @@ def parse_matrix(url: str, body: Any) -> Matrix:
     for item in result:
         labels = _labels(url, item.get("metric", {}))
         series.append(RawSeries(labels=labels, points=_points(url, labels, item.get("values"))))
-    return Matrix(series=series, warnings=warnings)
+    return Matrix(series=series, warnings=[w for w in warnings if not w.startswith(PROMQL_INFO)])
 
 
 def _decode(body: bytes, encoding: str) -> bytes:

@@ -80,6 +80,15 @@ def test_warnings_are_kept_and_make_every_metric_unavailable():
     assert all("store 10.0.3.4:10901 did not answer" in r for r in fetched.unavailable.values())
 
 
+def test_promql_infos_are_not_partial_data():
+    """ingress-nginx's counters lack _total; Prometheus 2.47-2.49 sent that info among the warnings."""
+    info = 'PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: "x"'
+    with fault_server() as server:
+        server.answer(200, _matrix([], warnings=[info], infos=[info]))
+        fetched = _fetch(server.url)
+    assert not any("partial" in r for r in fetched.unavailable.values())
+
+
 @pytest.mark.parametrize("headers_too", [False, True], ids=["body", "headers and body"])
 def test_a_dripping_server_cannot_hold_a_look_past_its_deadline(headers_too):
     """One byte every 20 ms of a 10 kB answer would take 200 s; every read is quick, so only a deadline stops it."""
