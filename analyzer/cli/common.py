@@ -33,16 +33,20 @@ app = typer.Typer(
 )
 
 Namespace = Annotated[
-    str | None, typer.Option("--namespace", "-n", help="namespace [default: the kubeconfig context's]")
+    str | None,
+    typer.Option("--namespace", "-n", metavar="NAMESPACE", help="namespace [default: the kubeconfig context's]"),
 ]
-Context = Annotated[str | None, typer.Option("--context", help="kubeconfig context to use")]
+Context = Annotated[str | None, typer.Option("--context", metavar="CONTEXT", help="kubeconfig context to use")]
 Kubeconfig = Annotated[
-    str | None, typer.Option("--kubeconfig", help="kubeconfig file [default: $KUBECONFIG, ~/.kube/config]")
+    str | None,
+    typer.Option("--kubeconfig", metavar="FILE", help="kubeconfig file [default: $KUBECONFIG, ~/.kube/config]"),
 ]
 Config = Annotated[
     Path | None, typer.Option("--config", "-c", help="settings YAML [default: $CANARY_ANALYZER_CONFIG]")
 ]
-OutputFile = Annotated[Path | None, typer.Option("--output-file", help="write the output to this file, not stdout")]
+OutputFile = Annotated[
+    Path | None, typer.Option("--output-file", metavar="FILE", help="write the output to this file, not stdout")
+]
 
 out = Console()
 err = Console(stderr=True)

@@ -162,7 +162,7 @@ def get_command(
     output: Output = Format.TABLE,
     watch: Annotated[bool, typer.Option("--watch", "-w", help="print again whenever it changes")] = False,
     timeout: Annotated[
-        str, typer.Option("--timeout", "-t", help="with --watch: stop after this long (0: never)")
+        str, typer.Option("--timeout", "-t", metavar="DURATION", help="with --watch: stop after this long (0: never)")
     ] = "0",
 ) -> None:
     """A Rollout's state as `kubectl argo rollouts get rollout` shows it, plus the canary's latest judgment."""
@@ -227,7 +227,7 @@ def status_command(
     kubeconfig: Kubeconfig = None,
     watch: Annotated[bool, typer.Option("--watch/--no-watch", "-w", help="wait until Healthy or Degraded")] = True,
     timeout: Annotated[
-        str, typer.Option("--timeout", "-t", help="give up watching after this long, e.g. 10m (0: never)")
+        str, typer.Option("--timeout", "-t", metavar="DURATION", help="give up watching after this long (0: never)")
     ] = "0",
 ) -> None:
     """Watch the Rollout until Healthy (exit 0) or Degraded (exit 1); the timeout exits 1 too. --no-watch: once."""
