@@ -106,8 +106,9 @@ def judgments_get(
 
 
 @ops.get("/healthz", tags=["operations"])
-def healthz() -> dict[str, str]:
-    """Liveness: the process answers."""
+async def healthz() -> dict[str, str]:
+    """Liveness: the process answers. On the event loop, so that looks filling the worker threads (a slow
+    Prometheus) never make the liveness probe time out and restart a pod that is only waiting."""
     return {"status": "ok"}
 
 

@@ -90,12 +90,16 @@ def _handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256  # many looks at once connect at once
+
+
 @contextmanager
 def fault_server(upstream: str | None = None) -> Iterator[FaultServer]:
     """A :class:`FaultServer` listening on a free loopback port, stopped at the end."""
     state = FaultServer(upstream)
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    httpd.daemon_threads = True
+    httpd = _Server(("127.0.0.1", 0), _handler(state))
     state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
