@@ -112,7 +112,7 @@ class _Builder:
         every = [s for arm in ARMS for q in queries for s in self.parts[(name, q, arm)]]
         if label is None:
             return lambda _: ""
-        if all(_valid_pod(s.labels.get(label, "")) for s in every):
+        if all(_valid_pod(name) for name in {s.labels.get(label, "") for s in every}):  # each name once
             return lambda s: s.labels[label]
         self.notes.append(f"{name}: a series has no usable {label!r} label; judged without the per-pod breakdown")
         return lambda _: ""
