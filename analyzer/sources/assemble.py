@@ -96,7 +96,7 @@ def _sum_by(series: Sequence[Series], key: Callable[[Series], K | None], steps: 
 
 
 class _Builder:
-    """Builds one look's metrics from its parts, keeping notes and unavailable reasons as it goes."""
+    """Builds one look's metrics from its parts (noting what it repaired) and says what it cannot vouch for."""
 
     def __init__(self, profile: QueryProfile, target: Target, parts: Parts, steps: int, step_seconds: int) -> None:
         self.profile, self.target, self.parts = profile, target, parts
@@ -112,7 +112,7 @@ class _Builder:
         every = [s for arm in ARMS for q in queries for s in self.parts[(name, q, arm)]]
         if label is None:
             return lambda _: ""
-        if all(_valid_pod(name) for name in {s.labels.get(label, "") for s in every}):  # each name once
+        if all(_valid_pod(pod) for pod in {s.labels.get(label, "") for s in every}):  # each name once
             return lambda s: s.labels[label]
         self.notes.append(f"{name}: a series has no usable {label!r} label; judged without the per-pod breakdown")
         return lambda _: ""
