@@ -89,7 +89,8 @@ def checks(cells: list[Cell], summaries: list[Summary]) -> list[Check]:
             out.append(Check(f"{c.name}: never passes", f"{passes} of {ours.runs} passed", "0", passes == 0))
         if c.healthy_target:
             figure = f"{_pct(ours.pass_within)} passed within 30 min (median {_minutes(ours.pass_median)})"
-            out.append(Check(f"{c.name}: passes", figure, f"≥ {HEALTHY_PASS:.0%}", ours.pass_within >= HEALTHY_PASS))
+            target = f"≥ {100 * HEALTHY_PASS:g} %"
+            out.append(Check(f"{c.name}: passes", figure, target, ours.pass_within >= HEALTHY_PASS))
     return out
 
 
