@@ -378,6 +378,14 @@ class MetricPolicy(_Strict):
         lt=1,
         description="a pass also when canary rate - stable rate is shown to be below this (absolute margin)",
     )
+    pass_slowdown: float = Field(
+        default=0.0,
+        ge=0,
+        description=(
+            "histograms: a pass also when the canary's quantile is shown at most this much slower (relative),"
+            " read at each tested bound as the slow-share ratio a slowdown of this size gives stable's buckets"
+        ),
+    )
     fail_ratio: float = Field(
         default=1.1, ge=1, description="canary/stable ratio beyond which a shown increase is a regression"
     )
@@ -414,7 +422,11 @@ def default_metric_policy(kind: Kind) -> MetricPolicy:
     if kind is Kind.RATIO:
         return MetricPolicy(kind=kind, pass_increase=0.002, slo=Slo(limit=0.05, warning=0.03))
     return MetricPolicy(
-        kind=kind, pass_increase=0.01, warmup_steps=LATENCY_WARMUP_STEPS, slo=Slo(limit=0.25, warning=0.2)
+        kind=kind,
+        pass_increase=0.01,
+        pass_slowdown=0.2,
+        warmup_steps=LATENCY_WARMUP_STEPS,
+        slo=Slo(limit=0.25, warning=0.2),
     )
 
 

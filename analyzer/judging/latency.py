@@ -10,7 +10,10 @@ depend on the data it is tested on.
 At each bound the share of requests slower than it is a rate like an error rate, compared
 canary/stable by the same machinery; the metric fails when the *average* of the bounds' fail
 e-processes crosses (valid with no split of α), and passes when *every* bound is shown
-non-inferior. A canary whose quantile moves up has more requests above every bound near it, so
+non-inferior — below ``pass_ratio``, or below the share ratio that a slowdown of ``pass_slowdown``
+(20 % by default) would give at that bound, read from stable's own buckets, whichever is larger:
+a pass margin in latency terms, since a share ratio of 1.5 at a tail bound is only ~8 % of p95 on
+a typical distribution. A canary whose quantile moves up has more requests above every bound near it, so
 the buckets people have (the client libraries' defaults, a factor 2-2.5 apart) resolve a +50 %
 regression: the bound above and the bound below stable's quantile both see it.
 
@@ -34,6 +37,7 @@ from analyzer.stats.histogram import (
     slow_counts,
     smallest_bound_at_or_above,
     suggest_bounds,
+    survival_at,
 )
 
 #: Stable requests needed before stable's quantile fixes the bounds to test.
@@ -94,8 +98,27 @@ def _slo_counts(
     )
 
 
+def slowdown_share_ratio(le: list[float], calibration: np.ndarray, j: int, slowdown: float) -> float:
+    """The slow-share ratio at bound j that a canary slower than stable by ``slowdown`` would show.
+
+    A canary whose latencies are stable's times (1 + s) has S_c(b) = S(b / (1 + s)), S stable's
+    survival (interpolated from its calibration buckets): the ratio S(b / (1 + s)) / S(b).
+    """
+    if slowdown <= 0:
+        return 0.0
+    at_bound = survival_at(le, calibration, le[j])
+    if not at_bound > 0:
+        return 0.0
+    return survival_at(le, calibration, le[j] / (1.0 + slowdown)) / at_bound
+
+
 def _comparison(
-    canary: np.ndarray, stable: np.ndarray, pods: dict[str, list[np.ndarray]] | None, j: int, le: list[float]
+    canary: np.ndarray,
+    stable: np.ndarray,
+    pods: dict[str, list[np.ndarray]] | None,
+    j: int,
+    le: list[float],
+    pass_ratio: float,
 ) -> Comparison:
     n_c, n_s = canary[:, -1], stable[:, -1]
     e_c, e_s = slow_counts(canary, j), slow_counts(stable, j)
@@ -108,7 +131,7 @@ def _comparison(
             [slow_counts(r, j) for r in pods["stable"]], [r[:, -1] for r in pods["stable"]], e_s, n_s
         )
     counts = StepCounts(e_c, n_c, e_s, n_s, canary_pods=canary_pods, stable_pods=stable_pods)
-    return Comparison(counts, label=f"le={fmt_le(le[j])}")
+    return Comparison(counts, label=f"le={fmt_le(le[j])}", pass_ratio=pass_ratio)
 
 
 def prepare_histogram(name: str, data: HistogramMetric, policy: MetricPolicy, warmup_steps: int) -> Prepared:
@@ -158,7 +181,10 @@ def prepare_histogram(name: str, data: HistogramMetric, policy: MetricPolicy, wa
                 f" bound {le[-2]:g} s; add bounds such as {suggest_bounds(q_cal, policy.margin)}"
             )
     bounds = tested_bounds(le, calibration, q, anchor) if anchor is not None else [len(le) - 2]
-    comparisons = tuple(_comparison(canary, stable, pods, j, le) for j in bounds)
+    comparisons = tuple(
+        _comparison(canary, stable, pods, j, le, slowdown_share_ratio(le, calibration, j, policy.pass_slowdown))
+        for j in bounds
+    )
     tau = le[anchor] if anchor is not None else None
     first = comparisons[0].counts
     share_c, share_s = first.rates()

@@ -76,6 +76,7 @@ class Comparison:
 
     counts: StepCounts
     label: str = ""
+    pass_ratio: float = 0.0  # a share ratio this comparison may pass below, beside the policy's (latency)
 
     @cached_property
     def variation(self) -> PodVariation | None:
@@ -193,6 +194,7 @@ class _Tested:
     evidence: RatioEvidence
     fail_boundary: float
     pass_boundary: float
+    pass_ratio: float  # the version-level ratio the pass boundary stands for
     pod_sd: float
 
 
@@ -202,15 +204,16 @@ def _test(
     counts = comparison.counts
     variation = comparison.variation
     sd = variation.sd if variation is not None else 0.0
+    sd_pass = variation.sd_pass if variation is not None else 0.0
     stable_rate = counts.rates()[1]
-    pass_ratio = p.pass_ratio
+    pass_ratio = max(p.pass_ratio, comparison.pass_ratio)
     if p.pass_increase > 0 and stable_rate:
         pass_ratio = max(pass_ratio, 1.0 + p.pass_increase / stable_rate)
     fail_boundary = p.fail_ratio * math.exp(z_fail * sd)
-    pass_boundary = pass_ratio * math.exp(-z_pass * sd)
+    pass_boundary = pass_ratio * math.exp(-z_pass * sd_pass)
     grid = ratio_grid(prior_scale, p.fail_ratio, p.pass_ratio)
     evidence = compare_ratio(counts, fail_boundary, pass_boundary, grid, log_pass)
-    return _Tested(evidence, fail_boundary, pass_boundary, sd)
+    return _Tested(evidence, fail_boundary, pass_boundary, pass_ratio, sd)
 
 
 def _pod_note(prepared: Prepared, tested: list[_Tested]) -> str:
@@ -292,7 +295,7 @@ def decide(prepared: Prepared, policy: Policy, step_seconds: float, budget: Budg
     looks = [prepared.counts.steps - 1] if ratio_fail_step is None else [ratio_fail_step, prepared.counts.steps - 1]
     lower = lower_bound(first.evidence, looks, math.log(n_tests / alpha_cs))
     pod_fail = first.fail_boundary / p.fail_ratio
-    pod_pass = p.pass_ratio / first.pass_boundary if first.pass_boundary > 0 else 1.0
+    pod_pass = first.pass_ratio / first.pass_boundary if first.pass_boundary > 0 else 1.0
     diagnostics = prepared.diagnostics.model_copy(
         update={
             "slo_e_value": slo_e,

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from scipy import special
 
 FloatArray = NDArray[np.float64]
 
@@ -90,3 +91,35 @@ def suggest_bounds(quantile_value: float, margin: float) -> list[float]:
         ladder.append(float(f"{value:.3g}"))
         value *= 1.25
     return sorted(set(ladder))
+
+
+def survival_at(le: Sequence[float], cumulative: ArrayLike, x: float) -> float:
+    """P(latency > x) from cumulative bucket counts, interpolated between bounds on probit-log scales.
+
+    Between finite bounds b₁ < x < b₂ with survival S₁, S₂ in (0, 1): Φ⁻¹(1 - S) is taken linear in
+    log x — exact for a lognormal latency, the usual model of one, where PromQL's linear interpolation
+    (fine for a quantile inside a bucket) would misplace a tail share. With S₁ or S₂ at 0 or 1 the
+    interpolation is linear; below the first bound the survival runs linearly from 1 at 0; beyond the
+    last finite bound it is that bound's.
+    """
+    bounds = np.asarray(le, dtype=np.float64)[:-1]
+    counts = np.maximum.accumulate(np.asarray(cumulative, dtype=np.float64))
+    total = float(counts[-1])
+    if total <= 0:
+        return math.nan
+    survival = 1.0 - counts[:-1] / total
+    if x <= 0:
+        return 1.0
+    i = int(np.searchsorted(bounds, x))
+    if i >= bounds.size:
+        return float(survival[-1])
+    if bounds[i] == x:
+        return float(survival[i])
+    if i == 0:
+        return float(1.0 - (1.0 - survival[0]) * x / bounds[0])
+    s1, s2 = float(survival[i - 1]), float(survival[i])
+    t = (math.log(x) - math.log(bounds[i - 1])) / (math.log(bounds[i]) - math.log(bounds[i - 1]))
+    if not (0.0 < s2 <= s1 < 1.0):
+        return s1 + (s2 - s1) * t
+    z1, z2 = float(special.ndtri(1.0 - s1)), float(special.ndtri(1.0 - s2))
+    return float(1.0 - special.ndtr(z1 + t * (z2 - z1)))
