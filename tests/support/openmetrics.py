@@ -7,10 +7,13 @@ with a sample on every step boundary: Prometheus 2.x range selectors include bot
 Each arm is served by pods, labelled ``pod`` as Prometheus Operator labels them: the measurement's
 own per-pod counts when it has them, else the arm's counts split over ``pod_shares``. An arm or a pod
 named in ``omit_errors`` gets no 5xx series at all — a dropped series, or a counter never created.
+After its data each arm's first pod is seen again, idle (flat counters), around the test session
+(``idle``; ``None``: never), so that looks on the real clock find an idle canary, not stale data.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -18,8 +21,15 @@ import numpy as np
 
 from analyzer.model import HistogramMetric, Measurement, RatioMetric
 
+#: How long after the test session starts an arm's idle pod stays, by default.
+IDLE_SECONDS = 3 * 3600
 #: (requests, errors, cumulative buckets) per step of one pod.
 PodCounts = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def _around_now() -> tuple[int, int]:
+    now = int(time.time())
+    return now - 600, now + IDLE_SECONDS
 
 
 def _default_shares() -> dict[str, tuple[float, ...]]:
@@ -38,6 +48,9 @@ class Deployment:
     stable_lead_steps: int = 5  # stable-only steps before the canary starts
     pod_shares: dict[str, tuple[float, ...]] = field(default_factory=_default_shares)
     omit_errors: tuple[str, ...] = ()  # arms and pods written without their 5xx series
+    # Each arm's first pod is scraped again, idle (its counters flat), over this span of epoch seconds, so
+    # that a look on the real clock sees an idle arm, not stale data; None: the series end with the data.
+    idle: tuple[int, int] | None = field(default_factory=_around_now)
 
     def pod_hash(self, arm: str) -> str:
         return self.canary_hash if arm == "canary" else self.stable_hash
@@ -51,8 +64,14 @@ def _labels(**labels: str) -> str:
     return "{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
 
 
-def _cumulative_samples(per_step: np.ndarray, start: int, step: int, scrape: int) -> Iterable[tuple[int, np.ndarray]]:
-    """(timestamp, counter values) every ``scrape`` seconds from ``start``; per_step is (steps, series)."""
+def _cumulative_samples(
+    per_step: np.ndarray, start: int, step: int, scrape: int, idle: tuple[int, int] | None
+) -> Iterable[tuple[int, np.ndarray]]:
+    """(timestamp, counter values) every ``scrape`` seconds from ``start``; per_step is (steps, series).
+
+    After the data, within the ``idle`` span, the counters stay where they are, one sample per step on
+    the step grid: a pod that is there and serves nothing (``increase()`` is 0, not absent).
+    """
     per_sample = step // scrape
     value = np.zeros(per_step.shape[1])
     yield start, value.copy()
@@ -60,6 +79,10 @@ def _cumulative_samples(per_step: np.ndarray, start: int, step: int, scrape: int
         for j in range(1, per_sample + 1):
             value = value + row / per_sample
             yield start + k * step + j * scrape, value.copy()
+    if idle is not None:
+        first = max(start + (len(per_step) + 1) * step, start + -(-(idle[0] - start) // step) * step)
+        for ts in range(first, idle[1] + 1, step):
+            yield ts, value
 
 
 def _pods(deployment: Deployment, arm: str) -> tuple[list[float], dict[str, PodCounts]]:
@@ -96,18 +119,19 @@ def write_openmetrics(deployments: list[Deployment], scrape: int = 15) -> str:
         for arm in ("canary", "stable"):
             le, pods = _pods(d, arm)
             start = d.start - (d.stable_lead_steps * step if arm == "stable" else 0)
-            for pod, (total, errors, buckets) in pods.items():
+            for i, (pod, (total, errors, buckets)) in enumerate(pods.items()):
                 base = {"namespace": d.namespace, "rollouts_pod_template_hash": d.pod_hash(arm), "pod": pod}
+                idle = d.idle if i == 0 else None
                 codes = np.column_stack([total - errors, errors])
                 omitted = arm in d.omit_errors or pod in d.omit_errors
                 written = (("200", 0),) if omitted else (("200", 0), ("500", 1))
                 for code, column in written:
-                    for ts, values in _cumulative_samples(codes, start, step, scrape):
+                    for ts, values in _cumulative_samples(codes, start, step, scrape, idle):
                         requests.append(f"http_requests_total{_labels(**base, code=code)} {values[column]:.6f} {ts}")
                 mid = np.concatenate([[0.0], np.asarray(le[:-1])])  # a rough _sum: bucket lower bounds
                 per_bucket = np.diff(buckets, axis=1, prepend=0.0)
                 sums = (per_bucket * mid[None, :]).sum(axis=1, keepdims=True)
-                for ts, values in _cumulative_samples(np.hstack([buckets, sums]), start, step, scrape):
+                for ts, values in _cumulative_samples(np.hstack([buckets, sums]), start, step, scrape, idle):
                     for bound, value in zip(le, values[:-1], strict=True):
                         text = "+Inf" if np.isinf(bound) else repr(float(bound))
                         histogram.append(
