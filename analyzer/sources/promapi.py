@@ -158,7 +158,8 @@ class PrometheusApi:
         # of a query's client CPU; a private CA is given explicitly instead.
         session.trust_env = False
         session.verify = ca_file if ca_file is not None else True
-        session.headers.update(headers or {})
+        # Only what _decode undoes: requests would also offer br and zstd when their modules are installed.
+        session.headers.update({"Accept-Encoding": "gzip, deflate", **(headers or {})})
         session.mount(self.url, HTTPAdapter(pool_connections=1, pool_maxsize=WORKERS, max_retries=0))
         self._session = session
         self._timeout = timeout_seconds
@@ -186,6 +187,8 @@ class PrometheusApi:
         try:
             answer = json.loads(body)
         except (ValueError, UnicodeDecodeError):
+            if status != 200:  # a proxy's error page, say
+                raise PrometheusError("error", f"Prometheus at {self.url} answered HTTP {status}") from None
             raise malformed(self.url, f"HTTP {status} with a body that is not JSON: {body[:80]!r}") from None
         if status != 200:
             detail = answer.get("error") if isinstance(answer, dict) else None

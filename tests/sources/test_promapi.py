@@ -55,6 +55,22 @@ def test_a_malformed_200_is_a_typed_source_error(body):
     assert raised.value.kind == "malformed"
 
 
+def test_a_gzipped_answer_is_read():
+    series = [{"metric": {"canary_analyzer_part": "0", "pod": "checkout-c4a1e-a"}, "values": [[1_800_000_060, "7"]]}]
+    with fault_server() as server:
+        server.answer(200, _matrix(series), gzipped=True)
+        fetched = _fetch(server.url)
+    assert fetched.measurement.metrics["error-rate"].canary.total[0] == 7
+
+
+def test_a_proxy_error_page_is_an_error_status_not_a_malformed_answer():
+    with fault_server() as server:
+        server.answer(500, "<html>Internal Server Error</html>")
+        with pytest.raises(PrometheusError, match="answered HTTP 500") as raised:
+            _fetch(server.url)
+    assert raised.value.kind == "error"
+
+
 def test_transient_statuses_are_retried_then_reported():
     with fault_server() as server:
         server.answer(503, "overloaded")

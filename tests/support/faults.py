@@ -11,6 +11,7 @@ stack — sockets, timeouts, retries, decoding. What it does is set on the objec
 
 from __future__ import annotations
 
+import gzip
 import json
 import threading
 import time
@@ -34,15 +35,19 @@ class FaultServer:
         self.editor: Edit | None = None
         self.seconds_per_byte = 0.0
         self.drip_headers = False
+        self.encoding: str | None = None
         self.requests = 0
         self.url = ""
 
-    def answer(self, status: int, body: bytes | str | dict[str, Any]) -> None:
+    def answer(self, status: int, body: bytes | str | dict[str, Any], gzipped: bool = False) -> None:
         self.editor = None
         self.status = status
         if isinstance(body, dict):
             body = json.dumps(body)
         self.body = body.encode() if isinstance(body, str) else body
+        self.encoding = "gzip" if gzipped else None
+        if gzipped:
+            self.body = gzip.compress(self.body)
 
     def edit(self, editor: Edit) -> None:
         self.editor = editor
@@ -77,8 +82,10 @@ def _handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             status, body = server.respond(self.path)
+            encoding = f"Content-Encoding: {server.encoding}\r\n" if server.encoding and not server.editor else ""
             head = (
-                f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+                f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n{encoding}"
+                f"Content-Length: {len(body)}\r\n\r\n"
             ).encode()
             dripping = server.seconds_per_byte > 0
             try:
