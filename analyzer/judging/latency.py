@@ -27,9 +27,11 @@ import math
 
 import numpy as np
 
+from analyzer.judging.comparison import Comparison
 from analyzer.judging.evidence import StepCounts
-from analyzer.judging.metric import Comparison, Prepared, SloCounts
+from analyzer.judging.metric import Prepared
 from analyzer.judging.pods import arm_pods
+from analyzer.judging.slo import SloCounts
 from analyzer.model import Diagnostics, Estimate, HistogramMetric, MetricPolicy, fmt_le
 from analyzer.stats.diagnostics import bootstrap_quantile_ratio, chi2_homogeneity
 from analyzer.stats.histogram import (

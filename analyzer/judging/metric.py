@@ -23,23 +23,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from functools import cached_property
 
 import numpy as np
-from scipy import special
 
-from analyzer.judging.evidence import (
-    RatioEvidence,
-    StepCounts,
-    compare_ratio,
-    exceeds_limit,
-    first_crossing,
-    log_mean_exp,
-    lower_bound,
-    rate_difference,
-    ratio_grid,
-    safe_exp,
-)
+from analyzer.judging.comparison import POD_SHARE, Comparison, Tested, normal_isf, test_comparison
+from analyzer.judging.evidence import StepCounts, first_crossing, log_mean_exp, lower_bound, rate_difference, safe_exp
+from analyzer.judging.slo import SloCounts, slo_test
 from analyzer.model import (
     Diagnostics,
     Estimate,
@@ -50,41 +39,6 @@ from analyzer.model import (
     Samples,
     Verdict,
 )
-from analyzer.stats.heterogeneity import PodVariation, pod_variation, traffic_weights_square_sum
-
-#: Share of a metric's α (fail and pass alike) that bounds the pod term when per-pod data exists.
-POD_SHARE = 0.5
-
-
-@dataclass(frozen=True)
-class SloCounts:
-    """Counts for the absolute-limit test: events over ``limit_rate`` of total break it."""
-
-    events: np.ndarray
-    total: np.ndarray
-    stable_events: np.ndarray
-    stable_total: np.ndarray
-    limit_rate: float
-    observed: float | None  # the canary's value on the SLO's own scale (rate, or seconds)
-    stable_observed: float | None
-    describe: str  # e.g. "error rate" or "p95"
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """One canary/stable comparison of counts; ``label`` says which (e.g. 'le=0.25')."""
-
-    counts: StepCounts
-    label: str = ""
-    pass_ratio: float = 0.0  # a share ratio this comparison may pass below, beside the policy's (latency)
-
-    @cached_property
-    def variation(self) -> PodVariation | None:
-        """How much pods differ on this comparison's rate (None without two pods with events in an arm)."""
-        c, s = self.counts.canary_pods, self.counts.stable_pods
-        if c is None or s is None:
-            return None
-        return pod_variation(c.events.sum(axis=1), c.total.sum(axis=1), s.events.sum(axis=1), s.total.sum(axis=1))
 
 
 @dataclass(frozen=True)
@@ -101,6 +55,7 @@ class Prepared:
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
     unit: str = "error rate"
     pods_known: bool = False  # the data carried a per-pod breakdown
+    pass_from: int = 0  # index in the counts where the current analysis step began: pass evidence starts there
 
     @property
     def counts(self) -> StepCounts:
@@ -127,11 +82,6 @@ def _fmt_observed(slo: SloCounts, value: float | None) -> str:
     return fmt_rate(value) if slo.describe == "error rate" else f"{value:.3g} s"
 
 
-def _normal_isf(tail: float) -> float:
-    """z with P(N(0,1) > z) = tail."""
-    return float(-special.ndtri(tail))
-
-
 def fmt_rate(value: float | None) -> str:
     if value is None or not math.isfinite(value):
         return "n/a"
@@ -144,8 +94,8 @@ def fmt_ratio(value: float | None) -> str:
     return "∞" if math.isinf(value) else f"{value:.3g}"
 
 
-def _guards(prepared: Prepared, policy: Policy, step_seconds: float) -> list[str]:
-    counts = prepared.counts
+def _guards(counts: StepCounts, policy: Policy, step_seconds: float) -> list[str]:
+    """The sufficiency guards a pass needs, on the stretch the pass evidence comes from."""
     n_c = float(counts.canary_total.sum())
     stable_rate = counts.rates()[1] or 0.0
     unmet = []
@@ -187,36 +137,7 @@ def _result(prepared: Prepared, verdict: Verdict, reason: str, **fields: object)
     )
 
 
-@dataclass(frozen=True)
-class _Tested:
-    """One comparison's evidence with the boundaries it was tested against."""
-
-    evidence: RatioEvidence
-    fail_boundary: float
-    pass_boundary: float
-    pass_ratio: float  # the version-level ratio the pass boundary stands for
-    pod_sd: float
-
-
-def _test(
-    comparison: Comparison, p: MetricPolicy, prior_scale: float, z_fail: float, z_pass: float, log_pass: float
-) -> _Tested:
-    counts = comparison.counts
-    variation = comparison.variation
-    sd = variation.sd if variation is not None else 0.0
-    sd_pass = variation.sd_pass if variation is not None else 0.0
-    stable_rate = counts.rates()[1]
-    pass_ratio = max(p.pass_ratio, comparison.pass_ratio)
-    if p.pass_increase > 0 and stable_rate:
-        pass_ratio = max(pass_ratio, 1.0 + p.pass_increase / stable_rate)
-    fail_boundary = p.fail_ratio * math.exp(z_fail * sd)
-    pass_boundary = pass_ratio * math.exp(-z_pass * sd_pass)
-    grid = ratio_grid(prior_scale, p.fail_ratio, p.pass_ratio)
-    evidence = compare_ratio(counts, fail_boundary, pass_boundary, grid, log_pass)
-    return _Tested(evidence, fail_boundary, pass_boundary, pass_ratio, sd)
-
-
-def _pod_note(prepared: Prepared, tested: list[_Tested]) -> str:
+def _pod_note(prepared: Prepared, tested: list[Tested]) -> str:
     if not prepared.pods_known:
         return "could not check pod variation: the data has no per-pod breakdown"
     variation = prepared.comparisons[0].variation
@@ -228,29 +149,6 @@ def _pod_note(prepared: Prepared, tested: list[_Tested]) -> str:
         f" {variation.canary_pods} canary pods), so a fail needs the ratio shown above"
         f" {fmt_ratio(first.fail_boundary)} and a pass below {fmt_ratio(first.pass_boundary)}"
     )
-
-
-def _slo_test(prepared: Prepared, policy: Policy, budget: Budget, notes: list[str]) -> tuple[int | None, float | None]:
-    """The canary's absolute-limit test: (first crossing step, e-value), with warnings in ``notes``."""
-    p, slo = prepared.policy, prepared.slo
-    if slo is None or p.slo is None:
-        return None, None
-    share = POD_SHARE if prepared.pods_known and prepared.counts.canary_pods is not None else 0.0
-    variation = prepared.comparisons[0].variation
-    limit_rate = slo.limit_rate
-    if variation is not None and share > 0:
-        pods = prepared.counts.canary_pods
-        spread = traffic_weights_square_sum(pods.total.sum(axis=1)) if pods is not None else 1.0
-        z = float(_normal_isf(budget.alpha_slo * share))
-        limit_rate = min(limit_rate * math.exp(z * variation.tau * math.sqrt(spread)), 1.0 - 1e-9)
-    log_threshold = math.log(1.0 / (budget.alpha_slo * (1.0 - share)))
-    limit = exceeds_limit(slo.events, slo.total, limit_rate, policy.prior_scale, log_threshold)
-    if slo.observed is not None:
-        if slo.observed > p.slo.limit and limit.fail_step is None:
-            notes.append(f"canary {slo.describe} is above the SLO limit, not yet with confidence")
-        elif p.slo.warning is not None and slo.observed > p.slo.warning:
-            notes.append(f"warning: canary {slo.describe} is above the warning level {p.slo.warning:g}")
-    return limit.fail_step, safe_exp(limit.log_e)
 
 
 def _inconclusive_untestable(prepared: Prepared, budget: Budget) -> MetricResult:
@@ -268,6 +166,16 @@ def _inconclusive_untestable(prepared: Prepared, budget: Budget) -> MetricResult
     )
 
 
+def _fail_paths(tested: list[Tested], recent: list[Tested], pass_from: int) -> np.ndarray:
+    """The average of every comparison's fail e-process over the whole window and, when the current
+    analysis step began later, also from that step on (1 before it): a regression that starts late is
+    not drowned by the good minutes before it, and an average of e-processes is one (no α split)."""
+    paths = [t.evidence.fail_path for t in tested]
+    for t in recent:
+        paths.append(np.concatenate([np.zeros(pass_from), t.evidence.fail_path]))
+    return log_mean_exp(paths)
+
+
 def decide(prepared: Prepared, policy: Policy, step_seconds: float, budget: Budget) -> MetricResult:
     """The verdict of one metric and the evidence behind it."""
     if prepared.untestable is not None or prepared.counts.steps == 0:
@@ -276,11 +184,17 @@ def decide(prepared: Prepared, policy: Policy, step_seconds: float, budget: Budg
     n_tests = len(prepared.comparisons)
     share = POD_SHARE if prepared.pods_known else 0.0
     alpha_cs, alpha_pass_cs = budget.alpha_fail * (1.0 - share), budget.alpha_pass * (1.0 - share)
-    z_fail = float(_normal_isf(budget.alpha_fail * share / n_tests)) if share else 0.0
-    z_pass = float(_normal_isf(budget.alpha_pass * share / n_tests)) if share else 0.0
+    z_fail = normal_isf(budget.alpha_fail * share / n_tests) if share else 0.0
+    z_pass = normal_isf(budget.alpha_pass * share / n_tests) if share else 0.0
     log_fail, log_pass = math.log(1.0 / alpha_cs), math.log(1.0 / alpha_pass_cs)
-    tested = [_test(c, p, policy.prior_scale, z_fail, z_pass, log_pass) for c in prepared.comparisons]
-    fail_path = log_mean_exp([t.evidence.fail_path for t in tested])
+    tested = [test_comparison(c, p, policy.prior_scale, z_fail, z_pass, log_pass) for c in prepared.comparisons]
+    pass_from = min(prepared.pass_from, prepared.counts.steps)
+    recent, recent_counts = tested, prepared.counts
+    if 0 < pass_from < prepared.counts.steps:
+        since = [c.since(pass_from) for c in prepared.comparisons]
+        recent = [test_comparison(c, p, policy.prior_scale, z_fail, z_pass, log_pass) for c in since]
+        recent_counts = since[0].counts
+    fail_path = _fail_paths(tested, recent if recent is not tested else [], pass_from)
     veto = rate_difference(prepared.counts) >= p.min_increase if p.min_increase > 0 else None
     ratio_fail_step = first_crossing(fail_path, log_fail, veto)
 
@@ -289,13 +203,13 @@ def decide(prepared: Prepared, policy: Policy, step_seconds: float, budget: Budg
     dispersion = max(t.evidence.dispersion for t in tested)
     if dispersion > 1.5:
         notes.append(f"minute-to-minute variation is {dispersion:.3g}× binomial: each minute's evidence is tempered")
-    slo_fail_step, slo_e = _slo_test(prepared, policy, budget, notes)
+    slo_fail_step, slo_e = slo_test(prepared, policy, budget, notes)
 
-    first = tested[0]
+    first, current = tested[0], recent[0]
     looks = [prepared.counts.steps - 1] if ratio_fail_step is None else [ratio_fail_step, prepared.counts.steps - 1]
     lower = lower_bound(first.evidence, looks, math.log(n_tests / alpha_cs))
     pod_fail = first.fail_boundary / p.fail_ratio
-    pod_pass = first.pass_ratio / first.pass_boundary if first.pass_boundary > 0 else 1.0
+    pod_pass = current.pass_ratio / current.pass_boundary if current.pass_boundary > 0 else 1.0
     diagnostics = prepared.diagnostics.model_copy(
         update={
             "slo_e_value": slo_e,
@@ -303,20 +217,20 @@ def decide(prepared: Prepared, policy: Policy, step_seconds: float, budget: Budg
             "dispersion": dispersion,
             "pod_sd": first.pod_sd if prepared.pods_known else None,
             "fail_boundary": first.fail_boundary,
-            "pass_boundary": first.pass_boundary,
+            "pass_boundary": current.pass_boundary,
         }
     )
     log_e_fail = float(max(fail_path.max(), 0.0))
     common = {
-        "interval": Interval(lower=lower / pod_fail, upper=first.evidence.upper * pod_pass),
+        "interval": Interval(lower=lower / pod_fail, upper=current.evidence.upper * pod_pass),
         "e_value": safe_exp(log_e_fail),
-        "e_threshold": budget.e_threshold,
+        "e_threshold": 1.0 / alpha_cs,
         "p_value": min(1.0, 1.0 / safe_exp(log_e_fail)),
-        "pass_e_value": safe_exp(min(t.evidence.log_e_pass for t in tested)),
+        "pass_e_value": safe_exp(min(t.evidence.log_e_pass for t in recent)),
         "diagnostics": diagnostics,
     }
-    upper = first.evidence.upper * pod_pass
-    pass_at = first.pass_boundary * pod_pass
+    upper = current.evidence.upper * pod_pass
+    pass_at = current.pass_boundary * pod_pass
     est = prepared.estimate
     rates = f"canary {fmt_rate(est.canary_rate)} vs stable {fmt_rate(est.stable_rate)}"
     if ratio_fail_step is not None:
@@ -341,8 +255,8 @@ def decide(prepared: Prepared, policy: Policy, step_seconds: float, budget: Budg
             f" with confidence since look {at + 1}, while stable's is within it"
         )
         return _result(prepared, Verdict.FAIL, reason, fail_step=at, **common)
-    unmet = _guards(prepared, policy, step_seconds)
-    shown = all(t.evidence.log_e_pass >= log_pass for t in tested)
+    unmet = _guards(recent_counts, policy, step_seconds)
+    shown = all(t.evidence.log_e_pass >= log_pass for t in recent)
     if shown and not unmet:
         reason = (
             f"no worse than stable: {prepared.unit} {rates}, ratio {fmt_ratio(est.ratio)},"

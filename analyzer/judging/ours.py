@@ -14,14 +14,16 @@ nothing: missing data is never a pass.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 import numpy as np
 
 from analyzer.judging.combine import combine
+from analyzer.judging.comparison import Comparison
 from analyzer.judging.digest import measurement_digest
 from analyzer.judging.evidence import StepCounts
 from analyzer.judging.latency import prepare_histogram
-from analyzer.judging.metric import Budget, Comparison, Prepared, decide
+from analyzer.judging.metric import Budget, Prepared, decide
 from analyzer.judging.ratio import prepare_ratio
 from analyzer.model import (
     Estimate,
@@ -75,8 +77,19 @@ def _prepare(name: str, data: RatioMetric | HistogramMetric, policy: MetricPolic
     return prepare_histogram(name, data, policy, warmup)
 
 
-def judge(measurement: Measurement, policy: Policy, unavailable: Mapping[str, str] | None = None) -> Judgment:
+def judge(
+    measurement: Measurement,
+    policy: Policy,
+    unavailable: Mapping[str, str] | None = None,
+    pass_from_step: int | None = None,
+) -> Judgment:
     """Judge the canary on every metric of the measurement (and every metric the policy names).
+
+    ``pass_from_step`` (0-based, in the measurement's steps) is where the current analysis step of
+    the Rollout began, e.g. after a ``setWeight``: pass evidence and its sufficiency guards come only
+    from the steps since, so that each step's analysis checks that step's traffic; fail evidence still
+    uses the whole window, averaged with a fresh e-process from that step on (valid, and quick on a
+    regression that starts late).
 
     ``unavailable`` names metrics whose data the source could not trust (a series missing on one
     arm, a partial response, stale data), each with the reason: they are inconclusive with that
@@ -98,7 +111,10 @@ def judge(measurement: Measurement, policy: Policy, unavailable: Mapping[str, st
             continue
         metric_policy = policy.for_metric(name, Kind(data.kind))
         policies[name] = metric_policy
-        prepared.append(_prepare(name, data, metric_policy, policy.warmup_steps))
+        ready = _prepare(name, data, metric_policy, policy.warmup_steps)
+        if pass_from_step:
+            ready = replace(ready, pass_from=max(0, pass_from_step - ready.first_step))
+        prepared.append(ready)
     for name, metric_policy in policy.metrics.items():
         if name not in measurement.metrics and name not in unavailable:
             policies[name] = metric_policy

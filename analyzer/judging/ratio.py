@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from analyzer.judging.comparison import Comparison
 from analyzer.judging.evidence import StepCounts
-from analyzer.judging.metric import Comparison, Prepared, SloCounts
+from analyzer.judging.metric import Prepared
 from analyzer.judging.pods import arm_pods
+from analyzer.judging.slo import SloCounts
 from analyzer.model import Diagnostics, Estimate, MetricPolicy, RatioArm, RatioMetric
 from analyzer.stats.rate_ratio import rate_ratio_test
 

@@ -1,0 +1,91 @@
+"""One canary/stable comparison of counts, and its evidence against the fail and pass boundaries.
+
+A metric is one or more comparisons (the error ratio; for latency, the slow shares at the bucket
+bounds around stable's quantile). Each knows its pods' variation (:mod:`analyzer.stats.heterogeneity`),
+which moves its boundaries: fail needs the realised ratio shown above ``fail_ratio``·e^{z·s}, pass
+below the pass ratio·e^{−z·s}.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from functools import cached_property
+
+from scipy import special
+
+from analyzer.judging.evidence import PodSeries, RatioEvidence, StepCounts, compare_ratio, ratio_grid
+from analyzer.model import MetricPolicy
+from analyzer.stats.heterogeneity import PodVariation, pod_variation
+
+#: Share of a test's α (fail and pass alike) that bounds the pod term when per-pod data exists.
+POD_SHARE = 0.5
+
+
+def normal_isf(tail: float) -> float:
+    """z with P(N(0,1) > z) = tail."""
+    return float(-special.ndtri(tail))
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One canary/stable comparison of counts; ``label`` says which (e.g. 'le=0.25')."""
+
+    counts: StepCounts
+    label: str = ""
+    pass_ratio: float = 0.0  # a share ratio this comparison may pass below, beside the policy's (latency)
+
+    @cached_property
+    def variation(self) -> PodVariation | None:
+        """How much pods differ on this comparison's rate (None without two pods with events in an arm)."""
+        c, s = self.counts.canary_pods, self.counts.stable_pods
+        if c is None or s is None:
+            return None
+        return pod_variation(c.events.sum(axis=1), c.total.sum(axis=1), s.events.sum(axis=1), s.total.sum(axis=1))
+
+    def since(self, step: int) -> Comparison:
+        """The same comparison on the steps from ``step`` on (pods included)."""
+        c = self.counts
+
+        def pods(series: PodSeries | None) -> PodSeries | None:
+            return None if series is None else PodSeries(series.events[:, step:], series.total[:, step:])
+
+        counts = StepCounts(
+            c.canary_events[step:],
+            c.canary_total[step:],
+            c.stable_events[step:],
+            c.stable_total[step:],
+            canary_pods=pods(c.canary_pods),
+            stable_pods=pods(c.stable_pods),
+        )
+        return replace(self, counts=counts)
+
+
+@dataclass(frozen=True)
+class Tested:
+    """One comparison's evidence with the boundaries it was tested against."""
+
+    evidence: RatioEvidence
+    fail_boundary: float
+    pass_boundary: float
+    pass_ratio: float  # the version-level ratio the pass boundary stands for
+    pod_sd: float
+
+
+def test_comparison(
+    comparison: Comparison, p: MetricPolicy, prior_scale: float, z_fail: float, z_pass: float, log_pass: float
+) -> Tested:
+    """Evidence on one comparison, with the pod term moving its boundaries by z·s."""
+    counts = comparison.counts
+    variation = comparison.variation
+    sd = variation.sd if variation is not None else 0.0
+    sd_pass = variation.sd_pass if variation is not None else 0.0
+    stable_rate = counts.rates()[1]
+    pass_ratio = max(p.pass_ratio, comparison.pass_ratio)
+    if p.pass_increase > 0 and stable_rate:
+        pass_ratio = max(pass_ratio, 1.0 + p.pass_increase / stable_rate)
+    fail_boundary = p.fail_ratio * math.exp(z_fail * sd)
+    pass_boundary = pass_ratio * math.exp(-z_pass * sd_pass)
+    grid = ratio_grid(prior_scale, p.fail_ratio, p.pass_ratio)
+    evidence = compare_ratio(counts, fail_boundary, pass_boundary, grid, log_pass)
+    return Tested(evidence, fail_boundary, pass_boundary, pass_ratio, sd)
