@@ -1,4 +1,4 @@
-"""Pydantic models that cross module boundaries: measurements in, policies, results out.
+"""The measurement: per-step counts of canary and stable (and optionally of their pods), validated.
 
 A *measurement* holds per-step increments for canary and stable, exactly as PromQL
 ``increase(x[step])`` returns them: one value per step and arm. Ratio metrics carry ``total``
@@ -24,13 +24,12 @@ broken exporter is found from the message alone.
 from __future__ import annotations
 
 import math
-from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator, model_validator
+from pydantic import Field, field_serializer, field_validator, model_validator
 
-from analyzer.errors import InputError
+from analyzer.model.base import Strict
 
 #: How far two counters that ``increase()`` computes separately may disagree (relative, absolute):
 #: events over total, or a bucket below the one before it. One Prometheus scrapes all series of a
@@ -69,6 +68,11 @@ def _exceeds(a: float, b: float, slack: tuple[float, float] = ARTEFACT_SLACK) ->
     return a > b * (1.0 + relative) + absolute
 
 
+def _check_same_steps(canary: int, stable: int) -> None:
+    if canary != stable:
+        raise ValueError(f"canary has {canary} steps but stable has {stable}; both arms must cover the same steps")
+
+
 def _pod_sum_error(arm: str, field: str, arm_values: np.ndarray, pod_sum: np.ndarray) -> str | None:
     """A message naming the first step where an arm's counts differ from the sum over its pods."""
     relative, absolute = POD_SUM_SLACK
@@ -83,11 +87,7 @@ def _pod_sum_error(arm: str, field: str, arm_values: np.ndarray, pod_sum: np.nda
     )
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class RatioArm(_Strict):
+class RatioArm(Strict):
     """One arm of a ratio metric: requests and events (e.g. errors) per step."""
 
     total: list[Count] = Field(description="requests per step")
@@ -108,14 +108,14 @@ class RatioArm(_Strict):
         return self
 
 
-class RatioPods(_Strict):
+class RatioPods(Strict):
     """Per-pod breakdown of a ratio metric: each arm's pods, each with the arm's per-step fields."""
 
     canary: dict[PodName, RatioArm] = Field(default_factory=dict, json_schema_extra=_BY_POD_SCHEMA)
     stable: dict[PodName, RatioArm] = Field(default_factory=dict, json_schema_extra=_BY_POD_SCHEMA)
 
 
-class RatioMetric(_Strict):
+class RatioMetric(Strict):
     """Events out of requests, e.g. 5xx responses out of all responses."""
 
     kind: Literal["ratio"]
@@ -125,11 +125,7 @@ class RatioMetric(_Strict):
 
     @model_validator(mode="after")
     def _same_steps(self) -> RatioMetric:
-        if len(self.canary.total) != len(self.stable.total):
-            raise ValueError(
-                f"canary has {len(self.canary.total)} steps but stable has {len(self.stable.total)};"
-                " both arms must cover the same steps"
-            )
+        _check_same_steps(len(self.canary.total), len(self.stable.total))
         if self.pods is not None:
             for arm_name, arm, pods in (
                 ("canary", self.canary, self.pods.canary),
@@ -180,7 +176,7 @@ def _parse_le(value: Any) -> float:
 Rows = list[list[Count]]
 
 
-class HistogramPods(_Strict):
+class HistogramPods(Strict):
     """Per-pod breakdown of a histogram: each arm's pods, each with per-step cumulative rows."""
 
     canary: dict[PodName, Rows] = Field(default_factory=dict, json_schema_extra=_BY_POD_SCHEMA)
@@ -194,7 +190,7 @@ def _sort_columns(rows: Any, order: list[int]) -> Any:
     return [[row[i] for i in order] for row in rows]
 
 
-class HistogramMetric(_Strict):
+class HistogramMetric(Strict):
     """Cumulative bucket counts per step, as Prometheus classic histograms store them."""
 
     kind: Literal["histogram"]
@@ -254,11 +250,7 @@ class HistogramMetric(_Strict):
         for i in range(1, len(le)):
             if not le[i] > le[i - 1]:
                 raise ValueError(f"le has the bound {fmt_le(le[i])} twice")
-        if len(self.canary) != len(self.stable):
-            raise ValueError(
-                f"canary has {len(self.canary)} steps but stable has {len(self.stable)};"
-                " both arms must cover the same steps"
-            )
+        _check_same_steps(len(self.canary), len(self.stable))
         for arm, rows in (("canary", self.canary), ("stable", self.stable)):
             _check_rows(arm, rows, le)
         if self.pods is not None:
@@ -308,7 +300,7 @@ def _check_rows(where: str, rows: Rows, le: list[float]) -> None:
 MetricData = Annotated[RatioMetric | HistogramMetric, Field(discriminator="kind")]
 
 
-class Measurement(_Strict):
+class Measurement(Strict):
     """Canary and stable per-step increments for one or more metrics over the same window."""
 
     step_seconds: float = Field(default=60.0, gt=0, allow_inf_nan=False, description="length of a step")
@@ -339,231 +331,3 @@ class Measurement(_Strict):
             if not name or len(name) > 63 or not all(c.isalnum() or c in "-_." for c in name):
                 raise ValueError(f"metric name {name!r} must be 1-63 letters, digits, '-', '_' or '.'")
         return metrics
-
-
-# --------------------------------------------------------------------------------------------
-# Policy
-
-
-class Kind(StrEnum):
-    RATIO = "ratio"
-    HISTOGRAM = "histogram"
-
-
-class Slo(_Strict):
-    """An absolute limit on the canary: error rate for ratios, the quantile in seconds for histograms.
-
-    ``limit`` fails the metric when breached with confidence; ``warning`` only adds a reason.
-    """
-
-    limit: float = Field(gt=0, allow_inf_nan=False)
-    warning: float | None = Field(default=None, gt=0, allow_inf_nan=False)
-
-    @model_validator(mode="after")
-    def _order(self) -> Slo:
-        if self.warning is not None and self.warning > self.limit:
-            raise ValueError(f"warning ({self.warning:g}) must not exceed limit ({self.limit:g})")
-        return self
-
-
-class MetricPolicy(_Strict):
-    """How one metric is judged. Ratios compare event rates, histograms the shares of slow requests."""
-
-    kind: Kind
-    quantile: float = Field(default=0.95, gt=0, lt=1, description="histograms: the quantile watched")
-    pass_ratio: float = Field(default=1.5, gt=1, description="largest canary/stable ratio still acceptable for a pass")
-    pass_increase: float = Field(
-        default=0.0,
-        ge=0,
-        lt=1,
-        description="a pass also when canary rate - stable rate is shown to be below this (absolute margin)",
-    )
-    pass_slowdown: float = Field(
-        default=0.0,
-        ge=0,
-        description=(
-            "histograms: a pass also when the canary's quantile is shown at most this much slower (relative),"
-            " read at each tested bound as the slow-share ratio a slowdown of this size gives stable's buckets"
-        ),
-    )
-    fail_ratio: float = Field(
-        default=1.1, ge=1, description="canary/stable ratio beyond which a shown increase is a regression"
-    )
-    min_increase: float = Field(
-        default=0.0,
-        ge=0,
-        lt=1,
-        description="optional: smallest absolute increase (canary rate - stable rate) worth a fail",
-    )
-    margin: float = Field(
-        default=0.0, ge=0, description="histograms: the tested bounds centre on stable's quantile x (1 + margin)"
-    )
-    warmup_steps: int | None = Field(
-        default=None, ge=0, description="steps left out at the start; default: the policy's warmup_steps"
-    )
-    slo: Slo | None = None
-    critical: bool = True
-    weight: float = Field(default=1.0, gt=0)
-    dry_run: bool = False
-
-    @model_validator(mode="after")
-    def _ratios(self) -> MetricPolicy:
-        if self.fail_ratio >= self.pass_ratio:
-            raise ValueError(f"fail_ratio ({self.fail_ratio:g}) must be below pass_ratio ({self.pass_ratio:g})")
-        return self
-
-
-#: Latency warms up longer than errors: new pods' caches and JITs are slow for their first minutes.
-LATENCY_WARMUP_STEPS = 3
-
-
-def default_metric_policy(kind: Kind) -> MetricPolicy:
-    """Runbook defaults: error rate 5 % critical / 3 % warning; p95 250 ms / 200 ms."""
-    if kind is Kind.RATIO:
-        return MetricPolicy(kind=kind, pass_increase=0.002, slo=Slo(limit=0.05, warning=0.03))
-    return MetricPolicy(
-        kind=kind,
-        pass_increase=0.01,
-        pass_slowdown=0.2,
-        warmup_steps=LATENCY_WARMUP_STEPS,
-        slo=Slo(limit=0.25, warning=0.2),
-    )
-
-
-def _default_metrics() -> dict[str, MetricPolicy]:
-    return {
-        "error-rate": default_metric_policy(Kind.RATIO),
-        "latency": default_metric_policy(Kind.HISTOGRAM),
-    }
-
-
-class Policy(_Strict):
-    """Global error rates, sufficiency guards and the per-metric policies."""
-
-    alpha_fail: float = Field(default=0.01, gt=0, lt=0.5, description="false-fail rate over all looks and metrics")
-    alpha_pass: float = Field(default=0.05, gt=0, lt=0.5, description="false-pass rate per metric")
-    min_canary_requests: float = Field(default=200, ge=0)
-    min_expected_events: float = Field(default=10, ge=0)
-    min_duration_seconds: float = Field(default=300, ge=0)
-    warmup_steps: int = Field(default=1, ge=0, description="steps left out at the start, unless a metric sets its own")
-    prior_scale: float = Field(default=math.log(2), gt=0, description="sd of the normal mixing prior on log(ratio)")
-    metrics: dict[str, MetricPolicy] = Field(default_factory=_default_metrics)
-
-    def for_metric(self, name: str, kind: Kind) -> MetricPolicy:
-        """The policy named ``name``, else the defaults for its kind.
-
-        Raises :class:`InputError` when the policy gives the metric another kind than the data has.
-        """
-        named = self.metrics.get(name)
-        if named is None:
-            return default_metric_policy(kind)
-        if named.kind is not kind:
-            raise InputError(
-                f"metric {name!r} is a {kind.value} in the measurement but a {named.kind.value} in the policy"
-            )
-        return named
-
-
-# --------------------------------------------------------------------------------------------
-# Results
-
-
-class Verdict(StrEnum):
-    PASS = "pass"
-    FAIL = "fail"
-    INCONCLUSIVE = "inconclusive"
-
-
-class Estimate(_Strict):
-    """Point estimates. ``canary``/``stable`` are rates for ratio metrics and quantiles (s) for latency."""
-
-    ratio: float | None = Field(description="canary/stable ratio of event rates (or slow shares)")
-    canary: float | None
-    stable: float | None
-    canary_rate: float | None = Field(default=None, description="share of events (or slow requests)")
-    stable_rate: float | None = None
-
-
-class Interval(_Strict):
-    """Anytime-valid bounds on the ratio: ``lower`` at the fail level, ``upper`` at the pass level."""
-
-    lower: float | None
-    upper: float | None
-
-
-class Samples(_Strict):
-    canary_requests: float
-    stable_requests: float
-    canary_events: float
-    stable_events: float
-    steps: int = Field(description="steps used by the tests, after warm-up and calibration")
-
-
-class Diagnostics(_Strict):
-    """Extra evidence that does not decide the verdict."""
-
-    fixed_look_p_value: float | None = Field(
-        default=None, description="exact conditional test on pooled counts; NOT corrected for looks"
-    )
-    threshold_seconds: float | None = Field(
-        default=None, description="histograms: τ, the smallest bound at or above stable's quantile (reported)"
-    )
-    resolution: float | None = Field(default=None, description="histograms: τ / stable quantile - 1")
-    tested_bounds: list[float] | None = Field(default=None, description="histograms: every bound tested, τ first")
-    dispersion: float | None = Field(
-        default=None, description="minute-to-minute variance over binomial variance applied to the last step (≥ 1)"
-    )
-    pod_sd: float | None = Field(
-        default=None, description="sd of the pod term of log(canary/stable); None without per-pod data"
-    )
-    fail_boundary: float | None = Field(
-        default=None,
-        description="ratio the realised canary/stable ratio must be shown above to fail (pod term included)",
-    )
-    pass_boundary: float | None = Field(
-        default=None,
-        description="ratio the realised canary/stable ratio must be shown below to pass (pod term included)",
-    )
-    suggested_buckets: list[float] | None = None
-    chi2_p_value: float | None = None
-    quantile_ratio_interval: tuple[float, float] | None = Field(
-        default=None, description="95 % bootstrap interval of canary/stable quantile (descriptive)"
-    )
-    slo_e_value: float | None = None
-    notes: list[str] = Field(default_factory=list)
-
-
-class MetricResult(_Strict):
-    name: str
-    kind: Kind
-    verdict: Verdict
-    reason: str
-    critical: bool
-    dry_run: bool
-    weight: float
-    estimate: Estimate
-    interval: Interval
-    e_value: float | None = Field(
-        default=None, description="largest fail e-value over all looks (evidence of a regression)"
-    )
-    e_threshold: float | None = Field(
-        default=None, description="fail when e_value reaches this (1/α split over the tests)"
-    )
-    p_value: float | None = Field(default=None, description="anytime-valid p-value of the fail test, min(1, 1/e_value)")
-    pass_e_value: float | None = Field(default=None, description="current e-value against 'ratio >= pass_ratio'")
-    label: str | None = Field(default=None, description="kayenta judge: Pass, High, Low, Nodata")
-    fail_step: int | None = Field(default=None, description="step at which the fail evidence crossed")
-    samples: Samples
-    diagnostics: Diagnostics = Field(default_factory=Diagnostics)
-
-
-class Judgment(_Strict):
-    """The answer to one look. Serialises to the body the HTTP API returns."""
-
-    verdict: Verdict
-    score: float = Field(ge=0, le=100)
-    judge: Literal["ours", "kayenta"] = "ours"
-    steps: int
-    metrics: list[MetricResult]
-    reasons: list[str]
-    input_digest: str = Field(description="sha256 of the measurement, canonical JSON")
