@@ -7,13 +7,13 @@ label names, or a query that does not parse, fails here — without a server.
 
 from __future__ import annotations
 
-import re
 import subprocess
+from dataclasses import dataclass
 
 import pytest
 import yaml
 
-from analyzer.config import load_query_profile
+from analyzer.config import builtin_profiles, load_query_profile
 from analyzer.sources.prometheus import PART, combine
 from analyzer.sources.queries import ARMS, Target, queries_of
 from tests.support.prometheus import PROMTOOL
@@ -26,10 +26,6 @@ PODS = {
 }
 LE = ["0.1", "0.25", "+Inf"]
 SHARES = (0.5, 0.75, 1.0)  # exact in binary: promtool compares floats exactly
-
-
-def _labels(selector: str) -> dict[str, str]:
-    return dict(re.findall(r'(\w+)="([^"]*)"', selector))
 
 
 def _series(name: str, labels: dict[str, str], per_minute: float) -> dict[str, str]:
@@ -58,22 +54,72 @@ def _expected(profile, query: str, arm: str, part: int | None = None) -> list[di
     return _samples(profile, arm, (lambda c: c[0] + c[1]) if query == "total" else (lambda c: c[1]), part=part)
 
 
-@pytest.mark.parametrize("name", ["http", "istio", "nginx"])
+@dataclass(frozen=True)
+class Exporter:
+    """How one exporter names and labels its series: the request counter, its status label, the histogram."""
+
+    counter: str
+    status: str  # the label that says how a response ended
+    ok: str  # its value for a success, then for an error
+    error: str
+    bucket: str
+    arms: dict[str, dict[str, str]]  # the labels that place a series in an arm, as the exporter writes them
+
+
+_BY_HASH = {arm: {"namespace": "shop", "rollouts_pod_template_hash": TARGET.hash_of(arm)} for arm in ARMS}
+EXPORTERS = {
+    "http": Exporter("http_requests_total", "code", "200", "503", "http_request_duration_seconds_bucket", _BY_HASH),
+    "istio": Exporter("istio_requests_total", "response_code", "200", "503",
+                      "istio_request_duration_milliseconds_bucket",
+                      {arm: {"reporter": "destination", "destination_service_namespace": "shop",
+                             "destination_service_name": f"checkout-{arm}"} for arm in ARMS}),
+    "istio-subset": Exporter("istio_requests_total", "response_code", "200", "503",
+                             "istio_request_duration_milliseconds_bucket",
+                             {arm: {**_BY_HASH[arm], "reporter": "destination", "destination_service_name": "checkout"}
+                              for arm in ARMS}),
+    "nginx": Exporter("nginx_ingress_controller_requests", "status", "200", "503",
+                      "nginx_ingress_controller_request_duration_seconds_bucket",
+                      {arm: {"namespace": "shop", "service": f"checkout-{arm}"} for arm in ARMS}),
+    "linkerd": Exporter("response_total", "classification", "success", "failure", "response_latency_ms_bucket",
+                        {arm: {**_BY_HASH[arm], "direction": "inbound", "deployment": "checkout"} for arm in ARMS}),
+    "traefik": Exporter("traefik_service_requests_total", "code", "200", "503",
+                        "traefik_service_request_duration_seconds_bucket",
+                        {arm: {"service": f"shop-checkout-{arm}-80@kubernetescrd"} for arm in ARMS}),
+    "contour": Exporter("envoy_cluster_upstream_rq", "envoy_response_code", "200", "503",
+                        "envoy_cluster_upstream_rq_time_bucket",
+                        {arm: {"envoy_cluster_name": f"shop_checkout-{arm}_80"} for arm in ARMS}),
+}
+#: Series of the same exporter that no arm's selector may pick: another Rollout's, another namespace's.
+DECOYS = {"checkout-canary": "checkout-canary2", "shop": "shop2", TARGET.canary: "0ther"}
+
+
+def _decoy(labels: dict[str, str]) -> dict[str, str]:
+    """The labels of a neighbour's series: every arm-placing value changed a little."""
+    out = {}
+    for key, value in labels.items():
+        for old, new in DECOYS.items():
+            value = value.replace(old, new)
+        out[key] = value
+    return out
+
+
+def test_every_builtin_query_profile_has_its_exporter_here():
+    assert set(EXPORTERS) == set(builtin_profiles()) - {"default"}
+
+
+@pytest.mark.parametrize("name", sorted(EXPORTERS))
 def test_profile_queries_select_the_right_series(name, tmp_path):
     profile = load_query_profile(name)
-    ratio = profile.metrics["error-rate"]
-    histogram = profile.metrics["latency"]
-    counter = re.search(r"increase\((\w+)\{", ratio.total).group(1)  # type: ignore[union-attr]
-    code_label, = re.findall(r'(\w+)=~"5\.\."', ratio.events)
-    bucket = re.search(r"(\w+_bucket)\{", histogram.buckets).group(1)  # type: ignore[union-attr]
+    exporter = EXPORTERS[name]
     inputs = []
     for arm in ARMS:
         for pod, (ok, failed) in PODS[arm].items():
-            labels = {**_labels(_selector(profile, arm)), "pod": pod}
-            inputs += [_series(counter, {**labels, code_label: "200"}, ok),
-                       _series(counter, {**labels, code_label: "503"}, failed)]
-            for le, share in zip(LE, SHARES, strict=True):
-                inputs.append(_series(bucket, {**labels, "le": le}, (ok + failed) * share))
+            for labels, scale in ((exporter.arms[arm], 1), (_decoy(exporter.arms[arm]), 7)):
+                labels = {**labels, "pod": pod}
+                inputs += [_series(exporter.counter, {**labels, exporter.status: exporter.ok}, ok * scale),
+                           _series(exporter.counter, {**labels, exporter.status: exporter.error}, failed * scale)]
+                for le, share in zip(LE, SHARES, strict=True):
+                    inputs.append(_series(exporter.bucket, {**labels, "le": le}, (ok + failed) * share * scale))
     parts = [(m, q, arm) for m, qs in profile.metrics.items() for q in queries_of(qs) for arm in ARMS]
     tests = [{"expr": profile.render(m, q, arm, TARGET), "eval_time": "5m", "exp_samples": _expected(profile, q, arm)}
              for m, q, arm in parts]
@@ -88,8 +134,9 @@ def test_profile_queries_select_the_right_series(name, tmp_path):
 
 
 def test_the_pod_grouped_profiles_are_the_ones_whose_series_come_from_the_serving_pod():
-    assert {name: load_query_profile(name).pod_label for name in ("http", "istio", "nginx")} == {
-        "http": "pod", "istio": "pod", "nginx": None,
+    assert {name: load_query_profile(name).pod_label for name in EXPORTERS} == {
+        "http": "pod", "istio": "pod", "istio-subset": "pod", "linkerd": "pod",
+        "nginx": None, "traefik": None, "contour": None,
     }
 
 
@@ -101,11 +148,3 @@ def test_a_profile_with_a_pod_label_must_group_by_it():
     with pytest.raises(ValueError, match="the events query must group by the pod label"):
         QueryProfile.model_validate(data)
 
-
-def _selector(profile, arm: str) -> str:
-    """The arm's selector with the target's values, as the service substitutes them."""
-    from string import Template
-
-    values = {"namespace": TARGET.namespace, "rollout": TARGET.rollout, "hash": TARGET.hash_of(arm),
-              "canary": TARGET.canary, "stable": TARGET.stable}
-    return Template(getattr(profile.selector, arm)).substitute(values)
