@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     report_link_ttl_seconds: int = Field(
         default=7 * 86400, ge=60, le=90 * 86400, description="how long a signed report link opens its page"
     )
+    report_notification_key: SecretStr | None = Field(
+        default=None,
+        description="key of the links Argo Rollouts notifications compute to a canary's latest report (unset: off)",
+    )
     host: str = "0.0.0.0"
     port: int = Field(default=8080, ge=1, le=65535)
     log_level: str = "info"

@@ -71,16 +71,24 @@ def show_command(
     judgment_id: Annotated[str, typer.Argument(help="the judgment's id (as the analysis endpoint returns it)",
                                                metavar="JUDGMENT")],
     output: Annotated[
-        Report, typer.Option("--output", "-o", help="table, wide, json, yaml, markdown or junit")
+        Report, typer.Option("--output", "-o", help="table, wide, json, yaml, markdown, junit or html")
     ] = Report.TABLE,
     output_file: OutputFile = None,
 ) -> None:
-    """One recorded judgment, as `judge` shows a fresh one."""
+    """One recorded judgment, as `judge` shows a fresh one (html: its report page, as /reports/ID draws it)."""
     from analyzer.model import Judgment
     from analyzer.report import render
     from analyzer.store.judgments import get_judgment
 
     _, analyzer = connected(read_only=True)
+    if output is Report.HTML:  # the page with its plots: drawn from the window's stored counts and policy
+        from analyzer.service.reports import load_report, render_report
+
+        report = run(lambda: load_report(analyzer.database, judgment_id))
+        if report is None:
+            raise fail(f"no judgment {judgment_id!r}")
+        write(render_report(report), output_file)
+        return
 
     def query() -> JudgmentRecord | None:
         with analyzer.database.session() as session:

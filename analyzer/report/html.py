@@ -139,7 +139,8 @@ def render_html(
 ) -> str:
     """The report page of ``judgment``; with its ``measurement`` and ``policy``, with every plot."""
     context = context or ReportContext()
-    paths = evidence_over_looks(measurement, policy, context.unavailable) if measurement and policy else {}
+    ours = judgment.judge == "ours"  # the Kayenta-style judge has no evidence over looks to draw
+    paths = evidence_over_looks(measurement, policy, context.unavailable) if measurement and policy and ours else {}
     who = "/".join(escape(p) for p in (context.namespace, context.rollout) if p) or escape(context.title)
     header = [
         f"<h1>{who} {_badge(judgment.verdict)} <small>score {judgment.score:g}</small></h1>",

@@ -73,6 +73,10 @@ def _value(result: MetricResult, value: float | None) -> str:
     return fmt_rate(value) if result.kind is Kind.RATIO else _num(value)
 
 
+def _count(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+
+
 def guards_table(result: MetricResult, policy: Policy, step_seconds: float) -> str:
     """The sufficiency guards a pass needs, each with what the data has; unmet guards in red."""
     s = result.samples
@@ -84,7 +88,7 @@ def guards_table(result: MetricResult, policy: Policy, step_seconds: float) -> s
     ]
     body = "".join(
         f'<tr class="{"met" if have >= need else "unmet"}"><th>{escape(name)}</th>'
-        f'<td class="num">{have:,.4g}</td><td class="num">need {need:,.4g}</td>'
+        f'<td class="num">{_count(have)}</td><td class="num">need {_count(need)}</td>'
         f"<td>{'met' if have >= need else 'unmet'}</td></tr>"
         for name, have, need in guards
     )

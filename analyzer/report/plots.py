@@ -90,6 +90,11 @@ def _mark_warmup_and_fail(axes: Sequence[Axes], warmup: int, fail_look: int | No
             ax.axvline(fail_look, color=FAIL, lw=1, ls=":", label=None if i else f"fail crossed (look {fail_look})")
 
 
+def _legend_above(ax: Axes, columns: int) -> None:
+    """The legend over the axes, where it hides no data."""
+    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=columns, fontsize=7.5, borderaxespad=0.2)
+
+
 def _step_label(step_seconds: float) -> str:
     return "minute" if step_seconds == 60 else f"step ({step_seconds:g} s)"
 
@@ -119,8 +124,8 @@ def per_step(
     bottom.set_ylabel("per step")
     bottom.set_xlabel(_step_label(step_seconds))
     _mark_warmup_and_fail((top, bottom), warmup, fail_look)
-    top.legend(loc="upper left", ncols=4, fontsize=7.5)
-    bottom.legend(loc="upper left", ncols=4, fontsize=7.5)
+    _legend_above(top, 4)
+    _legend_above(bottom, 4)
     return _svg(figure)
 
 
@@ -166,27 +171,28 @@ def evidence(path: MetricPath, fail_ratio: float, pass_ratio: float, fail_look: 
     top.yaxis.set_minor_formatter(NullFormatter())
     top.set_ylabel("e-value")
     lower, upper, ratio = _array(path.lower), _array(path.upper), _array(path.ratio)
-    finite = np.isfinite(lower) & np.isfinite(upper)
-    bottom.fill_between(looks, lower, upper, where=finite, step="post", color=CANARY, alpha=0.2,
-                        label="confidence sequence")
-    bottom.step(looks, ratio, where="post", color=CANARY, lw=1, label="canary/stable ratio")
     fail_line = np.where(np.isnan(_array(path.fail_boundary)), fail_ratio, _array(path.fail_boundary))
     pass_line = np.where(np.isnan(_array(path.pass_boundary)), pass_ratio, _array(path.pass_boundary))
+    shown = np.concatenate([v[np.isfinite(v) & (v > 0)] for v in (lower, upper, ratio, fail_line, pass_line)])
+    low, high = (max(shown.min() / 1.3, 1e-3), min(shown.max() * 1.3, 1e3)) if shown.size else (0.1, 10.0)
+    # an unbounded side (0 below, ∞ above) is drawn to the edge of the axes
+    band = ~np.isnan(lower) & ~np.isnan(upper)
+    bottom.fill_between(looks, np.clip(lower, low, high), np.clip(upper, low, high), where=band, step="post",
+                        color=CANARY, alpha=0.2, label="confidence sequence")
+    bottom.step(looks, ratio, where="post", color=CANARY, lw=1, label="canary/stable ratio")
     bottom.step(looks, fail_line, where="post", color=FAIL, ls="--", label=f"fail boundary (fail_ratio {fail_ratio:g})")
     bottom.step(looks, pass_line, where="post", color=PASS, ls="--", label=f"pass boundary (pass_ratio {pass_ratio:g})")
     bottom.axhline(1.0, color=MUTED, lw=0.6)
     bottom.set_yscale("log")
     _log_axis(bottom.yaxis)
-    shown = np.concatenate([v[np.isfinite(v) & (v > 0)] for v in (lower, upper, ratio, fail_line, pass_line)])
-    if shown.size:
-        bottom.set_ylim(max(shown.min() / 1.3, 1e-3), min(shown.max() * 1.3, 1e3))
+    bottom.set_ylim(low, high)
     bottom.set_ylabel("ratio")
     bottom.set_xlabel("look")
     if fail_look is not None:
         for ax in (top, bottom):
             ax.axvline(fail_look, color=FAIL, lw=1, ls=":")
-    top.legend(loc="upper left", fontsize=7.5)
-    bottom.legend(loc="upper left", ncols=2, fontsize=7.5)
+    _legend_above(top, 2)
+    _legend_above(bottom, 2)
     return _svg(figure)
 
 

@@ -74,6 +74,17 @@ class ReportLinks:
             )
 
 
+def latest_signature(key: str, namespace: str, rollout: str, canary: str, expires: int) -> str:
+    """sha256 hex of ``key:latest:namespace:rollout:canary:expires``, as a notification template computes it.
+
+    Argo Rollouts' notification templates (Go templates with sprig) have ``sha256sum`` but no HMAC, so
+    the link to a canary's latest report is a keyed hash. Its fields are DNS-1123 names, a hex hash
+    and digits: no extended message parses, which is what a length-extension forgery would need. The
+    key (``report_notification_key``) opens these redirects only, never the API.
+    """
+    return hashlib.sha256(f"{key}:latest:{namespace}:{rollout}:{canary}:{expires}".encode()).hexdigest()
+
+
 def report_links(request: Request) -> ReportLinks:
     """The links of the service answering ``request``: its key, link lifetime, public base URL and clock."""
     analyzer: Analyzer = request.app.state.analyzer

@@ -8,17 +8,19 @@ about a second of CPU, in the thread pool, never on Argo's hot path.
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from analyzer.server.auth import require_token
-from analyzer.server.links import LinkRefusedError, report_links
+from analyzer.server.links import LinkRefusedError, latest_signature, report_links
 from analyzer.server.problems import problem
 from analyzer.service.analysis import Analyzer
-from analyzer.service.reports import load_report, render_report
+from analyzer.service.reports import latest_report_id, load_report, render_report
+from analyzer.sources.queries import Namespace, PodTemplateHash, RolloutName
 
 router = APIRouter(tags=["reports"])
 _bearer = HTTPBearer(auto_error=False, description="instead of a signed link")
@@ -30,6 +32,44 @@ _HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "private, max-age=300",
 }
+
+
+@router.get(
+    "/reports/latest",
+    status_code=303,
+    responses={
+        303: {"description": "to the signed page of the canary's newest judgment"},
+        403: {"description": "a bad or expired signature, or notification links are off (problem+json)"},
+        404: {"description": "no judgment of this canary (problem+json)"},
+    },
+)
+def latest_report(
+    request: Request,
+    namespace: Namespace,
+    rollout: RolloutName,
+    canary: PodTemplateHash,
+    expires: Annotated[int, Query(ge=0, description="epoch seconds")],
+    sig: Annotated[str, Query(max_length=64, description="sha256 hex, as the notification template computed it")],
+) -> Response:
+    """A canary's newest report, from a link an Argo Rollouts notification template computed.
+
+    Argo's notification templates see the Rollout, not the AnalysisRun's measurement, so they cannot
+    copy a judgment's link; they can name the canary (``status.currentPodHash``) and sign that with
+    ``report_notification_key`` (sprig's ``sha256sum``, see docs/reports.md).
+    """
+    analyzer: Analyzer = request.app.state.analyzer
+    key = analyzer.settings.report_notification_key
+    if key is None:
+        return problem(403, "Report link refused", "notification links are off: report_notification_key is not set")
+    expected = latest_signature(key.get_secret_value(), namespace, rollout, canary, expires)
+    if not hmac.compare_digest(sig.encode(), expected.encode()):
+        return problem(403, "Report link refused", "the notification link's signature is not valid")
+    if analyzer.clock() >= expires:
+        return problem(403, "Report link refused", "the notification link has expired")
+    found = latest_report_id(analyzer.database, namespace, rollout, canary)
+    if found is None:
+        raise HTTPException(404, f"no judgment of canary {canary!r} of {namespace}/{rollout}")
+    return RedirectResponse(report_links(request).url(found), status_code=303)
 
 
 @router.get(

@@ -12,11 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from analyzer.config import load_policy
 from analyzer.judging.digest import measurement_digest
 from analyzer.model import Judgment, Measurement, Policy
 from analyzer.report.html import ReportContext, render_html
+from analyzer.service.offline import JudgeName, run_judge
+from analyzer.sources.file import load_measurement
 from analyzer.store import Database, JudgmentRecord, WindowKey
-from analyzer.store.judgments import get_judgment
+from analyzer.store.judgments import JudgmentFilter, get_judgment, list_judgments
 from analyzer.store.measurements import StoredMeasurement, get_measurement, save_measurement
 
 
@@ -94,6 +97,23 @@ def load_report(database: Database, judgment_id: str) -> Report | None:
     return Report(record, judgment, measurement, policy, context)
 
 
+def latest_report_id(database: Database, namespace: str, rollout: str, canary: str) -> str | None:
+    """The id of the newest judgment of this canary, if any."""
+    where = JudgmentFilter(namespace=namespace, rollout=rollout, canary_hash=canary, limit=1)
+    with database.session() as session:
+        found = list_judgments(session, where)
+    return found[0].id if found else None
+
+
 def render_report(report: Report) -> str:
     """The report's self-contained HTML page."""
     return render_html(report.judgment, report.measurement, report.policy, report.context)
+
+
+def judge_file_page(path: str, profile: str | None, judge_name: JudgeName = JudgeName.OURS) -> tuple[Judgment, str]:
+    """Judge a measurement file (``-`` for stdin, read once) and draw its report page."""
+    policy = load_policy(profile)
+    measurement = load_measurement(path)
+    judgment = run_judge(measurement, policy, judge_name)
+    title = "canary judgment" if path == "-" else path
+    return judgment, render_html(judgment, measurement, policy, ReportContext(title=title))

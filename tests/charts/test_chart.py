@@ -51,6 +51,11 @@ MATRIX = {
         "--set", "networkPolicy.enabled=true", "--set-json", 'reactor.gitopsMarkers=["example.com/from-git"]',
     ],
     "reactor-sqlite-cluster-wide": ["--set", "reactor.enabled=true", "--set", "rbac.clusterWide=true"],
+    "observability": [
+        "--set", "prometheusRule.enabled=true", "--set", "grafanaDashboard.enabled=true",
+        "--set", "notifications.enabled=true", "--set", "notifications.key=n0tify-key",
+        "--set", "settings.publicUrl=https://canary.example.com", "--set", "reports.signingKey=l1nk-key",
+    ],
     "templates-and-everything": [
         "--set", "analysisTemplates.install=true", "--set", "serviceMonitor.enabled=true",
         "--set", "ingress.enabled=true", "--set", "ingress.hosts[0].host=canary.example.com",

@@ -47,7 +47,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "ca.needsSecret" -}}
 {{- $db := and (eq .Values.database.type "postgresql") (not .Values.database.postgresql.existingSecret) -}}
 {{- $tokens := and .Values.auth.apiTokens (not .Values.auth.existingSecret) -}}
-{{- if or $db $tokens .Values.prometheus.headers -}}true{{- end -}}
+{{- if or $db $tokens .Values.prometheus.headers .Values.reports.signingKey .Values.notifications.enabled -}}true{{- end -}}
 {{- end -}}
 
 {{- define "ca.serviceURL" -}}
@@ -67,4 +67,22 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 
 {{- define "ca.rbacNamespaces" -}}
 {{- if .Values.rbac.namespaces -}}{{ join "," .Values.rbac.namespaces }}{{- else -}}{{ .Release.Namespace }}{{- end -}}
+{{- end -}}
+
+{{/* Report-link keys from the chart's Secret (docs/reports.md); only for the service container. */}}
+{{- define "ca.reportEnv" -}}
+{{- if .Values.reports.signingKey }}
+- name: CANARY_ANALYZER_REPORT_SIGNING_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "ca.fullname" . }}
+      key: report-signing-key
+{{- end }}
+{{- if .Values.notifications.enabled }}
+- name: CANARY_ANALYZER_REPORT_NOTIFICATION_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "ca.fullname" . }}
+      key: report-notification-key
+{{- end }}
 {{- end -}}
