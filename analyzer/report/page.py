@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from html import escape
 
 from analyzer.judging.metric import fmt_rate, fmt_ratio
 from analyzer.model import HistogramMetric, Kind, MetricResult, Policy, RatioMetric, fmt_le
+from analyzer.report.text import number
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;margin:0 auto;
@@ -26,14 +26,6 @@ footer{margin-top:30px;color:#aab7b8;font-size:11px}
 """
 
 
-def _num(value: float | None, digits: int = 3) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    if math.isinf(value):
-        return "∞"
-    return f"{value:.{digits}g}"
-
-
 def _rows(rows: list[tuple[str, str]]) -> str:
     return "".join(f"<tr><th>{escape(k)}</th><td class=\"num\">{escape(v)}</td></tr>" for k, v in rows)
 
@@ -46,9 +38,9 @@ def facts_table(result: MetricResult) -> str:
         (f"canary / stable {unit}", f"{_value(result, e.canary)} / {_value(result, e.stable)}"),
         ("canary/stable ratio", f"{fmt_ratio(e.ratio)}  [{fmt_ratio(result.interval.lower)}, "
                                 f"{fmt_ratio(result.interval.upper)}]"),
-        ("fail / pass boundary", f"{_num(d.fail_boundary)} / {_num(d.pass_boundary)}"),
-        ("fail e-value / threshold", f"{_num(result.e_value)} / {_num(result.e_threshold)}"),
-        ("anytime-valid p-value", _num(result.p_value)),
+        ("fail / pass boundary", f"{number(d.fail_boundary)} / {number(d.pass_boundary)}"),
+        ("fail e-value / threshold", f"{number(result.e_value)} / {number(result.e_threshold)}"),
+        ("anytime-valid p-value", number(result.p_value)),
         ("requests canary / stable", f"{s.canary_requests:,.0f} / {s.stable_requests:,.0f}"),
         ("events canary / stable", f"{s.canary_events:,.0f} / {s.stable_events:,.0f}"),
         ("steps tested", str(s.steps)),
@@ -56,21 +48,21 @@ def facts_table(result: MetricResult) -> str:
     if e.canary_rate is not None and result.kind is Kind.HISTOGRAM:
         rows.insert(1, ("share slower canary / stable", f"{fmt_rate(e.canary_rate)} / {fmt_rate(e.stable_rate)}"))
     if d.dispersion is not None:
-        rows.append(("dispersion (× binomial)", _num(d.dispersion)))
+        rows.append(("dispersion (× binomial)", number(d.dispersion)))
     if d.pod_sd is not None:
-        rows.append(("pod sd (log scale)", _num(d.pod_sd)))
+        rows.append(("pod sd (log scale)", number(d.pod_sd)))
     if d.tested_bounds:
         rows.append(("tested bounds", ", ".join(f"{fmt_le(b)} s" for b in d.tested_bounds)))
     if d.fixed_look_p_value is not None:
-        rows.append(("fixed-look p-value (not corrected for looks)", _num(d.fixed_look_p_value)))
+        rows.append(("fixed-look p-value (not corrected for looks)", number(d.fixed_look_p_value)))
     if d.quantile_ratio_interval is not None:
         low, high = d.quantile_ratio_interval
-        rows.append(("bootstrap quantile ratio (descriptive)", f"[{_num(low)}, {_num(high)}]"))
+        rows.append(("bootstrap quantile ratio (descriptive)", f"[{number(low)}, {number(high)}]"))
     return f'<table class="facts">{_rows(rows)}</table>'
 
 
 def _value(result: MetricResult, value: float | None) -> str:
-    return fmt_rate(value) if result.kind is Kind.RATIO else _num(value)
+    return fmt_rate(value) if result.kind is Kind.RATIO else number(value)
 
 
 def _count(value: float) -> str:
@@ -116,8 +108,8 @@ def per_step_table(data: RatioMetric | HistogramMetric) -> str:
 def policy_table(policy: Policy) -> str:
     """The policy's error rates and guards, and each metric's thresholds."""
     rows = [
-        ("α fail (all looks, all metrics)", _num(policy.alpha_fail)),
-        ("α pass (per metric)", _num(policy.alpha_pass)),
+        ("α fail (all looks, all metrics)", number(policy.alpha_fail)),
+        ("α pass (per metric)", number(policy.alpha_pass)),
         ("min canary requests", f"{policy.min_canary_requests:g}"),
         ("min expected events", f"{policy.min_expected_events:g}"),
         ("min duration (s)", f"{policy.min_duration_seconds:g}"),
