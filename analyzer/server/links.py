@@ -3,9 +3,9 @@
 A link is ``/reports/{id}?expires=<epoch s>&sig=<HMAC-SHA256(key, "report:{id}:{expires}")>``: it opens
 that one page until it expires, on every replica that has the same key, and nothing else. The key
 is ``report_signing_key`` from the settings, else one derived from the API tokens (so a fleet that
-shares its tokens shares its links, and revoking every token revokes every link). A service without
-tokens is open, and so are its pages: links then carry no signature. The key is never logged: the
-request log writes paths without their query, and settings hold it as a secret.
+shares its tokens shares its links, and revoking every token revokes every link), else a random key
+of this process (links then open on this replica until it restarts; a warning says so once). The key
+is never logged: the request log writes paths without their query, and settings hold it as a secret.
 """
 
 from __future__ import annotations
@@ -13,6 +13,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
+import secrets
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -24,6 +27,8 @@ from analyzer.settings import Settings
 
 #: Domain separation: a report-link key derived from API tokens signs nothing else.
 _DERIVED = b"canary-analyzer report links\x00"
+_PROCESS_KEY_LOCK = threading.Lock()
+log = logging.getLogger("canary_analyzer")
 
 
 class LinkRefusedError(Exception):
@@ -31,7 +36,7 @@ class LinkRefusedError(Exception):
 
 
 def signing_key(settings: Settings) -> bytes | None:
-    """The report-link key of these settings, or None for an open service (no key, no tokens)."""
+    """The report-link key the settings give (their key, or one derived from their tokens), if any."""
     if settings.report_signing_key is not None:
         return settings.report_signing_key.get_secret_value().encode()
     tokens = sorted(token.get_secret_value().encode() for token in settings.api_tokens)
@@ -49,23 +54,19 @@ def _signature(key: bytes, judgment_id: str, expires: int) -> str:
 class ReportLinks:
     """Makes and checks report links for one service (its key, link lifetime, base URL and clock)."""
 
-    key: bytes | None
+    key: bytes
     ttl_seconds: int
     base_url: str
     clock: Callable[[], float]
 
     def url(self, judgment_id: str) -> str:
-        """The page's link, signed to expire ``ttl_seconds`` from now (unsigned on an open service)."""
+        """The page's link, signed to expire ``ttl_seconds`` from now."""
         path = f"{self.base_url}/reports/{judgment_id}"
-        if self.key is None:
-            return path
         expires = int(self.clock()) + self.ttl_seconds
         return f"{path}?{urlencode({'expires': expires, 'sig': _signature(self.key, judgment_id, expires)})}"
 
     def check(self, judgment_id: str, expires: int, signature: str) -> None:
         """Raise :class:`LinkRefusedError` unless ``signature`` is this service's for the page and still valid."""
-        if self.key is None:
-            return
         if not hmac.compare_digest(signature.encode(), _signature(self.key, judgment_id, expires).encode()):
             raise LinkRefusedError("the report link's signature is not valid for this judgment")
         if self.clock() >= expires:
@@ -90,4 +91,17 @@ def report_links(request: Request) -> ReportLinks:
     analyzer: Analyzer = request.app.state.analyzer
     settings = analyzer.settings
     base = (settings.public_url or str(request.base_url)).rstrip("/")
-    return ReportLinks(signing_key(settings), settings.report_link_ttl_seconds, base, analyzer.clock)
+    key = signing_key(settings) or _process_key(request)
+    return ReportLinks(key, settings.report_link_ttl_seconds, base, analyzer.clock)
+
+
+def _process_key(request: Request) -> bytes:
+    """A random key of this app, made once: links it signs open on this replica until it restarts."""
+    with _PROCESS_KEY_LOCK:
+        key: bytes | None = getattr(request.app.state, "report_key", None)
+        if key is None:
+            key = secrets.token_bytes(32)
+            request.app.state.report_key = key
+            log.warning("report links are signed with a key of this process: they open on this replica until it"
+                        " restarts; set report_signing_key (or api_tokens) to share them across replicas")
+        return key

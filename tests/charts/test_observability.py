@@ -152,6 +152,11 @@ def test_the_chart_renders_the_rules_file_and_the_dashboards(rendered):
         assert board["metadata"]["labels"]["grafana_dashboard"] == "1"
         (content,) = board["data"].values()
         assert json.loads(content)["uid"]
+    secret = next(d for d in rendered if d["kind"] == "Secret")
+    assert len(secret["stringData"]["report-signing-key"]) == 48  # generated: no reports.signingKey given
+    env = {e["name"] for c in next(d for d in rendered if d["kind"] == "Deployment")["spec"]["template"]["spec"][
+        "containers"] for e in c.get("env", [])}
+    assert {"CANARY_ANALYZER_REPORT_SIGNING_KEY", "CANARY_ANALYZER_REPORT_NOTIFICATION_KEY"} <= env
 
 
 def _render_notification(template: str, rollout: dict, tmp_path: Path) -> str:

@@ -68,7 +68,7 @@ def test_every_judgment_is_recorded_and_read_back(service, backfilled):
     made = service.client.get("/api/v1/analysis", params=backfilled.args("errors")).json()
     stored = service.client.get(f"/api/v1/judgments/{made['id']}").json()
     assert stored == made
-    assert made["report"].endswith(f"/reports/{made['id']}")  # an open service: its pages need no signature
+    assert f"/reports/{made['id']}?expires=" in made["report"]  # a signed link to its report page
     service.client.get("/api/v1/analysis", params=backfilled.args("healthy"))
     listed = service.client.get("/api/v1/judgments", params={"namespace": "errors", "verdict": "fail"}).json()
     assert [item["id"] for item in listed["items"]] == [made["id"]]

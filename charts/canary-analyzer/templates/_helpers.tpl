@@ -69,9 +69,15 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if .Values.rbac.namespaces -}}{{ join "," .Values.rbac.namespaces }}{{- else -}}{{ .Release.Namespace }}{{- end -}}
 {{- end -}}
 
+{{/* The report-link key: the value, else the one this release's Secret already holds, else a new one. */}}
+{{- define "ca.reportSigningKey" -}}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace (include "ca.fullname" .) -}}
+{{- .Values.reports.signingKey | default (dig "data" "report-signing-key" "" $existing | b64dec) | default (randAlphaNum 48) -}}
+{{- end -}}
+
 {{/* Report-link keys from the chart's Secret (docs/reports.md); only for the service container. */}}
 {{- define "ca.reportEnv" -}}
-{{- if .Values.reports.signingKey }}
+{{- if include "ca.needsSecret" . }}
 - name: CANARY_ANALYZER_REPORT_SIGNING_KEY
   valueFrom:
     secretKeyRef:
