@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     promotion_read_requires_token: bool = Field(default=False, description="GET promotion endpoints need viewer")
     lookback_seconds: int = Field(default=6 * 3600, ge=60, description="how far back to look for the canary's start")
     max_steps: int = Field(default=1440, ge=1, le=10_000, description="longest window judged, in steps")
+    window_gap_steps: int = Field(
+        default=5, ge=1, le=1440,
+        description="steps without a canary request after which its traffic starts a new window (abort, then retry)",
+    )
     public_url: str | None = Field(default=None, description="base URL of this service, for links in judgments")
     report_signing_key: SecretStr | None = Field(
         default=None, description="HMAC key of report links (default: derived from api_tokens; none: open pages)"

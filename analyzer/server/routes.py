@@ -41,7 +41,7 @@ _ANSWERS: dict[int | str, dict[str, object]] = {
 
 
 def _answer(request: Request, analyzer: Analyzer, args: AnalysisRequest) -> Response:
-    analysis = analyse(analyzer, args.profile, args.target())
+    analysis = analyse(analyzer, args.profile, args.target(), args.step)
     # Serialised here, once: the hot path skips FastAPI's second validation of the response model.
     body = result_of(analysis.record, report_links(request)).model_dump_json()
     return Response(body, media_type="application/json")

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from analyzer.model import Judgment
 from analyzer.server.links import ReportLinks
 from analyzer.sources.queries import Namespace, PodTemplateHash, ProfileName, RolloutName, Target
 from analyzer.store import JudgmentRecord
+
+
+def _empty_is_none(value: object) -> object:
+    """The templates' default ``step`` arg is empty (``&step=``): the same as no step."""
+    return None if value == "" else value
 
 
 class AnalysisRequest(BaseModel):
@@ -23,6 +28,11 @@ class AnalysisRequest(BaseModel):
     rollout: RolloutName = Field(description="the Rollout's name (DNS-1123 subdomain)")
     canary: PodTemplateHash = Field(description="canary pod-template hash (podTemplateHashValue: Latest)")
     stable: PodTemplateHash = Field(description="stable pod-template hash (podTemplateHashValue: Stable)")
+    step: Annotated[int | None, BeforeValidator(_empty_is_none)] = Field(
+        default=None, ge=0, le=10_000,
+        description="the Rollout's status.currentStepIndex (a step's analysis): pass evidence only from this step on;"
+        " empty or absent: the whole window (a background analysis, an Experiment)",
+    )
 
     def target(self) -> Target:
         return Target(namespace=self.namespace, rollout=self.rollout, canary=self.canary, stable=self.stable)

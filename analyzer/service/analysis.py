@@ -3,7 +3,12 @@
 The window of a canary analysis starts where the canary's data starts, and that start is recorded
 the first time it is found: every later look, every restart and every replica judges the same
 steps from the same start, which is what keeps the judge's any-look guarantee true across Argo's
-looks. Until the canary has data, the answer is inconclusive and no window start is recorded.
+looks. Until the canary has data, the answer is inconclusive and no window start is recorded. A canary
+that served nothing for ``window_gap_steps`` and came back (abort, then retry) starts a new window.
+
+A step's analysis (the template passes ``status.currentStepIndex``) takes its pass evidence only from
+the steps since that step's first look, recorded per window in the store; fail evidence comes from
+the whole window (see :func:`analyzer.judging.judge`).
 
 Every Prometheus call of a look, retries included, shares one deadline (``look_deadline_seconds``), so
 that a 503 reaches Argo inside its web timeout however slowly Prometheus answers. Metrics whose data
@@ -27,13 +32,16 @@ from analyzer.model import Judgment, Measurement
 from analyzer.promotion.stages import load_pipeline
 from analyzer.service import telemetry
 from analyzer.service.reports import keep_measurement
+from analyzer.service.windows import canary_requests, idle_tail, pass_from, restart_step
 from analyzer.settings import Settings
+from analyzer.sources.assemble import Fetched
 from analyzer.sources.promapi import Deadline, PrometheusError
 from analyzer.sources.prometheus import PrometheusSource, Window, align_down
 from analyzer.sources.queries import QueryProfile, Target
 from analyzer.store import Database, JudgmentFilter, JudgmentRecord, WindowKey
 from analyzer.store.db import normalise_url
 from analyzer.store.judgments import list_judgments, new_id, record_window_start, save_judgment, window_start
+from analyzer.store.windows import move_window_start, step_first_look
 
 
 class BadArgumentError(InputError):
@@ -157,41 +165,93 @@ def _start(
 
 
 def _judge(
-    measurement: Measurement, profile: QueryProfile, extra: list[str], unavailable: dict[str, str] | None = None
+    measurement: Measurement,
+    profile: QueryProfile,
+    extra: list[str],
+    unavailable: dict[str, str] | None = None,
+    pass_from_step: int | None = None,
 ) -> Judgment:
     started = time.perf_counter()
-    judgment = judge(measurement, profile.policy, unavailable=unavailable)
+    judgment = judge(measurement, profile.policy, unavailable=unavailable, pass_from_step=pass_from_step)
     telemetry.JUDGE_SECONDS.observe(time.perf_counter() - started)
     if extra:
         judgment = judgment.model_copy(update={"reasons": [*extra, *judgment.reasons]})
     return judgment
 
 
-def _look(analyzer: Analyzer, profile: QueryProfile, target: Target, key: WindowKey, now: float) -> Analysis:
+def _inconclusive(profile: QueryProfile, reason: str) -> Judgment:
+    return _judge(Measurement(step_seconds=profile.step_seconds, metrics={}), profile, [reason])
+
+
+def _fetch(
+    analyzer: Analyzer, profile: QueryProfile, target: Target, key: WindowKey, window: Window, deadline: Deadline
+) -> tuple[Window, Fetched]:
+    """The window's data; a window whose canary was gone for ``window_gap_steps`` and came back starts again
+    after the gap (recorded, so that every replica moves with it) and is fetched again from there."""
+    started = time.perf_counter()
+    fetched = analyzer.source.fetch(profile, target, window, deadline)
+    restart = restart_step(canary_requests(fetched.measurement), analyzer.settings.window_gap_steps)
+    if restart is not None:
+        with analyzer.database.session() as session:
+            start = move_window_start(session, key, window.start, window.start + restart * window.step)
+        window = Window(start=start, end=window.end, step=window.step)
+        fetched = analyzer.source.fetch(profile, target, window, deadline)
+    telemetry.QUERY_SECONDS.labels(profile.name).observe(time.perf_counter() - started)
+    return window, fetched
+
+
+def _pass_from(analyzer: Analyzer, key: WindowKey, window: Window, step_index: int | None, now: float) -> int | None:
+    """Where this Rollout step's pass evidence starts, in the window's steps (None: the whole window,
+    for a look that names no step, e.g. a background analysis)."""
+    if step_index is None:
+        return None
+    with analyzer.database.session() as session:
+        first_look = step_first_look(session, key, window.start, step_index, int(now))
+    # No whole step of its own yet: the judge reads a pass_from at or past the end as the whole window,
+    # so the last step is the most it gets, which no pass's minimum duration accepts.
+    return min(pass_from(first_look, window.start, window.step), window.steps - 1)
+
+
+def _judge_window(
+    analyzer: Analyzer, profile: QueryProfile, target: Target, key: WindowKey, window: Window, step_index: int | None,
+    now: float, deadline: Deadline,
+) -> tuple[Window, Judgment]:
+    window, fetched = _fetch(analyzer, profile, target, key, window, deadline)
+    unavailable = dict(fetched.unavailable)
+    idle = idle_tail(canary_requests(fetched.measurement))
+    if idle >= analyzer.settings.window_gap_steps:  # the old run's data must not judge the one to come
+        reason = (
+            f"the canary (hash {target.canary!r}) served no requests in the last {idle} steps (scaled down or"
+            " aborted); its traffic starts a new window when it serves again"
+        )
+        unavailable = dict.fromkeys(fetched.measurement.metrics, reason) | unavailable
+    first = _pass_from(analyzer, key, window, step_index, now)
+    judgment = _judge(fetched.measurement, profile, fetched.notes, unavailable, first)
+    keep_measurement(analyzer.database, key, window.start, fetched.measurement, profile.policy, fetched.unavailable,
+                     datetime.fromtimestamp(now, UTC))
+    return window, judgment
+
+
+def _look(
+    analyzer: Analyzer, profile: QueryProfile, target: Target, key: WindowKey, step_index: int | None, now: float
+) -> Analysis:
     step = profile.step_seconds
     deadline = Deadline(analyzer.settings.look_deadline_seconds)
     start = _start(analyzer, profile, target, key, now, deadline)
+    window: Window | None = None
     if start is None:
         hours = analyzer.settings.lookback_seconds / 3600
-        reason = (
+        judgment = _inconclusive(profile, (
             f"no data yet: the canary (hash {target.canary!r}) served no requests in the last {hours:g} h"
             f" (profile {profile.name}, namespace {target.namespace!r})"
-        )
-        judgment = _judge(Measurement(step_seconds=step, metrics={}), profile, [reason])
-        window = None
+        ))
     else:
         end = min(align_down(now, step), start + analyzer.settings.max_steps * step)
         window = Window(start=start, end=end, step=step)
         if window.steps == 0:
-            reason = "no complete step yet since the canary started"
-            judgment = _judge(Measurement(step_seconds=step, metrics={}), profile, [reason])
+            judgment = _inconclusive(profile, "no complete step yet since the canary started")
         else:
-            started = time.perf_counter()
-            fetched = analyzer.source.fetch(profile, target, window, deadline)
-            telemetry.QUERY_SECONDS.labels(profile.name).observe(time.perf_counter() - started)
-            judgment = _judge(fetched.measurement, profile, fetched.notes, fetched.unavailable)
-            keep_measurement(analyzer.database, key, start, fetched.measurement, profile.policy, fetched.unavailable,
-                             datetime.fromtimestamp(now, UTC))
+            window, judgment = _judge_window(analyzer, profile, target, key, window, step_index, now, deadline)
     record = JudgmentRecord(
         id=new_id(),
         created_at=datetime.fromtimestamp(now, UTC),
@@ -210,8 +270,13 @@ def _look(analyzer: Analyzer, profile: QueryProfile, target: Target, key: Window
     return Analysis(record=record, judgment=judgment, window=window)
 
 
-def analyse(analyzer: Analyzer, profile_name: str, target: Target) -> Analysis:
+def analyse(analyzer: Analyzer, profile_name: str, target: Target, step_index: int | None = None) -> Analysis:
     """Judge the canary of ``target`` now, record the judgment, and return it.
+
+    ``step_index`` is the Rollout's ``status.currentStepIndex`` when a step's analysis asks: its pass
+    evidence comes only from the steps since that step's first look (recorded, the same on every
+    replica), so the analysis after ``setWeight: 50`` cannot pass on the 20 % step's data; fail
+    evidence uses the whole window. Without it (a background analysis) the whole window is judged.
 
     Metrics whose data is missing, partial or stale are judged inconclusive with the reason, never
     pass or fail. Raises :class:`BadArgumentError` (a bad request: an unknown profile, the same hash on
@@ -222,7 +287,7 @@ def analyse(analyzer: Analyzer, profile_name: str, target: Target) -> Analysis:
     check_target(target)
     key = WindowKey(target.namespace, target.rollout, profile.name, target.canary, target.stable)
     try:
-        analysis = _look(analyzer, profile, target, key, analyzer.clock())
+        analysis = _look(analyzer, profile, target, key, step_index, analyzer.clock())
     except SourceUnavailableError as error:
         kind = error.kind if isinstance(error, PrometheusError) else "error"
         telemetry.SOURCE_ERRORS.labels(profile.name, kind).inc()

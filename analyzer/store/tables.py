@@ -27,6 +27,25 @@ class AnalysisWindow(Base):
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class AnalysisStepRow(Base):
+    """When a Rollout step's analysis began in a window: the first look that named that step index.
+
+    Pass evidence comes only from the steps since, so that the analysis after a ``setWeight`` judges
+    that weight's traffic; kept in the store so that every replica and every restart agrees.
+    """
+
+    __tablename__ = "analysis_steps"
+
+    namespace: Mapped[str] = mapped_column(String(63), primary_key=True)
+    rollout: Mapped[str] = mapped_column(String(253), primary_key=True)
+    profile: Mapped[str] = mapped_column(String(63), primary_key=True)
+    canary_hash: Mapped[str] = mapped_column(String(63), primary_key=True)
+    stable_hash: Mapped[str] = mapped_column(String(63), primary_key=True)
+    window_start: Mapped[int] = mapped_column(Integer, primary_key=True, comment="epoch seconds")
+    step_index: Mapped[int] = mapped_column(Integer, primary_key=True, comment="the Rollout's currentStepIndex")
+    first_look: Mapped[int] = mapped_column(Integer, comment="epoch seconds of the step's first look")
+
+
 class JudgmentRow(Base):
     """One answered look: who asked about what, the verdict, and the whole Judgment as JSON."""
 

@@ -83,10 +83,11 @@ def test_too_little_traffic_is_inconclusive_at_the_horizon(argo):
     assert "not enough data to pass" in " ".join(run.bodies[-1]["reasons"])
 
 
-def test_prometheus_down_errors_the_run_after_five_errors(argo):
+def test_prometheus_down_errors_the_run_after_thirteen_errors(argo):
+    """consecutiveErrorLimit 12: two minutes of 503s (Argo retries every 10 s) before the run errors."""
     run = argo("cluster-analysis-template.yaml", "healthy", prometheus_url="http://127.0.0.1:9")
     assert run.phase == "Error"
-    assert run.measurements == ["Error"] * 5
+    assert run.measurements == ["Error"] * 13
 
 
 def test_background_template_aborts_on_fail_and_never_pauses(argo):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime
 
-import pytest
 from sqlalchemy import func, inspect, select
 
 from analyzer.model import Policy
@@ -20,14 +19,6 @@ KEY = WindowKey("shop", "checkout", "http", "abc123", "def456")
 START = 1_700_000_000
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 MEASUREMENT = simulate(demo_scenario(Regression.ERRORS, 12), 7)
-
-
-@pytest.fixture
-def database(database_url):
-    db = Database(database_url)
-    db.migrate()
-    yield db
-    db.dispose()
 
 
 def _keep(database: Database, steps: int, key: WindowKey = KEY, start: int = START) -> None:
