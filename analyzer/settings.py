@@ -39,14 +39,21 @@ class Settings(BaseSettings):
     )
     database_url: str = Field(default="sqlite:///canary-analyzer.db", description="SQLite file or PostgreSQL URL")
     profiles_dir: Path | None = Field(default=None, description="extra query profiles (*.yaml); they win by name")
-    api_tokens: list[SecretStr] = Field(default_factory=list, description="bearer tokens; empty = no auth")
+    api_tokens: list[SecretStr] = Field(
+        default_factory=list, description="bearer tokens of unscoped analysis identities (Argo's); see token create"
+    )
+    insecure_no_auth: bool = Field(
+        default=False, description="without any token, anonymous callers may judge and read (never in production)"
+    )
     stages_file: Path | None = Field(default=None, description="stages.yaml for promotion (default V1 → V3 → V2)")
     promotion_drive_rollouts: bool = Field(
         default=False, description="promotion sets images on the stages' Rollouts (else: record and plan only)"
     )
     kubeconfig: str | None = Field(default=None, description="default: $KUBECONFIG, ~/.kube/config, or in-cluster")
     kube_context: str | None = None
-    promotion_read_requires_token: bool = Field(default=False, description="GET promotion endpoints need viewer")
+    promotion_read_requires_token: bool = Field(
+        default=True, description="deprecated and ignored: every read needs a token unless insecure_no_auth"
+    )
     lookback_seconds: int = Field(default=6 * 3600, ge=60, description="how far back to look for the canary's start")
     max_steps: int = Field(default=1440, ge=1, le=10_000, description="longest window judged, in steps")
     window_gap_steps: int = Field(
@@ -64,6 +71,10 @@ class Settings(BaseSettings):
         default=None,
         description="key of the links Argo Rollouts notifications compute to a canary's latest report (unset: off)",
     )
+    audit_key: SecretStr | None = Field(
+        default=None, description="HMAC key of the audit checkpoints (audit checkpoint / verify --checkpoint)"
+    )
+    max_body_bytes: int = Field(default=1_000_000, ge=1024, le=64_000_000, description="larger requests: 413")
     host: str = "0.0.0.0"
     port: int = Field(default=8080, ge=1, le=65535)
     log_level: str = "info"

@@ -6,17 +6,20 @@ never create a ledger; ``token create`` prints the token alone on stdout (it is 
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
-from analyzer.cli.common import Format, app, err, out, print_names, printed_as_data, show
+from analyzer.cli.common import Format, app, err, fail, out, print_names, printed_as_data, show
 from analyzer.cli.release import Output, connected, promotions, run
 
 audit_app = typer.Typer(help="The hash-chained audit log: verify it, read it, re-run an evaluation.",
                         no_args_is_help=True)
-token_app = typer.Typer(help="API tokens with roles (viewer, operator, admin).", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens with roles (viewer < analysis < operator < approver < admin) and an "
+                             "optional namespace scope.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 app.add_typer(token_app, name="token")
 
@@ -24,13 +27,43 @@ TokenName = Annotated[str, typer.Argument(help="the token's name, e.g. the team 
 
 
 @audit_app.command("verify")
-def audit_verify_command() -> None:
+def audit_verify_command(
+    checkpoint: Annotated[Path | None, typer.Option(
+        exists=True, dir_okay=False, help="a file `audit checkpoint` wrote: also detect truncation and rewrites"
+    )] = None,
+) -> None:
     """Re-walk the hash chain; exit 1 and name the first broken event if anything was changed."""
     from analyzer.service import promotion as flow
 
-    result = run(lambda: flow.verify_audit(promotions(read_only=True)))
+    anchor = _read_checkpoint(checkpoint) if checkpoint else None
+    settings, _ = connected(read_only=True)
+    key = settings.audit_key.get_secret_value().encode() if settings.audit_key else None
+    result = run(lambda: flow.verify_audit(promotions(read_only=True), anchor, key))
     out.print(result.detail, highlight=False)
     raise typer.Exit(0 if result.ok else 1)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint_command() -> None:
+    """Print a signed checkpoint of the chain (JSON: count, head hash, time, HMAC with audit_key), to keep
+    outside the database (a file, a ConfigMap, shipped logs): `audit verify --checkpoint` checks it."""
+    from analyzer.service import promotion as flow
+
+    settings, _ = connected(read_only=True)
+    if settings.audit_key is None:
+        raise fail("audit checkpoint needs the audit key: set audit_key (CANARY_ANALYZER_AUDIT_KEY)")
+    key = settings.audit_key.get_secret_value().encode()
+    print(json.dumps(run(lambda: flow.checkpoint_audit(promotions(read_only=True), key)), sort_keys=True))
+
+
+def _read_checkpoint(path: Path) -> dict[str, Any]:
+    try:
+        anchor = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise fail(f"{path}: not a checkpoint: {error}") from None
+    if not isinstance(anchor, dict):
+        raise fail(f"{path}: not a checkpoint")
+    return anchor
 
 
 @audit_app.command("log")
@@ -82,14 +115,18 @@ def audit_recompute_command(
 @token_app.command("create")
 def token_create(
     name: TokenName,
-    role: Annotated[str, typer.Option(help="viewer, operator or admin")] = "operator",
+    role: Annotated[str, typer.Option(help="viewer, analysis, operator, approver or admin")] = "operator",
+    namespace: Annotated[list[str] | None, typer.Option(
+        "--namespace", "-n", help="scope: only these namespaces' canaries (repeatable; default: all)"
+    )] = None,
 ) -> None:
     """Create a token; it is printed once (stdout) and stored only as a hash."""
     from analyzer.store.tokens import create_token
 
     _, analyzer = connected()
-    print(run(lambda: create_token(analyzer.database, name, role, datetime.now(UTC))))
-    err.print(f"token {name} created ({role}); it is not shown again", highlight=False)
+    print(run(lambda: create_token(analyzer.database, name, role, datetime.now(UTC), namespace)))
+    scope = f", namespaces {', '.join(namespace)}" if namespace else ""
+    err.print(f"token {name} created ({role}{scope}); it is not shown again", highlight=False)
 
 
 @token_app.command("revoke")
@@ -111,14 +148,15 @@ def token_list(output: Output = Format.TABLE) -> None:
     from analyzer.store.tokens import list_tokens
 
     _, analyzer = connected(read_only=True)
-    rows = [{"name": t.name, "role": t.role, "state": "revoked" if t.revoked_at else "active"}
+    rows = [{"name": t.name, "role": t.role, "namespaces": ",".join(t.namespaces or []) or "*",
+             "state": "revoked" if t.revoked_at else "active"}
             for t in run(lambda: list_tokens(analyzer.database))]
     if printed_as_data(rows, output):
         return
     if output is Format.NAME:
         print_names(r["name"] for r in rows)
         return
-    table = Table("name", "role", "state", box=None, pad_edge=False)
+    table = Table("name", "role", "namespaces", "state", box=None, pad_edge=False)
     for r in rows:
-        table.add_row(r["name"], r["role"], r["state"])
+        table.add_row(r["name"], r["role"], r["namespaces"], r["state"])
     show(table)

@@ -2,7 +2,9 @@
 
 They work on the ledger named by the settings (``CANARY_ANALYZER_DATABASE_URL``) directly: whoever can
 reach the database is an admin, and is recorded in the audit log as ``cli:<--actor>``. Teams and CI
-use the HTTP API with role tokens instead (``token create``).
+use the HTTP API with role tokens instead (``token create``). A forced promotion is the exception: it
+names its requester and its confirming approver by their tokens (``--token`` or ``CANARY_ANALYZER_TOKEN``),
+two different identities, as over the API.
 
 Output: a command that changes something prints the id it created alone on stdout (``id=$(…)`` works)
 and a sentence on stderr; ``-o json|yaml`` prints the whole record instead. Read-only commands never
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     from analyzer.service.analysis import Analyzer
     from analyzer.service.promotion import Promotions
     from analyzer.settings import Settings
+    from analyzer.store.tokens import Identity
 
 release_app = typer.Typer(help="Release candidates through the V1 → V3 → V2 stages: gates, quarantine, rollback.",
                           no_args_is_help=True)
@@ -38,6 +41,8 @@ Candidate = Annotated[
     str, typer.Argument(help="candidate id (or a unique prefix of 8+ characters)", metavar="CANDIDATE")
 ]
 Attempt = Annotated[str, typer.Argument(help="promotion attempt id", metavar="ATTEMPT")]
+Token = Annotated[str | None, typer.Option(envvar="CANARY_ANALYZER_TOKEN", show_envvar=True,
+                                           help="your API token (`token create`): who you are")]
 
 
 def actor_of(name: str | None) -> str:
@@ -156,9 +161,10 @@ def attempt_command(attempt: Attempt, output: Output = Format.TABLE) -> None:
 def promote_command(
     candidate: Candidate,
     to: Annotated[str | None, typer.Option("--to", help="the stage [default: the next one]")] = None,
-    force: Annotated[bool, typer.Option(help="skip a stage: needs --justification and --second-approver")] = False,
+    force: Annotated[bool, typer.Option(help="skip a stage: needs --justification, an admin --token, then "
+                                             "`release confirm` by another approver")] = False,
     justification: Annotated[str | None, typer.Option(help="why a forced promotion is needed")] = None,
-    second_approver: Annotated[str | None, typer.Option(help="the second identity confirming a force")] = None,
+    token: Token = None,
     idempotency_key: Annotated[str | None, typer.Option(help="retry-safe key, e.g. the CI run id")] = None,
     no_queue: Annotated[bool, typer.Option("--no-queue", help="fail (exit 4) if the stage is busy")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="record and plan; do not touch the Rollouts")] = False,
@@ -168,10 +174,44 @@ def promote_command(
     """Request a candidate's promotion: the attempt starts, or queues behind the stage's current one."""
     from analyzer.service import promotion as flow
 
-    row = run(lambda: flow.promote(promotions(dry_run), candidate, to, actor_of(actor), admin=True,
-                                   idempotency_key=idempotency_key, force=force, justification=justification,
-                                   second_approver=second_approver, queue=not no_queue))
+    p = promotions(dry_run)
+    requester, admin = actor_of(actor), True
+    if force:  # the requester of a forced promotion is a token's identity, never free text
+        identity = token_identity(p, token, "admin")
+        requester, admin = identity.actor, identity.role == "admin"
+    row = run(lambda: flow.promote(p, candidate, to, requester, admin=admin, idempotency_key=idempotency_key,
+                                   force=force, justification=justification, queue=not no_queue))
     emit(flow.attempt_view(row), output, row.id, f"attempt {row.id}: {row.kind} → {row.to_stage}, {row.state}")
+
+
+@release_app.command("confirm")
+def confirm_command(
+    attempt: Attempt,
+    token: Token = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="record and plan; do not touch the Rollouts")] = False,
+    output: Output = Format.NAME,
+) -> None:
+    """Confirm another identity's forced promotion (the second person): needs an approver's --token."""
+    from analyzer.service import promotion as flow
+
+    p = promotions(dry_run)
+    identity = token_identity(p, token, "approver")
+    row = run(lambda: flow.confirm(p, attempt, identity.actor))
+    emit(flow.attempt_view(row), output, row.id, f"attempt {row.id} confirmed by {identity.actor}: {row.state}")
+
+
+def token_identity(p: Promotions, token: str | None, needed: str) -> Identity:
+    """The identity of ``token`` in the ledger, with at least the ``needed`` role (else exit 4)."""
+    from analyzer.store.tokens import allows, identify
+
+    if not token:
+        raise fail(f"this needs a token with the {needed} role: --token or CANARY_ANALYZER_TOKEN")
+    identity = identify(p.database, token)
+    if identity is None:
+        raise fail("unknown or revoked token")
+    if not allows(identity.role, needed) or identity.namespaces is not None:
+        raise fail(f"token {identity.name!r} has role {identity.role}; this needs an unscoped {needed}")
+    return identity
 
 
 @release_app.command("quarantine")

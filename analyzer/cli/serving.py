@@ -23,19 +23,34 @@ def serve_command(
     host: Annotated[str | None, typer.Option(help="listen address [settings: host, 0.0.0.0]")] = None,
     port: Annotated[int | None, typer.Option(help="listen port [settings: port, 8080]")] = None,
     workers: Annotated[int, typer.Option(min=1, max=16, help="uvicorn worker processes")] = 1,
+    insecure_no_auth: Annotated[bool, typer.Option(
+        "--insecure-no-auth", help="start without any token: anonymous callers judge and read (never in production)"
+    )] = False,
 ) -> None:
-    """Run the Argo Rollouts metric provider (FastAPI on uvicorn). Settings: docs/operations.md."""
+    """Run the Argo Rollouts metric provider (FastAPI on uvicorn). Settings: docs/operations.md.
+
+    Without a token (``api_tokens`` or ``token create``) it refuses to start (exit 4): nothing is open by default."""
     import uvicorn
 
     from analyzer.errors import InputError
+    from analyzer.server.auth import refuse_open
     from analyzer.service.analysis import check_settings
     from analyzer.settings import load_settings
+    from analyzer.store import Database
 
     if config is not None:
         os.environ["CANARY_ANALYZER_CONFIG"] = str(config)
+    if insecure_no_auth:
+        os.environ["CANARY_ANALYZER_INSECURE_NO_AUTH"] = "true"  # the workers read their settings again
     try:
         settings = load_settings()
         check_settings(settings)  # bad profiles or database URL: a message here, not a worker's traceback
+        if not settings.insecure_no_auth and not settings.api_tokens:
+            database = Database(settings.database_url)
+            database.migrate()
+            refuse_open(settings, database)
+        elif settings.insecure_no_auth:
+            err.print("[bold red]insecure_no_auth: requests without a token are served[/]")
     except InputError as error:
         raise fail(str(error)) from None
     uvicorn.run(

@@ -94,6 +94,16 @@ def _junit(check: JUnitReport, evidence: list[Evidence], ctx: Context) -> CheckR
     reports = [e for e in _of(evidence, "junit") if check.suite is None or e.payload.get("name") == check.suite]
     if not reports:
         return CheckResult(check.kind, check.required, "inconclusive", "no JUnit report uploaded")
+    empty = [e for e in reports if not e.payload["tests"]]
+    if empty:
+        return CheckResult(check.kind, check.required, "fail", "a JUnit report holds no test cases: nothing was shown",
+                           [e.id for e in reports])
+    mismatched = [e for e in reports if e.payload.get("declared") not in (None, e.payload["tests"])]
+    if mismatched:
+        e = mismatched[0]
+        return CheckResult(check.kind, check.required, "fail",
+                           f"a JUnit report declares {e.payload['declared']} tests but holds {e.payload['tests']} "
+                           f"test cases", [e.id for e in reports])
     bad = [e for e in reports if e.payload["failures"] or e.payload["errors"]]
     if bad:
         cases = [c for e in bad for c in e.payload.get("failed_cases", [])][:5]

@@ -1,7 +1,9 @@
 """JUnit XML reports (the V3 negative-test suite) reduced to the counts a gate needs.
 
 Accepts ``<testsuites>`` or a single ``<testsuite>``; counts come from the test cases themselves
-(a ``<failure>`` or ``<error>`` child), not from attributes that tools fill inconsistently.
+(a ``<failure>`` or ``<error>`` child), not from attributes that tools fill inconsistently; the
+``tests`` attributes the suites declare are kept as ``declared`` (None: none declared), so that a gate
+can refuse a report whose cases are missing (``<testsuite tests="250"/>``).
 Documents with a DOCTYPE or entities are refused (no entity expansion from uploaded files).
 """
 
@@ -29,6 +31,7 @@ def parse_junit(text: str, source: str = "report") -> dict[str, Any]:
     cases = list(root.iter("testcase"))
     failed = [c for c in cases if c.find("failure") is not None or c.find("error") is not None]
     return {
+        "declared": _declared(root),
         "name": root.get("name", ""),
         "tests": len(cases),
         "failures": sum(c.find("failure") is not None for c in cases),
@@ -36,3 +39,12 @@ def parse_junit(text: str, source: str = "report") -> dict[str, Any]:
         "skipped": sum(c.find("skipped") is not None for c in cases),
         "failed_cases": [f"{c.get('classname', '')}.{c.get('name', '')}".strip(".") for c in failed],
     }
+
+
+def _declared(root: ET.Element) -> int | None:
+    """The ``tests`` count the document declares: the root's, else the sum of its suites' (None: none)."""
+    suites = [root] if root.get("tests") is not None else [s for s in root.iter("testsuite") if s.get("tests")]
+    try:
+        return sum(int(s.get("tests", "")) for s in suites) if suites else None
+    except ValueError:
+        return -1  # a count that is not a number disagrees with any set of cases

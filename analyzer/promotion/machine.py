@@ -9,8 +9,9 @@ transition                             guard
 =====================================  ======================================================
 registered → in:first                  not quarantined
 qualified:S(i) → in:S(i+1)             the previous stage's gate passed
-qualified:S(i) → in:S(j), j > i+1      refused, unless *forced*: admin, written justification,
-registered → in:S(j), j > 0            and (configurable) a second approver; flagged in the audit
+qualified:S(i) → in:S(j), j > i+1      refused, unless *forced*: admin and a written justification;
+registered → in:S(j), j > 0            flagged in the audit, and (configurable) it waits until a second,
+                                       different, authenticated identity confirms it (the flow's job)
 in:S --gate pass--> qualified:S        (stable in the last stage; the previous stable → retired)
 in:S --gate fail--> quarantined        qualifications revoked, queued attempts cancelled
 any non-terminal --manual--> quarantined   a reason is required
@@ -53,8 +54,7 @@ def _position(pipeline: Pipeline, state: str) -> tuple[str, int]:
 
 
 def entry_guard(
-    pipeline: Pipeline, state: str, target: str, force: bool, is_admin: bool, justification: str | None,
-    second_approver: str | None, requester: str,
+    pipeline: Pipeline, state: str, target: str, force: bool, is_admin: bool, justification: str | None
 ) -> Guard:
     """May a candidate in ``state`` enter stage ``target``? Forced skips need an admin and a justification."""
     if state == QUARANTINED:
@@ -79,8 +79,6 @@ def entry_guard(
         return Guard(False, True, "a forced promotion needs an admin")
     if not justification or len(justification.strip()) < 10:
         return Guard(False, True, "a forced promotion needs a written justification (10 characters or more)")
-    if pipeline.forced_needs_second_approver and (not second_approver or second_approver == requester):
-        return Guard(False, True, "a forced promotion needs a second approver other than the requester")
     return Guard(True, True, f"forced: skips {skipped}")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -9,11 +10,15 @@ from fastapi import FastAPI
 
 from analyzer import __version__
 from analyzer.server import docs_routes, ledger_metrics, logs, problems, report_routes
+from analyzer.server.auth import refuse_open, static_identities
+from analyzer.server.limits import BoundedRequests
 from analyzer.server.promotion_routes import router as promotion_router
 from analyzer.server.routes import api, ops
 from analyzer.service.analysis import Analyzer, connect
 from analyzer.service.promotion import promotions_for
 from analyzer.settings import Settings
+
+_log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings, analyzer: Analyzer | None = None) -> FastAPI:
@@ -23,6 +28,10 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = analyzer is None
         app.state.analyzer = analyzer if analyzer is not None else connect(settings)
+        if owned:
+            refuse_open(settings, app.state.analyzer.database)
+        if settings.insecure_no_auth:
+            _log.warning("insecure_no_auth: requests without a token are served as 'anonymous' (judge and read)")
         app.state.promotions = promotions_for(settings, app.state.analyzer)
         yield
         if owned:
@@ -43,10 +52,12 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> FastAPI:
         docs_url=None,  # served from the package by docs_routes (no CDN)
         redoc_url=None,
     )
-    app.state.tokens = [t.get_secret_value().encode() for t in settings.api_tokens]
+    app.state.static_tokens = static_identities(settings)
+    app.state.insecure = settings.insecure_no_auth
     if analyzer is not None:
         app.state.analyzer = analyzer
         app.state.promotions = promotions_for(settings, analyzer)
+    app.add_middleware(BoundedRequests, max_body_bytes=settings.max_body_bytes)  # inside the log: 413s are logged
     app.add_middleware(logs.RequestLog)
     problems.install(app)
     app.include_router(api)

@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from analyzer.errors import InputError, SourceUnavailableError
 from analyzer.service import telemetry
 from analyzer.service.analysis import BadArgumentError, StoreUnavailableError
-from analyzer.service.promotion import NotFoundError, PromotionError
+from analyzer.service.promotion import ForbiddenError, NotFoundError, PromotionError
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -56,6 +56,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(NotFoundError)
     async def _missing(_: Request, error: NotFoundError) -> JSONResponse:
         return problem(404, "Not found", str(error))
+
+    @app.exception_handler(ForbiddenError)
+    async def _forbidden(_: Request, error: ForbiddenError) -> JSONResponse:
+        return problem(403, "Forbidden", str(error))
 
     @app.exception_handler(PromotionError)
     async def _refused(_: Request, error: PromotionError) -> JSONResponse:

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Header, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from analyzer.promotion.junit import parse_junit
-from analyzer.server.roles import Operator, Viewer
+from analyzer.server.auth import Approver, Operator, Viewer
 from analyzer.service import promotion as flow
 from analyzer.service.slo import stage_slos
 
@@ -43,7 +43,6 @@ class PromoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     to_stage: str | None = Field(default=None, max_length=40, description="default: the next stage")
     justification: str | None = Field(default=None, max_length=2000)
-    second_approver: str | None = Field(default=None, max_length=120)
     queue: bool = True
 
 
@@ -93,17 +92,24 @@ def promote_candidate(
     candidate_id: str,
     caller: Operator,
     body: PromoteIn | None = None,
-    force: Annotated[bool, Query(description="a forced promotion (admin, justification, second approver)")] = False,
+    force: Annotated[bool, Query(description="a forced promotion (admin, justification; then confirm)")] = False,
     idempotency_key: Annotated[str | None, Header(max_length=120)] = None,
 ) -> dict[str, Any]:
-    """Promote a candidate into its next stage (or ``to_stage``); the attempt runs or queues."""
+    """Promote a candidate into its next stage (or ``to_stage``); the attempt runs or queues. A forced one
+    waits (``awaiting_second``) for ``POST /attempts/{id}/confirm`` by another approver's token."""
     body = body or PromoteIn()
     if force and caller.role != "admin":
         raise HTTPException(403, f"a forced promotion needs an admin token; {caller.name!r} is {caller.role}")
     attempt = flow.promote(_p(request), candidate_id, body.to_stage, caller.actor, admin=caller.role == "admin",
                            idempotency_key=idempotency_key, force=force, justification=body.justification,
-                           second_approver=body.second_approver, queue=body.queue)
+                           queue=body.queue)
     return flow.attempt_view(attempt)
+
+
+@router.post("/attempts/{attempt_id}/confirm")
+def confirm_forced(request: Request, attempt_id: str, caller: Approver) -> dict[str, Any]:
+    """The second person of a forced promotion: a different identity with the approver (or admin) role."""
+    return flow.attempt_view(flow.confirm(_p(request), attempt_id, caller.actor))
 
 
 @router.post("/evaluation/quarantine/{candidate_id}")
@@ -118,7 +124,7 @@ def quarantine_records(
     _: Viewer,
     reason_code: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> dict[str, Any]:
     return {"items": flow.quarantine_records(_p(request), limit, offset, reason_code), "limit": limit,
             "offset": offset}
@@ -166,9 +172,14 @@ def evaluate(request: Request, attempt_id: str, caller: Operator) -> dict[str, A
 
 @router.get("/audit")
 def audit(
-    request: Request, _: Viewer, candidate: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    request: Request,
+    _: Viewer,
+    candidate: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    before: Annotated[int | None, Query(ge=1, le=2**62, description="only events with a smaller seq")] = None,
 ) -> dict[str, Any]:
-    return {"items": flow.audit_log(_p(request), limit, candidate)}
+    """Audit events, the newest ``limit`` (oldest first); page back with ``before`` = the first seq seen."""
+    return {"items": flow.audit_log(_p(request), limit, candidate, before)}
 
 
 @router.get("/audit/verify")

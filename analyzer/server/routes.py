@@ -13,15 +13,16 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from analyzer.errors import SourceUnavailableError
 from analyzer.model import Verdict
-from analyzer.server.auth import require_token
+from analyzer.server.auth import AnalysisCaller, Reader
 from analyzer.server.links import report_links
 from analyzer.server.problems import problem
 from analyzer.server.schemas import AnalysisRequest, AnalysisResult, JudgmentList, result_of, summary_of
 from analyzer.service.analysis import Analyzer, StoreUnavailableError, analyse
 from analyzer.store import JudgmentFilter
 from analyzer.store.judgments import get_judgment, list_judgments
+from analyzer.store.tokens import Identity
 
-api = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)])
+api = APIRouter(prefix="/api/v1")  # each route names the role it needs (analyzer.server.auth)
 ops = APIRouter()
 
 
@@ -35,12 +36,15 @@ AnalyzerDep = Annotated[Analyzer, Depends(_analyzer)]
 _ANSWERS: dict[int | str, dict[str, object]] = {
     400: {"description": "unknown profile, or the same hash for canary and stable (problem+json)"},
     401: {"description": "missing or wrong bearer token (problem+json)"},
+    403: {"description": "the token's role or namespace scope does not cover this (problem+json)"},
     422: {"description": "a missing or malformed argument, named in the problem body"},
     503: {"description": "Prometheus or the database failed after bounded retries; Argo retries"},
 }
 
 
-def _answer(request: Request, analyzer: Analyzer, args: AnalysisRequest) -> Response:
+def _answer(request: Request, analyzer: Analyzer, args: AnalysisRequest, caller: Identity) -> Response:
+    if not caller.sees(args.namespace):
+        raise HTTPException(403, f"token {caller.name!r} may not judge namespace {args.namespace}")
     analysis = analyse(analyzer, args.profile, args.target(), args.step)
     # Serialised here, once: the hot path skips FastAPI's second validation of the response model.
     body = result_of(analysis.record, report_links(request)).model_dump_json()
@@ -48,15 +52,17 @@ def _answer(request: Request, analyzer: Analyzer, args: AnalysisRequest) -> Resp
 
 
 @api.get("/analysis", response_model=AnalysisResult, responses=_ANSWERS, tags=["analysis"])
-def analysis_get(request: Request, analyzer: AnalyzerDep, args: Annotated[AnalysisRequest, Query()]) -> Response:
+def analysis_get(
+    request: Request, analyzer: AnalyzerDep, args: Annotated[AnalysisRequest, Query()], caller: AnalysisCaller
+) -> Response:
     """Judge a Rollout's canary against stable now (Argo's web provider: ``jsonPath: "{$}"``)."""
-    return _answer(request, analyzer, args)
+    return _answer(request, analyzer, args, caller)
 
 
 @api.post("/analysis", response_model=AnalysisResult, responses=_ANSWERS, tags=["analysis"])
-def analysis_post(request: Request, analyzer: AnalyzerDep, args: AnalysisRequest) -> Response:
+def analysis_post(request: Request, analyzer: AnalyzerDep, args: AnalysisRequest, caller: AnalysisCaller) -> Response:
     """The same as GET, with the arguments as a JSON body (Argo's ``jsonBody``)."""
-    return _answer(request, analyzer, args)
+    return _answer(request, analyzer, args, caller)
 
 
 class JudgmentQuery(BaseModel):
@@ -69,12 +75,17 @@ class JudgmentQuery(BaseModel):
     since: datetime | None = Field(default=None, description="created at or after (ISO 8601)")
     until: datetime | None = Field(default=None, description="created before (ISO 8601)")
     limit: int = Field(default=50, ge=1, le=500)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=1_000_000)
 
 
-@api.get("/judgments", response_model=JudgmentList, tags=["judgments"])
-def judgments_list(request: Request, analyzer: AnalyzerDep, where: Annotated[JudgmentQuery, Query()]) -> JudgmentList:
-    """Recorded judgments, newest first, filtered by namespace, rollout, canary hash, verdict and time."""
+@api.get("/judgments", response_model=JudgmentList, responses=_ANSWERS, tags=["judgments"])
+def judgments_list(
+    request: Request, analyzer: AnalyzerDep, where: Annotated[JudgmentQuery, Query()], caller: Reader
+) -> JudgmentList:
+    """Recorded judgments, newest first, filtered by namespace, rollout, canary hash, verdict and time.
+    A namespace-scoped token names one of its namespaces."""
+    if caller.namespaces is not None and (where.namespace is None or not caller.sees(where.namespace)):
+        raise HTTPException(403, f"token {caller.name!r} is scoped: name a namespace it may read")
     query = JudgmentFilter(
         namespace=where.namespace,
         rollout=where.rollout,
@@ -91,16 +102,17 @@ def judgments_list(request: Request, analyzer: AnalyzerDep, where: Annotated[Jud
     return JudgmentList(items=[summary_of(r, links) for r in records], limit=where.limit, offset=where.offset)
 
 
-@api.get("/judgments/{judgment_id}", response_model=AnalysisResult, tags=["judgments"])
+@api.get("/judgments/{judgment_id}", response_model=AnalysisResult, responses=_ANSWERS, tags=["judgments"])
 def judgments_get(
     request: Request,
     analyzer: AnalyzerDep,
     judgment_id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")],
+    caller: Reader,
 ) -> AnalysisResult:
-    """One recorded judgment with all its evidence."""
+    """One recorded judgment with all its evidence (404 as well outside a scoped token's namespaces)."""
     with analyzer.database.session() as session:
         record = get_judgment(session, judgment_id)
-    if record is None:
+    if record is None or not caller.sees(record.key.namespace):
         raise HTTPException(404, f"no judgment {judgment_id}")
     return result_of(record, report_links(request))
 

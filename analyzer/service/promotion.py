@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from analyzer.errors import ClusterError, InputError
 from analyzer.promotion import gates, machine
-from analyzer.promotion.audit import Verification, verify
+from analyzer.promotion.audit import GENESIS, Verification, check_signature, checkpoint, verify
 from analyzer.promotion.stages import Pipeline, SloCheck, Stage, load_pipeline
 from analyzer.rollouts import Kube, actions, read_status
 from analyzer.service.analysis import Analyzer
@@ -30,9 +30,10 @@ from analyzer.service.slo import stage_slo
 from analyzer.settings import Settings
 from analyzer.store.db import Database
 from analyzer.store.judgments import JudgmentFilter, JudgmentRecord, get_judgment, list_judgments
-from analyzer.store.ledger import append_audit, audit_events, new_id, stage_row, writing
+from analyzer.store.ledger import append_audit, audit_events, audit_page, new_id, stage_row, writing
 from analyzer.store.tables import (
     AttemptRow,
+    AuditRow,
     CandidateRow,
     EvaluationRow,
     EvidenceRow,
@@ -44,6 +45,8 @@ IMAGE = re.compile(r"^[a-z0-9][a-z0-9._/:-]*@sha256:[0-9a-f]{64}$")
 REASON_CODES = ("canary_analysis_failed", "negative_test_failed", "compat_break", "rollout_aborted", "slo_breach",
                 "security", "manual")
 BLOCK_AFTER_ERRORS = 3
+AWAITING_SECOND = "awaiting_second"  # a forced promotion before its second approver confirms it
+OPEN_STATES = ("queued", "running", AWAITING_SECOND)
 _FAILED_CHECK_REASON = {
     "canary": "canary_analysis_failed",
     "junit": "negative_test_failed",
@@ -59,6 +62,10 @@ class PromotionError(InputError):
 
 class NotFoundError(PromotionError):
     pass
+
+
+class ForbiddenError(PromotionError):
+    """The caller may not do this (e.g. confirm their own forced promotion); nothing was written."""
 
 
 class StageBusyError(PromotionError):
@@ -97,7 +104,8 @@ def candidate_id_of(artifacts: list[dict[str, str]]) -> str:
 def _candidate(session: Session, candidate_id: str) -> CandidateRow:
     row = session.get(CandidateRow, candidate_id)
     if row is None:
-        matches = session.scalars(select(CandidateRow).where(CandidateRow.id.startswith(candidate_id))).all()
+        prefix = CandidateRow.id.startswith(candidate_id, autoescape=True)  # % and _ are not patterns
+        matches = session.scalars(select(CandidateRow).where(prefix)).all()
         if len(matches) == 1 and len(candidate_id) >= 8:
             return matches[0]
         raise NotFoundError(f"no candidate {candidate_id!r}")
@@ -184,7 +192,7 @@ def _release(p: Promotions, s: Session, stage_name: str, actor: str) -> None:
     for attempt in queued:
         candidate = _candidate(s, attempt.candidate_id)
         guard = machine.entry_guard(p.pipeline, candidate.state, attempt.to_stage, attempt.kind == "forced", True,
-                                    attempt.justification, attempt.second_approver, attempt.requested_by)
+                                    attempt.justification)
         if guard.allowed:
             _start(p, s, attempt, actor)
             return
@@ -223,7 +231,7 @@ def _record(p: Promotions, attempt_id: str, kind: str, payload: dict[str, Any], 
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
     with writing(p.database) as s:
         attempt = _attempt(s, attempt_id)
-        if open_only and attempt.state not in ("running", "queued"):
+        if open_only and attempt.state not in OPEN_STATES:
             raise PromotionError(f"attempt {attempt_id} is {attempt.state}: evidence is no longer accepted")
         same = s.scalars(select(EvidenceRow).where(EvidenceRow.attempt_id == attempt_id, EvidenceRow.kind == kind,
                                                    EvidenceRow.sha256 == digest)).first()
@@ -293,8 +301,11 @@ def _read_slo(p: Promotions, attempt: AttemptRow, actor: str) -> None:
 
 def promote(p: Promotions, candidate_id: str, to_stage: str | None, actor: str, *, admin: bool = False,
             idempotency_key: str | None = None, force: bool = False, justification: str | None = None,
-            second_approver: str | None = None, queue: bool = True) -> AttemptRow:
-    """Request the candidate's entry into a stage (default: the next one); run it now or queue it."""
+            queue: bool = True) -> AttemptRow:
+    """Request the candidate's entry into a stage (default: the next one); run it now or queue it.
+
+    A forced promotion, when the stages need a second approver, waits (``awaiting_second``) until
+    :func:`confirm` by another authenticated identity."""
     with writing(p.database) as s:
         candidate = _candidate(s, candidate_id)
         target = p.pipeline.stage(to_stage).name if to_stage else _next_stage(p.pipeline, candidate.state)
@@ -305,29 +316,55 @@ def promote(p: Promotions, candidate_id: str, to_stage: str | None, actor: str, 
             return existing
         pending = s.scalars(select(AttemptRow).where(AttemptRow.candidate_id == candidate.id,
                                                      AttemptRow.to_stage == target,
-                                                     AttemptRow.state.in_(("queued", "running")))).first()
+                                                     AttemptRow.state.in_(OPEN_STATES))).first()
         if pending is not None:
             return pending
-        guard = machine.entry_guard(p.pipeline, candidate.state, target, force, admin, justification,
-                                    second_approver, actor)
+        guard = machine.entry_guard(p.pipeline, candidate.state, target, force, admin, justification)
         if not guard.allowed:
             raise PromotionError(f"cannot promote {candidate.id[:12]} to {target}: {guard.reason}")
         stage = stage_row(s, target)
         if stage.active_attempt_id is not None and not queue:
             raise StageBusyError(f"{target} is busy with attempt {stage.active_attempt_id}; retry later or queue")
         kind = "forced" if guard.forced else "forward"
+        waits = guard.forced and p.pipeline.forced_needs_second_approver
         attempt = AttemptRow(id=new_id(), idempotency_key=key, candidate_id=candidate.id,
-                             from_stage=_stage_of(candidate.state), to_stage=target, kind=kind, state="queued",
-                             requested_by=actor, requested_at=p.clock(), justification=justification,
-                             second_approver=second_approver)
+                             from_stage=_stage_of(candidate.state), to_stage=target, kind=kind,
+                             state=AWAITING_SECOND if waits else "queued", requested_by=actor,
+                             requested_at=p.clock(), justification=justification)
         s.add(attempt)
         s.flush()
         append_audit(s, p.clock(), actor, "promotion.requested", candidate_id=candidate.id, stage=target,
                      attempt_id=attempt.id, reason=justification,
-                     data={"kind": kind, "forced": guard.forced, "second_approver": second_approver,
+                     data={"kind": kind, "forced": guard.forced, "awaits_second_approver": waits,
                            "idempotency_key": key})
-        _start(p, s, attempt, actor)
+        if not waits:
+            _start(p, s, attempt, actor)
     _deploy(p, actor)
+    return attempt
+
+
+def confirm(p: Promotions, attempt_id: str, approver: str, queue: bool = True) -> AttemptRow:
+    """The second person of a forced promotion: ``approver`` (an authenticated identity with the approver
+    role, checked by the caller) must differ from the requester; the attempt then queues or starts."""
+    with writing(p.database) as s:
+        attempt = _attempt(s, attempt_id)
+        if attempt.state != AWAITING_SECOND:
+            raise PromotionError(f"attempt {attempt_id} is {attempt.state}, not awaiting a second approver")
+        if approver == attempt.requested_by:
+            raise ForbiddenError(f"{approver} requested this forced promotion; a different identity must confirm it")
+        candidate = _candidate(s, attempt.candidate_id)
+        guard = machine.entry_guard(p.pipeline, candidate.state, attempt.to_stage, True, True, attempt.justification)
+        if not guard.allowed:
+            raise PromotionError(f"cannot promote {candidate.id[:12]} to {attempt.to_stage}: {guard.reason}")
+        stage = stage_row(s, attempt.to_stage)
+        if stage.active_attempt_id is not None and not queue:
+            raise StageBusyError(f"{attempt.to_stage} is busy with attempt {stage.active_attempt_id}; retry later")
+        attempt.second_approver, attempt.state = approver, "queued"
+        append_audit(s, p.clock(), approver, "promotion.confirmed", candidate_id=candidate.id,
+                     stage=attempt.to_stage, attempt_id=attempt.id,
+                     data={"requested_by": attempt.requested_by, "confirmed_by": approver})
+        _start(p, s, attempt, approver)
+    _deploy(p, approver)
     return attempt
 
 
@@ -467,7 +504,7 @@ def _quarantine(p: Promotions, s: Session, candidate: CandidateRow, reason_code:
     _set_state(s, candidate, machine.QUARANTINED)
     cancelled, released = [], []
     for other in s.scalars(select(AttemptRow).where(AttemptRow.candidate_id == candidate.id,
-                                                    AttemptRow.state.in_(("queued", "running")))).all():
+                                                    AttemptRow.state.in_(OPEN_STATES))).all():
         failed_here = attempt is not None and other.id == attempt.id
         if other.state == "running":
             released.append(other.to_stage)
@@ -542,9 +579,28 @@ def quarantine(p: Promotions, candidate_id: str, reason_code: str, detail: str, 
     return record
 
 
-def verify_audit(p: Promotions) -> Verification:
+def verify_audit(p: Promotions, anchor: dict[str, Any] | None = None, key: bytes | None = None) -> Verification:
+    """The chain re-walked; with ``anchor`` (a checkpoint, whose signature ``key`` must check) also its
+    length and head, which catch truncation and consistent rewrites."""
+    if anchor is not None:
+        if key is None:
+            raise PromotionError("verifying a checkpoint needs the audit key (audit_key)")
+        try:
+            check_signature(key, anchor)
+        except ValueError as error:
+            raise PromotionError(str(error)) from None
     with p.database.session() as s:
-        return verify(audit_events(s))
+        return verify(audit_events(s), anchor)
+
+
+def checkpoint_audit(p: Promotions, key: bytes) -> dict[str, Any]:
+    """A signed checkpoint of the chain as it is now (verified first: a broken chain is not anchored)."""
+    with p.database.session() as s:
+        result = verify(audit_events(s))
+        head = s.scalars(select(AuditRow.hash).order_by(AuditRow.seq.desc()).limit(1)).first()
+    if not result.ok:
+        raise PromotionError(f"the audit chain is broken ({result.detail}); not checkpointed")
+    return checkpoint(key, result.events, head or GENESIS, p.clock().isoformat())
 
 
 def add_judgment(p: Promotions, attempt_id: str, judgment_id: str, actor: str) -> str:
@@ -653,12 +709,10 @@ def quarantine_statistics(p: Promotions) -> dict[str, Any]:
             "quarantine_rate": len(rows) / len(candidates) if candidates else 0.0}
 
 
-def audit_log(p: Promotions, limit: int = 100, candidate_id: str | None = None) -> list[dict[str, Any]]:
+def audit_log(p: Promotions, limit: int = 100, candidate_id: str | None = None,
+              before: int | None = None) -> list[dict[str, Any]]:
     with p.database.session() as s:
-        events = audit_events(s)
-    if candidate_id:
-        events = [e for e in events if e["candidate_id"] and e["candidate_id"].startswith(candidate_id)]
-    return events[-limit:]
+        return audit_page(s, limit, candidate_id, before)
 
 
 def running_attempts(p: Promotions) -> list[str]:

@@ -90,6 +90,24 @@ def append_audit(
     return row
 
 
-def audit_events(session: Session) -> list[dict[str, Any]]:
-    rows = session.scalars(select(AuditRow).order_by(AuditRow.seq)).all()
-    return [{c: getattr(r, c) for c in ("seq", *FIELDS, "prev_hash", "hash")} for r in rows]
+def _event(row: AuditRow) -> dict[str, Any]:
+    return {c: getattr(row, c) for c in ("seq", *FIELDS, "prev_hash", "hash")}
+
+
+def audit_events(session: Session) -> Iterator[dict[str, Any]]:
+    """Every event in ``seq`` order, streamed in batches (the whole log is never held at once)."""
+    for row in session.scalars(select(AuditRow).order_by(AuditRow.seq).execution_options(yield_per=1000)):
+        yield _event(row)
+
+
+def audit_page(session: Session, limit: int, candidate_prefix: str | None = None,
+               before: int | None = None) -> list[dict[str, Any]]:
+    """The newest ``limit`` events (oldest first) below ``before``, of candidates whose id starts with
+    ``candidate_prefix`` (a literal prefix: ``%`` and ``_`` match themselves); the database pages."""
+    query = select(AuditRow)
+    if candidate_prefix:
+        query = query.where(AuditRow.candidate_id.startswith(candidate_prefix, autoescape=True))
+    if before is not None:
+        query = query.where(AuditRow.seq < before)
+    rows = session.scalars(query.order_by(AuditRow.seq.desc()).limit(limit)).all()
+    return [_event(r) for r in reversed(rows)]

@@ -229,7 +229,8 @@ class TokenRow(Base):
     __tablename__ = "api_tokens"
 
     name: Mapped[str] = mapped_column(String(120), primary_key=True)
-    role: Mapped[str] = mapped_column(String(16), comment="viewer | operator | admin")
+    role: Mapped[str] = mapped_column(String(16), comment="viewer | analysis | operator | approver | admin")
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    namespaces: Mapped[list[str] | None] = mapped_column(JSON, nullable=True, comment="scope; null = all")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -68,8 +68,8 @@ def test_tokens(tmp_path):
     created = runner.invoke(app, ["token", "create", "ci", "--role", "operator"], env=env)
     assert created.exit_code == 0 and len(created.stdout.strip()) >= 40
     listed = runner.invoke(app, ["token", "list"], env=env).output.splitlines()
-    assert ["ci", "operator", "active"] in [line.split() for line in listed]
+    assert ["ci", "operator", "*", "active"] in [line.split() for line in listed]
     assert runner.invoke(app, ["token", "revoke", "ci"], env=env).exit_code == 0
     assert "revoked" in runner.invoke(app, ["token", "list"], env=env).output
     bad = runner.invoke(app, ["token", "create", "x", "--role", "root"], env=env)
-    assert bad.exit_code == 4 and "viewer, operator, admin" in bad.output
+    assert bad.exit_code == 4 and "viewer, analysis, operator, approver, admin" in bad.output

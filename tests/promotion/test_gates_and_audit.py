@@ -54,7 +54,8 @@ def test_window_and_junit():
         '<testcase classname="auth" name="replay"><failure message="accepted"/></testcase>'
         '<testcase classname="x" name="y"><skipped/></testcase></testsuite></testsuites>'
     )
-    assert report == {"name": "", "tests": 3, "failures": 1, "errors": 0, "skipped": 1, "failed_cases": ["auth.replay"]}
+    assert report == {"name": "", "declared": None, "tests": 3, "failures": 1, "errors": 0, "skipped": 1,
+                      "failed_cases": ["auth.replay"]}
     result = gates.run_check(JUnitReport(), [gates.Evidence("r", "junit", report, "z", T0)], monday_night)
     assert result.verdict == "fail" and "auth.replay" in result.reason
     with pytest.raises(InputError, match="DOCTYPE"):
@@ -90,3 +91,68 @@ def test_deleting_or_relinking_an_event_is_detected():
     forged = _chain(5)
     forged[3]["prev_hash"] = audit.GENESIS
     assert audit.verify(forged).first_break == 4
+
+
+KEY = b"audit-key-from-a-secret"
+
+
+def _rehashed(events: list[dict]) -> list[dict]:
+    """What an attacker with database access (and without the key) can do: re-hash everything consistently."""
+    prev = audit.GENESIS
+    for event in events:
+        event["prev_hash"], event["hash"] = prev, audit.chain_hash(prev, event)
+        prev = event["hash"]
+    return events
+
+
+def test_a_checkpoint_detects_truncation_at_the_end():
+    events = _chain(80)
+    anchor = audit.checkpoint(KEY, 80, events[-1]["hash"], "2026-11-22T10:00:00")
+    assert audit.verify(events[:30]).ok  # the chain alone cannot see the last 50 go
+    result = audit.verify(events[:30], anchor)
+    assert not result.ok and result.first_break == 31 and "deleted" in result.detail
+    assert audit.verify(events, anchor).ok
+
+
+def test_a_checkpoint_detects_a_rewrite_in_the_middle_and_in_full():
+    events = _chain(80)
+    anchor = audit.checkpoint(KEY, 80, events[-1]["hash"], "2026-11-22T10:00:00")
+    events[9]["reason"] = "nothing to see"
+    rewritten = _rehashed(events)
+    assert audit.verify(rewritten).ok  # consistent: the chain alone says intact
+    result = audit.verify(rewritten, anchor)
+    assert not result.ok and result.first_break == 80 and "rewritten" in result.detail
+    # Deleting one in the middle and renumbering is a rewrite too; later events stay trusted up to the anchor.
+    renumbered = _rehashed([{**e, "seq": i} for i, e in enumerate(_chain(80)[:40] + _chain(80)[41:], 1)])
+    assert not audit.verify(renumbered, anchor).ok
+
+
+def test_a_checkpoint_cannot_be_forged_without_the_key():
+    events = _chain(3)
+    forged = audit.checkpoint(b"a guess", 3, events[-1]["hash"], "2026-11-22T10:00:00")
+    with pytest.raises(ValueError, match="signature"):
+        audit.check_signature(KEY, forged)
+    with pytest.raises(ValueError, match="not one"):
+        audit.check_signature(KEY, {"events": 3})
+    audit.check_signature(KEY, audit.checkpoint(KEY, 3, events[-1]["hash"], "t"))
+
+
+@pytest.mark.parametrize(("xml", "reason"), [
+    ("<testsuite/>", "no test cases"),
+    ('<testsuite name="negative" tests="250"/>', "no test cases"),
+    ('<testsuite tests="250"><testcase name="a"/></testsuite>', "declares 250 tests but holds 1"),
+    ('<testsuites tests="2"><testsuite><testcase name="a"/></testsuite></testsuites>', "declares 2 tests but holds 1"),
+    ('<testsuite tests="many"><testcase name="a"/></testsuite>', "declares -1 tests"),
+])
+def test_an_empty_or_inconsistent_junit_report_never_passes(xml, reason):
+    stage = Stage(name="V3", checks=[JUnitReport()])
+    report = gates.Evidence("j", "junit", parse_junit(xml), "s", T0)
+    result = gates.evaluate(stage, [report], gates.Context(T0, "alice", T0))
+    assert result.verdict == "fail" and reason in result.checks[0].reason
+
+
+def test_a_consistent_junit_report_passes():
+    xml = '<testsuites><testsuite tests="2"><testcase name="a"/><testcase name="b"/></testsuite></testsuites>'
+    stage = Stage(name="V3", checks=[JUnitReport()])
+    report = gates.Evidence("j", "junit", parse_junit(xml), "s", T0)
+    assert gates.evaluate(stage, [report], gates.Context(T0, "alice", T0)).verdict == "pass"

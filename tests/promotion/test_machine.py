@@ -9,33 +9,32 @@ from analyzer.promotion.stages import DEFAULT
 
 J = "an incident needs the hotfix in production now"
 CASES = [
-    # state,            target, force, admin, justification, second, allowed, reason contains
-    ("registered", "V1", False, False, None, None, True, "next stage"),
-    ("registered", "V3", False, False, None, None, False, "skips V1"),
-    ("registered", "V2", False, False, None, None, False, "skips V1, V3"),
-    ("in:V1", "V3", False, False, None, None, False, "still being verified in V1"),
-    ("qualified:V1", "V3", False, False, None, None, True, "next stage"),
-    ("qualified:V1", "V1", False, False, None, None, False, "already qualified for V1"),
-    ("qualified:V1", "V2", False, False, None, None, False, "skips V3"),
-    ("qualified:V1", "V2", True, False, J, "bob", False, "needs an admin"),
-    ("qualified:V1", "V2", True, True, "hotfix", "bob", False, "written justification"),
-    ("qualified:V1", "V2", True, True, J, None, False, "second approver"),
-    ("qualified:V1", "V2", True, True, J, "alice", False, "second approver"),  # alice is the requester
-    ("qualified:V1", "V2", True, True, J, "bob", True, "forced: skips V3"),
-    ("in:V3", "V2", False, False, None, None, False, "still being verified in V3"),
-    ("qualified:V3", "V2", False, False, None, None, True, "next stage"),
-    ("in:V2", "V2", False, False, None, None, False, "still being verified in V2"),
-    ("stable", "V2", False, False, None, None, False, "already qualified for V2"),
-    ("stable", "V1", True, True, J, "bob", False, "already qualified"),
-    ("retired", "V1", False, False, None, None, False, "retired"),
-    ("quarantined", "V1", False, False, None, None, False, "quarantined"),
-    ("quarantined", "V2", True, True, J, "bob", False, "quarantined"),
+    # state,            target, force, admin, justification, allowed, reason contains
+    # (the second approver of a forced promotion is not a guard: the flow waits for an authenticated one)
+    ("registered", "V1", False, False, None, True, "next stage"),
+    ("registered", "V3", False, False, None, False, "skips V1"),
+    ("registered", "V2", False, False, None, False, "skips V1, V3"),
+    ("in:V1", "V3", False, False, None, False, "still being verified in V1"),
+    ("qualified:V1", "V3", False, False, None, True, "next stage"),
+    ("qualified:V1", "V1", False, False, None, False, "already qualified for V1"),
+    ("qualified:V1", "V2", False, False, None, False, "skips V3"),
+    ("qualified:V1", "V2", True, False, J, False, "needs an admin"),
+    ("qualified:V1", "V2", True, True, "hotfix", False, "written justification"),
+    ("qualified:V1", "V2", True, True, J, True, "forced: skips V3"),
+    ("in:V3", "V2", False, False, None, False, "still being verified in V3"),
+    ("qualified:V3", "V2", False, False, None, True, "next stage"),
+    ("in:V2", "V2", False, False, None, False, "still being verified in V2"),
+    ("stable", "V2", False, False, None, False, "already qualified for V2"),
+    ("stable", "V1", True, True, J, False, "already qualified"),
+    ("retired", "V1", False, False, None, False, "retired"),
+    ("quarantined", "V1", False, False, None, False, "quarantined"),
+    ("quarantined", "V2", True, True, J, False, "quarantined"),
 ]
 
 
-@pytest.mark.parametrize(("state", "target", "force", "admin", "justification", "second", "allowed", "reason"), CASES)
-def test_entry_guard(state, target, force, admin, justification, second, allowed, reason):
-    guard = machine.entry_guard(DEFAULT, state, target, force, admin, justification, second, "alice")
+@pytest.mark.parametrize(("state", "target", "force", "admin", "justification", "allowed", "reason"), CASES)
+def test_entry_guard(state, target, force, admin, justification, allowed, reason):
+    guard = machine.entry_guard(DEFAULT, state, target, force, admin, justification)
     assert guard.allowed is allowed
     assert reason in guard.reason
 

@@ -127,4 +127,4 @@ def aborted_cluster(tmp_path):
 
 def audit_rows(db: Database) -> list[dict]:
     with db.session() as session:
-        return audit_events(session)
+        return list(audit_events(session))

@@ -27,6 +27,7 @@ class Service:
 
 def settings_for(url: str, tmp_path, **changes: object) -> Settings:
     changes.setdefault("database_url", f"sqlite:///{tmp_path / 'ledger.db'}")
+    changes.setdefault("insecure_no_auth", "api_tokens" not in changes)  # tests of auth name their tokens
     return Settings(prometheus_url=url, **changes)  # type: ignore[arg-type]
 
 

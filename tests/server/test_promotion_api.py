@@ -17,11 +17,14 @@ IMAGE = "registry.example.com/shop/checkout@sha256:" + "a" * 64
 
 @pytest.fixture
 def api(tmp_path, database_url):
-    settings = settings_for("http://127.0.0.1:9", tmp_path, database_url=database_url)
+    settings = settings_for("http://127.0.0.1:9", tmp_path, database_url=database_url, insecure_no_auth=False)
     app, analyzer = make_app(settings, Clock(1_800_000_000))
     now = datetime.now(UTC)
-    tokens = {role: create_token(analyzer.database, f"{role}-1", role, now) for role in ("viewer", "operator", "admin")}
+    tokens = {role: create_token(analyzer.database, f"{role}-1", role, now)
+              for role in ("viewer", "operator", "approver", "admin")}
     tokens["operator2"] = create_token(analyzer.database, "operator-2", "operator", now)
+    tokens["admin2"] = create_token(analyzer.database, "admin-2", "admin", now)
+    tokens["scoped"] = create_token(analyzer.database, "shop-approver", "approver", now, ["shop"])
     with TestClient(app) as client:
         yield client, tokens, analyzer
 
@@ -47,14 +50,15 @@ def test_runbook_paths_walk(api):
                               json={"reason": "CVE-2026-1234 in base image", "reason_code": "security",
                                     "impact_analysis": {"users": "EU checkout"}})
     assert quarantined.status_code == 200 and quarantined.json()["impact"]["reported"] == {"users": "EU checkout"}
-    records = client.get("/api/v1/quarantine/records").json()["items"]
+    assert client.get("/api/v1/quarantine/records").status_code == 401  # nothing is open
+    records = client.get("/api/v1/quarantine/records", headers=op).json()["items"]
     assert [r["candidate_id"] for r in records] == [cid]
-    stats = client.get("/api/v1/quarantine/statistics").json()
+    stats = client.get("/api/v1/quarantine/statistics", headers=op).json()
     assert stats["total"] == 1 and stats["by_reason"] == {"security": 1}
     refused = client.post(f"/api/v1/evaluation/promote/{cid}", headers=op)
     assert refused.status_code == 409 and "quarantined" in refused.json()["detail"]
-    assert client.get("/api/v1/audit/verify").json()["ok"] is True
-    slo = client.get("/api/v1/health/slo").json()["stages"]
+    assert client.get("/api/v1/audit/verify", headers=op).json()["ok"] is True
+    slo = client.get("/api/v1/health/slo", headers=op).json()["stages"]
     assert [s["stage"] for s in slo] == ["V1", "V3", "V2"] and all(s["status"] == "unknown" for s in slo)
 
 
@@ -65,7 +69,7 @@ def _candidate(client, headers) -> str:
 
 def _writes(analyzer) -> int:
     with analyzer.database.session() as s:
-        return len(audit_events(s))
+        return len(list(audit_events(s)))
 
 
 @pytest.mark.parametrize(
@@ -92,21 +96,41 @@ def test_mutations_refuse_missing_wrong_and_weak_tokens_and_write_nothing(api, h
 
 
 def test_forced_promotion_needs_an_admin_token_and_a_second_person(api):
-    client, tokens, _ = api
+    client, tokens, analyzer = api
     op, admin = _auth(tokens["operator"]), _auth(tokens["admin"])
     cid = _candidate(client, op)
+    justified = {"to_stage": "V2", "justification": "sev1 outage 4711 needs this now"}
     weak = client.post(f"/api/v1/evaluation/promote/{cid}?force=true", headers=op, json={"to_stage": "V2"})
     assert weak.status_code == 403
-    no_second = client.post(f"/api/v1/evaluation/promote/{cid}?force=true", headers=admin,
-                            json={"to_stage": "V2", "justification": "sev1 outage 4711 needs this now"})
-    assert no_second.status_code == 409 and "second approver" in no_second.json()["detail"]
-    forced = client.post(f"/api/v1/evaluation/promote/{cid}?force=true", headers=admin,
-                         json={"to_stage": "V2", "justification": "sev1 outage 4711 needs this now",
-                               "second_approver": "token:operator-2"})
+    # A free-text second approver is no longer a field: naming "nobody-at-all" is refused and writes nothing.
+    before = _writes(analyzer)
+    named = client.post(f"/api/v1/evaluation/promote/{cid}?force=true", headers=admin,
+                        json={**justified, "second_approver": "nobody-at-all"})
+    assert named.status_code == 422 and _writes(analyzer) == before
+    forced = client.post(f"/api/v1/evaluation/promote/{cid}?force=true", headers=admin, json=justified)
     assert forced.status_code == 200 and forced.json()["kind"] == "forced"
-    audit = client.get("/api/v1/audit", params={"candidate": cid}).json()["items"]
+    attempt = forced.json()["id"]
+    assert forced.json()["state"] == "awaiting_second"
+    assert client.get(f"/api/v1/candidates/{cid}", headers=op).json()["state"] == "registered"  # nothing ran
+    confirm = f"/api/v1/attempts/{attempt}/confirm"
+    before = _writes(analyzer)
+    for headers, status in (({}, 401), (_auth("not-a-token"), 401), (op, 403), (_auth(tokens["scoped"]), 403),
+                            (admin, 403)):  # the requester confirming themselves is one person
+        refused = client.post(confirm, headers=headers)
+        assert refused.status_code == status, refused.text
+        assert refused.headers["content-type"].startswith("application/problem+json")
+    assert "different identity" in client.post(confirm, headers=admin).json()["detail"]
+    assert _writes(analyzer) == before
+    confirmed = client.post(confirm, headers=_auth(tokens["approver"]))
+    assert confirmed.status_code == 200 and confirmed.json()["state"] == "running"
+    assert confirmed.json()["second_approver"] == "token:approver-1"
+    assert client.post(confirm, headers=_auth(tokens["admin2"])).status_code == 409  # once
+    audit = client.get("/api/v1/audit", params={"candidate": cid}, headers=op).json()["items"]
     requested = next(e for e in audit if e["action"] == "promotion.requested")
     assert requested["actor"] == "token:admin-1" and requested["data"]["forced"] is True
+    confirmation = next(e for e in audit if e["action"] == "promotion.confirmed")
+    assert confirmation["actor"] == "token:approver-1"
+    assert confirmation["data"] == {"requested_by": "token:admin-1", "confirmed_by": "token:approver-1"}
 
 
 def test_approvals_and_junit_evidence_through_the_api(api):
@@ -120,6 +144,6 @@ def test_approvals_and_junit_evidence_through_the_api(api):
     bad = client.post(f"/api/v1/attempts/{attempt}/evidence", headers=op, json={"kind": "junit", "junit_xml": "<x"})
     assert bad.status_code == 400 and "not well-formed" in bad.json()["detail"]
     assert client.post(f"/api/v1/attempts/{attempt}/approvals", headers=op2, json={"comment": "ok"}).status_code == 201
-    shown = client.get(f"/api/v1/attempts/{attempt}").json()
+    shown = client.get(f"/api/v1/attempts/{attempt}", headers=op).json()
     assert {e["kind"] for e in shown["evidence"]} == {"junit", "approval"}
-    assert client.get("/api/v1/candidates/nope").status_code == 404
+    assert client.get("/api/v1/candidates/nope", headers=op).status_code == 404

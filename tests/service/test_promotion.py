@@ -98,16 +98,27 @@ def test_skipping_v3_needs_a_forced_promotion_with_two_people(p):
     with pytest.raises(flow.PromotionError, match="skips V3"):
         flow.promote(p, c.id, "V2", "alice")
     with pytest.raises(flow.PromotionError, match="needs an admin"):
-        flow.promote(p, c.id, "V2", "alice", force=True, justification="sev1 fix for outage 4711",
-                     second_approver="bob")
-    forced = flow.promote(p, c.id, "V2", "alice", admin=True, force=True, justification="sev1 fix for outage 4711",
-                          second_approver="bob")
-    assert forced.kind == "forced" and forced.state == "running"
+        flow.promote(p, c.id, "V2", "alice", force=True, justification="sev1 fix for outage 4711")
+    forced = flow.promote(p, c.id, "V2", "token:alice", admin=True, force=True,
+                          justification="sev1 fix for outage 4711")
+    assert forced.kind == "forced" and forced.state == "awaiting_second"  # nothing runs on one person's word
+    assert flow.show_candidate(p, c.id)["state"] == "qualified:V1"
+    with pytest.raises(flow.ForbiddenError, match="a different identity"):
+        flow.confirm(p, forced.id, "token:alice")
+    confirmed = flow.confirm(p, forced.id, "token:bob")
+    assert confirmed.state == "running" and confirmed.second_approver == "token:bob"
+    with pytest.raises(flow.PromotionError, match="not awaiting"):
+        flow.confirm(p, forced.id, "token:carol")
     with p.database.session() as s:
         from analyzer.store.ledger import audit_events
 
-        requested = [e for e in audit_events(s) if e["action"] == "promotion.requested"][-1]
+        events = list(audit_events(s))
+        requested = [e for e in events if e["action"] == "promotion.requested"][-1]
         assert requested["data"]["forced"] is True and requested["reason"] == "sev1 fix for outage 4711"
+        assert requested["actor"] == "token:alice"
+        confirmation = [e for e in events if e["action"] == "promotion.confirmed"]
+        assert [(e["actor"], e["data"]) for e in confirmation] == [
+            ("token:bob", {"requested_by": "token:alice", "confirmed_by": "token:bob"})]
 
 
 def test_idempotency_key_and_duplicate_requests(p):
