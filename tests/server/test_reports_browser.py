@@ -28,3 +28,14 @@ def test_the_link_opens_in_a_browser_and_stops_at_its_expiry(backfilled, tmp_pat
         assert {"latency-per-step", "latency-evidence", "latency-distribution"} <= set(plots)
         clock.advance(600)
         assert "the report link has expired" in visit(made["report"]).dom
+
+
+def test_swagger_ui_and_redoc_render_offline(backfilled, tmp_path):
+    settings: Settings = settings_for(backfilled.url, tmp_path)
+    app, _ = make_app(settings, Clock(backfilled.start))
+    with live_server(app) as base:
+        swagger = visit(f"{base}/docs")
+        redoc = visit(f"{base}/redoc")
+    assert swagger.off_machine == [] and redoc.off_machine == []
+    assert 'class="swagger-ui' in swagger.dom and "/api/v1/analysis" in swagger.dom  # drawn from /openapi.json
+    assert "/reports/{judgment_id}" in redoc.dom

@@ -37,8 +37,10 @@ FLAGS = [
     "--disable-client-side-phishing-detection",
     "--disable-features=NetworkTimeServiceQuerying,OptimizationHints,MediaRouter,Translate",
 ]
-#: The browser's own calls home that no flag turns off (component updates, account sign-in): never the page's.
-BROWSER_HOSTS = {"update.googleapis.com", "accounts.google.com", "clients2.google.com"}
+#: The browser's own calls home that no flag turns off (component updates, sign-in, autofill): never the page's.
+BROWSER_HOSTS = {
+    "update.googleapis.com", "accounts.google.com", "clients2.google.com", "content-autofill.googleapis.com",
+}
 
 
 def chromium() -> str:
@@ -115,6 +117,7 @@ def visit(url: str, screenshot: Path | None = None, width: int = 1000, height: i
             f"--user-data-dir={profile}",
             f"--proxy-server=http://127.0.0.1:{trap.port}",
             f"--window-size={width},{height}",
+            "--virtual-time-budget=5000",  # let scripts and their same-origin fetches finish before the dump
         ]
         if screenshot is not None:
             subprocess.run([*args, f"--screenshot={screenshot}", url], capture_output=True, timeout=60, check=True)
