@@ -78,14 +78,22 @@ def _canary(check: CanaryJudgments, evidence: list[Evidence], ctx: Context) -> C
     if not fresh:
         return CheckResult(check.kind, check.required, "inconclusive",
                            "no canary judgment recorded since the attempt started")
-    latest = max(fresh, key=lambda e: e.payload["created_at"])
+    # Each query profile's newest judgment speaks for that profile only: a look with another (laxer)
+    # profile never replaces the newest judgment of the profile Argo asks with. Any profile's fail fails.
+    newest: dict[str, Evidence] = {}
+    for e in sorted(fresh, key=lambda e: e.payload["created_at"]):
+        newest[str(e.payload.get("profile", ""))] = e
     ids = [e.id for e in fresh]
-    if latest.payload["verdict"] == "fail":
-        return CheckResult(check.kind, check.required, "fail", f"canary judgment {latest.payload['judgment_id']}: fail",
-                           ids)
-    if latest.payload["verdict"] == "pass" and len(fresh) >= check.min_judgments:
+    failed = [e for e in newest.values() if e.payload["verdict"] == "fail"]
+    if failed:
+        return CheckResult(check.kind, check.required, "fail",
+                           f"canary judgment {failed[0].payload['judgment_id']}: fail", ids)
+    undecided = [e for e in newest.values() if e.payload["verdict"] != "pass"]
+    if not undecided and len(fresh) >= check.min_judgments:
+        latest = max(newest.values(), key=lambda e: e.payload["created_at"])
         return CheckResult(check.kind, check.required, "pass", f"canary judgment {latest.payload['judgment_id']}: pass",
                            ids)
+    latest = max(undecided or list(newest.values()), key=lambda e: e.payload["created_at"])
     return CheckResult(check.kind, check.required, "inconclusive",
                        f"latest canary judgment is {latest.payload['verdict']}", ids)
 

@@ -272,7 +272,7 @@ def _canary_pods(s: Session, attempt_id: str) -> set[str]:
 
 def _judgment_payload(record: JudgmentRecord) -> dict[str, Any]:
     return {"judgment_id": record.id, "verdict": record.verdict, "created_at": record.created_at.isoformat(),
-            "namespace": record.key.namespace, "rollout": record.key.rollout,
+            "namespace": record.key.namespace, "rollout": record.key.rollout, "profile": record.key.profile,
             "canary_hash": record.key.canary_hash, "score": record.score}
 
 

@@ -156,3 +156,19 @@ def test_a_consistent_junit_report_passes():
     stage = Stage(name="V3", checks=[JUnitReport()])
     report = gates.Evidence("j", "junit", parse_junit(xml), "s", T0)
     assert gates.evaluate(stage, [report], gates.Context(T0, "alice", T0)).verdict == "pass"
+
+
+def _profiled(i: int, verdict: str, minutes: int, profile: str) -> gates.Evidence:
+    e = _judgment(i, verdict, minutes)
+    return gates.Evidence(e.id, e.kind, {**e.payload, "profile": profile}, e.sha256, e.collected_at)
+
+
+def test_a_look_with_another_profile_never_replaces_the_newest_judgment():
+    stage = Stage(name="V3", checks=[CanaryJudgments()])
+    ctx = gates.Context(T0, "alice", T0 + timedelta(minutes=30))
+    failed_then_lax = [_profiled(1, "fail", 5, "http"), _profiled(2, "pass", 10, "lenient")]
+    assert gates.evaluate(stage, failed_then_lax, ctx).verdict == "fail"
+    undecided_then_lax = [_profiled(1, "inconclusive", 5, "http"), _profiled(2, "pass", 10, "lenient")]
+    assert gates.evaluate(stage, undecided_then_lax, ctx).verdict == "inconclusive"
+    both_pass = [_profiled(1, "pass", 5, "http"), _profiled(2, "pass", 10, "lenient")]
+    assert gates.evaluate(stage, both_pass, ctx).verdict == "pass"
