@@ -46,7 +46,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{/* The chart's own Secret: needed unless every secret value comes from an existing Secret. */}}
 {{- define "ca.needsSecret" -}}
 {{- $db := and (eq .Values.database.type "postgresql") (not .Values.database.postgresql.existingSecret) -}}
-{{- $tokens := and .Values.auth.apiTokens (not .Values.auth.existingSecret) -}}
+{{- $tokens := not .Values.auth.existingSecret -}}{{/* given or generated (_auth.tpl) */}}
 {{- if or $db $tokens .Values.prometheus.headers .Values.reports.signingKey .Values.notifications.enabled -}}true{{- end -}}
 {{- end -}}
 

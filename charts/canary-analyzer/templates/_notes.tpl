@@ -4,6 +4,13 @@ canary-analyzer {{ .Chart.AppVersion }} is installed as {{ include "ca.fullname"
 Argo Rollouts calls it at:
   {{ include "ca.serviceURL" . }}/api/v1/analysis
 
+Every request needs a bearer token: nothing is open.
+{{- if not (or .Values.auth.apiTokens .Values.auth.existingSecret) }}
+WARNING: no auth.apiTokens given: a token was generated into the Secret {{ include "ca.fullname" . }}. Read it with
+  kubectl -n {{ .Release.Namespace }} get secret {{ include "ca.fullname" . }} -o jsonpath='{.data.api-tokens}' | base64 -d
+{{- end }}
+Tokens with other roles (promotion) or a namespace scope: canary-analyzer token create NAME --role ROLE [-n NS]
+
 {{- if .Values.analysisTemplates.install }}
 
 ClusterAnalysisTemplates installed: {{ include "ca.fullname" . }} (step) and {{ include "ca.fullname" . }}-background.
