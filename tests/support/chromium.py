@@ -37,9 +37,12 @@ FLAGS = [
     "--disable-client-side-phishing-detection",
     "--disable-features=NetworkTimeServiceQuerying,OptimizationHints,MediaRouter,Translate",
 ]
-#: The browser's own calls home that no flag turns off (component updates, sign-in, autofill): never the page's.
+#: The browser's own calls home that no flag turns off (component updates, sign-in, autofill, safe browsing,
+#: optimisation hints): never a page's. Fonts and CDNs (fonts.googleapis.com, …) are not among them.
 BROWSER_HOSTS = {
     "update.googleapis.com", "accounts.google.com", "clients2.google.com", "content-autofill.googleapis.com",
+    "optimizationguide-pa.googleapis.com", "safebrowsingohttpgateway.googleapis.com", "safebrowsing.googleapis.com",
+    "clientservices.googleapis.com", "android.clients.google.com", "redirector.gvt1.com", "edgedl.me.gvt1.com",
 }
 
 
