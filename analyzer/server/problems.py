@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -18,8 +19,17 @@ from analyzer.service.promotion import ForbiddenError, NotFoundError, PromotionE
 PROBLEM_JSON = "application/problem+json"
 
 
+_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]+@")
+
+
+def redact(text: str) -> str:
+    """``scheme://user:password@host`` → ``scheme://***@host``: no answer echoes credentials of a URL."""
+    return _CREDENTIALS.sub(r"\1***@", text)
+
+
 def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    """A problem response; its detail never carries a URL's credentials (a Prometheus URL with a password)."""
+    body = {"type": "about:blank", "title": title, "status": status, "detail": redact(detail), **extra}
     headers = {"Retry-After": "5"} if status == 503 else None
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 

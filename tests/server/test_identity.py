@@ -144,3 +144,14 @@ def test_candidate_prefixes_are_not_patterns_and_audit_reads_page(closed):
     assert [e["seq"] for e in older] == [1]
     mine = client.get("/api/v1/audit", params={"candidate": ids[1][:10]}, headers=op).json()["items"]
     assert [e["candidate_id"] for e in mine] == [ids[1]]
+
+
+def test_no_answer_echoes_the_credentials_of_the_prometheus_url(tmp_path):
+    settings = settings_for("http://scraper:s3cret-pass@127.0.0.1:9", tmp_path, api_tokens=[STATIC])
+    app, _ = make_app(settings, Clock(1_800_000_000))
+    args = {"namespace": "shop", "rollout": "checkout", "canary": "abc123", "stable": "def456"}
+    with TestClient(app) as client:
+        ready = client.get("/readyz")
+        looked = client.get("/api/v1/analysis", params=args, headers=_auth(STATIC))
+    for answer in (ready, looked):
+        assert answer.status_code == 503 and "s3cret-pass" not in answer.text and "scraper" not in answer.text
