@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from analyzer import __version__
-from analyzer.server import docs_routes, ledger_metrics, logs, problems, report_routes
+from analyzer.server import docs_routes, http_metrics, ledger_metrics, logs, problems, report_routes
 from analyzer.server.auth import refuse_open, static_identities
 from analyzer.server.limits import BoundedRequests
 from analyzer.server.promotion_routes import router as promotion_router
@@ -59,6 +59,7 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> FastAPI:
         app.state.promotions = promotions_for(settings, analyzer)
     app.add_middleware(BoundedRequests, max_body_bytes=settings.max_body_bytes)  # inside the log: 413s are logged
     app.add_middleware(logs.RequestLog)
+    app.add_middleware(http_metrics.HttpMetrics)  # outermost: every answer counted, 500s from the log included
     problems.install(app)
     app.include_router(api)
     app.include_router(promotion_router)

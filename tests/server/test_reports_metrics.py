@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -46,3 +47,14 @@ def test_a_rollouts_series_go_once_its_looks_stop(service, backfilled):
     service.clock.advance(ROLLOUT_SERIES_SECONDS + 1)
     text = service.client.get("/metrics").text
     assert not re.search(r'^canary_analyzer_rollout_\w+\{namespace="errors"', text, re.M)
+
+
+def test_http_requests_are_counted_by_route_template(service, backfilled):
+    made = service.client.get("/api/v1/analysis", params=backfilled.args("healthy")).json()
+    link = urlsplit(made["report"])
+    service.client.get(f"{link.path}?{link.query}")
+    service.client.get("/no/such/path")
+    samples = _samples(service)
+    counted = {dict(labels)["route"] for name, labels in samples if name == "canary_analyzer_http_requests_total"}
+    assert {"/api/v1/analysis", "/reports/{judgment_id}", "unmatched"} <= counted
+    assert not any(made["id"] in route for route in counted)  # templates, never paths
