@@ -17,6 +17,7 @@ from analyzer.service.analysis import BadArgumentError, StoreUnavailableError
 from analyzer.service.promotion import ForbiddenError, NotFoundError, PromotionError
 
 PROBLEM_JSON = "application/problem+json"
+MAX_ERRORS = 20  # validation errors named in one answer
 
 
 _CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]+@")
@@ -51,11 +52,14 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"field": _field(tuple(e["loc"])), "message": str(e["msg"]).removeprefix("Value error, ")}
-            for e in error.errors()
+        found = error.errors()
+        errors = [  # the first few: a large bad body must not become a larger answer
+            {"field": _field(tuple(e["loc"])), "message": str(e["msg"]).removeprefix("Value error, ")[:300]}
+            for e in found[:MAX_ERRORS]
         ]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        if len(found) > MAX_ERRORS:
+            detail += f"; and {len(found) - MAX_ERRORS} more"
         return problem(422, "Invalid request", detail, errors=errors)
 
     @app.exception_handler(BadArgumentError)

@@ -125,8 +125,8 @@ async def healthz() -> dict[str, str]:
 
 
 @ops.get("/readyz", tags=["operations"], responses={503: {"description": "Prometheus or the database is down"}})
-def readyz(analyzer: AnalyzerDep) -> Response:
-    """Readiness: Prometheus and the database both answer."""
+def readyz(request: Request, analyzer: AnalyzerDep) -> Response:
+    """Readiness: Prometheus and the database both answer; ``auth`` says whether tokens are required."""
     failures = []
     try:
         analyzer.source.ping()
@@ -136,9 +136,10 @@ def readyz(analyzer: AnalyzerDep) -> Response:
         analyzer.database.ping()
     except SQLAlchemyError as error:
         failures.append(str(StoreUnavailableError.of(error)))
+    auth = "insecure-no-auth" if request.app.state.insecure else "tokens"
     if failures:
-        return problem(503, "Not ready", "; ".join(failures))
-    return JSONResponse({"status": "ready", "prometheus": "ok", "database": "ok"})
+        return problem(503, "Not ready", "; ".join(failures), auth=auth)
+    return JSONResponse({"status": "ready", "prometheus": "ok", "database": "ok", "auth": auth})
 
 
 @ops.get("/metrics", tags=["operations"], response_class=PlainTextResponse)

@@ -155,3 +155,22 @@ def test_no_answer_echoes_the_credentials_of_the_prometheus_url(tmp_path):
         looked = client.get("/api/v1/analysis", params=args, headers=_auth(STATIC))
     for answer in (ready, looked):
         assert answer.status_code == 503 and "s3cret-pass" not in answer.text and "scraper" not in answer.text
+
+
+def test_readyz_says_whether_tokens_are_required(closed, tmp_path, backfilled):
+    client, _, _ = closed
+    assert client.get("/readyz").json()["auth"] == "tokens"
+    (tmp_path / "open").mkdir()
+    app, _ = make_app(settings_for(backfilled.url, tmp_path / "open"), Clock(1_800_000_000))  # insecure, as tests
+    with TestClient(app) as open_client:
+        assert open_client.get("/readyz").json()["auth"] == "insecure-no-auth"
+
+
+def test_a_body_full_of_errors_gets_a_bounded_answer(closed):
+    client, tokens, _ = closed
+    artifacts = [{"name": "BAD NAME", "image": "x", "extra": 1}] * 40  # 80 errors
+    source = {f"k{i}": i for i in range(5000)}  # 5000 more: not strings
+    answer = client.post("/api/v1/candidates", json={"artifacts": artifacts, "source": source},
+                         headers=_auth(tokens["operator"]))
+    body = _problem(answer, 422)
+    assert len(body["errors"]) == 20 and "more" in body["detail"] and len(answer.content) < 10_000

@@ -14,7 +14,8 @@ from tests.support.service import Clock, make_app
 
 def test_healthz_readyz_and_openapi(service):
     assert service.client.get("/healthz").json() == {"status": "ok"}
-    assert service.client.get("/readyz").json() == {"status": "ready", "prometheus": "ok", "database": "ok"}
+    assert service.client.get("/readyz").json() == {"status": "ready", "prometheus": "ok", "database": "ok",
+                                                   "auth": "insecure-no-auth"}  # as the test services run
     spec = service.client.get("/openapi.json").json()
     assert {"/api/v1/analysis", "/api/v1/judgments", "/api/v1/judgments/{judgment_id}"} <= set(spec["paths"])
     assert service.client.get("/docs").status_code == 200
