@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
+from pydantic_settings.exceptions import SettingsError
 
 from analyzer.errors import InputError, describe
 
@@ -124,3 +125,5 @@ def load_settings(config_file: Path | None = None, **overrides: object) -> Setti
         return _FromFile(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:
         raise InputError(describe(error, f"settings ({path or 'environment'})")) from None
+    except SettingsError as error:  # a value that is not JSON (CANARY_ANALYZER_API_TOKENS=abc): exit 4, named
+        raise InputError(f"settings: {error} (a list or mapping is JSON, e.g. '[\"t1\"]')") from None
