@@ -97,7 +97,7 @@ def gate_command(
     on_fail: Annotated[OnFailChoice, typer.Option(help="what to do on fail")] = "abort",
     on_inconclusive: Annotated[OnInconclusiveChoice, typer.Option(help="what to do at the timeout")] = "pause",
     output: Annotated[
-        Report, typer.Option("--output", "-o", help="table, wide, json, yaml, markdown or junit")
+        Report, typer.Option("--output", "-o", help="table, wide, json, yaml, markdown, junit or html")
     ] = Report.TABLE,
     output_file: OutputFile = None,
     config: Config = None,
@@ -164,6 +164,10 @@ def gate_command(
         write(markdown, output_file)
     elif output is Report.JUNIT:
         write(_junit(plan, outcome, time.monotonic() - started), output_file)
+    elif output is Report.HTML and outcome.judgment is not None:  # the last look's page; its plots: judgments show
+        from analyzer.report.html import render_html
+
+        write(render_html(outcome.judgment), output_file)
     else:
         write(dump(_record(plan, outcome), output.value), output_file)
     raise typer.Exit(EXIT[outcome.verdict])
