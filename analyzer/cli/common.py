@@ -123,19 +123,19 @@ def show(renderable: RenderableType, output_file: Path | None = None) -> None:
     write(text.file.getvalue(), output_file)  # type: ignore[attr-defined]
 
 
-_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
 def parse_duration(text: str) -> float:
-    """'90s', '5m', '1h', '1h30m' or plain seconds -> seconds; a BadParameter names the value otherwise."""
+    """'90s', '5m', '1h', '1h30m', '30d' or plain seconds -> seconds; a BadParameter names the value otherwise."""
     import re
 
     cleaned = text.strip().lower()
     if re.fullmatch(r"\d+(\.\d+)?", cleaned):
         return float(cleaned)
-    parts = re.findall(r"(\d+(?:\.\d+)?)([smh])", cleaned)
+    parts = re.findall(r"(\d+(?:\.\d+)?)([smhd])", cleaned)
     if not parts or "".join(a + b for a, b in parts) != cleaned:
-        raise typer.BadParameter(f"{text!r} is not a duration such as 30s, 5m, 1h or 1h30m")
+        raise typer.BadParameter(f"{text!r} is not a duration such as 30s, 5m, 1h, 1h30m or 30d")
     return sum(float(amount) * _UNITS[unit] for amount, unit in parts)
 
 

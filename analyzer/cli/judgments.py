@@ -103,3 +103,24 @@ def show_command(
     else:
         write(report_text(judgment, output, f"canary-judgment {record.key.namespace}/{record.key.rollout}"),
               output_file)
+
+
+@judgments_app.command("prune")
+def prune_command(
+    older_than: Annotated[str, typer.Option(help="delete judgments older than this, e.g. 30d, 12h")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="count only; delete nothing")] = False,
+) -> None:
+    """Delete old judgments, keeping those promotion evidence references (run it from a CronJob)."""
+    from datetime import UTC, datetime, timedelta
+
+    from analyzer.cli.common import err, parse_duration
+    from analyzer.service.retention import prune_judgments
+
+    seconds = parse_duration(older_than)
+    _, analyzer = connected(read_only=True)
+    before = datetime.now(UTC) - timedelta(seconds=seconds)
+    pruned = run(lambda: prune_judgments(analyzer.database, before, dry_run))
+    print(pruned.deleted)
+    verb = "would delete" if dry_run else "deleted"
+    err.print(f"{verb} {pruned.deleted} judgments older than {older_than}; kept {pruned.kept_as_evidence} that "
+              "promotion evidence references", highlight=False)
