@@ -10,6 +10,9 @@ from typer.testing import CliRunner
 
 from analyzer.cli import app
 from analyzer.promotion.audit import chain_hash
+from analyzer.promotion.stages import load_pipeline
+from analyzer.service import promotion as flow
+from analyzer.store import Database
 
 runner = CliRunner()
 IMAGE = "registry.example.com/shop/checkout@sha256:" + "c" * 64
@@ -76,10 +79,12 @@ def _rewrite(db, edit_seq: int) -> None:
 def test_audit_verify_against_a_checkpoint_detects_truncation_and_rewrites(tmp_path):
     env = _env(tmp_path)
     db = tmp_path / "ledger.db"
+    database = Database(env["CANARY_ANALYZER_DATABASE_URL"])
+    database.migrate()
+    p = flow.Promotions(database, load_pipeline(None))
     for i in range(60):  # 60 candidates: 60 audit events
-        digest = f"{i:064x}"
-        assert runner.invoke(app, ["release", "register", "--image", f"c=r.example/x@sha256:{digest}"],
-                             env=env).exit_code == 0
+        flow.register(p, [{"name": "c", "image": f"r.example/x@sha256:{i:064x}"}], "ci")
+    database.dispose()
     made = runner.invoke(app, ["audit", "checkpoint"], env=env)
     assert made.exit_code == 0, made.output
     anchor = tmp_path / "checkpoint.json"
