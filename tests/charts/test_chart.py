@@ -40,6 +40,7 @@ MATRIX = {
         "--set", "networkPolicy.enabled=true", "--set", "database.type=postgresql",
         "--set", "database.postgresql.existingSecret=ledger", "--set", "replicaCount=2",
     ],
+    "postgresql-defaults": ["--set", "database.type=postgresql", "--set", "database.postgresql.existingSecret=ledger"],
     "existing-secret": [
         "--set", "auth.existingSecret=tokens", "--set", "database.type=postgresql",
         "--set", "database.postgresql.existingSecret=ledger",
@@ -190,6 +191,32 @@ def test_shapes_per_case(rendered):
     assert {"ServiceMonitor", "Ingress"} <= set(everything)
     profiles = next(c for c in everything["ConfigMap"] if c["metadata"]["name"].endswith("-profiles"))
     assert yaml.safe_load(profiles["data"]["grpc.yaml"])["name"] == "grpc"
+
+
+def test_postgresql_by_default_survives_a_rolling_upgrade_and_a_node_drain(rendered):
+    """Two pods, a new one ready before an old one stops, at most one evicted, on different nodes if possible."""
+    ha = _kinds(rendered["postgresql-defaults"])
+    spec = ha["Deployment"][0]["spec"]
+    assert spec["replicas"] == 2
+    assert spec["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
+    assert ha["PodDisruptionBudget"][0]["spec"]["maxUnavailable"] == 1
+    spread = spec["template"]["spec"]["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert spread[0]["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    sqlite = _kinds(rendered["defaults"])["Deployment"][0]["spec"]
+    assert sqlite["strategy"] == {"type": "Recreate"} and "affinity" not in sqlite["template"]["spec"]
+
+
+def test_the_look_deadline_and_window_gap_reach_the_settings(rendered):
+    config = yaml.safe_load(_kinds(rendered["defaults"])["ConfigMap"][0]["data"]["config.yaml"])
+    assert config["look_deadline_seconds"] == 8 and config["window_gap_steps"] == 5
+
+
+def test_the_step_template_passes_the_step_and_the_background_does_not(rendered):
+    step, background = _kinds(rendered["templates-and-everything"])["ClusterAnalysisTemplate"]
+    assert step["spec"]["metrics"][0]["provider"]["web"]["url"].endswith("&step={{args.step}}")
+    assert {"name": "step", "value": ""} in step["spec"]["args"]
+    assert "step" not in background["spec"]["metrics"][0]["provider"]["web"]["url"]
+    assert {m["consecutiveErrorLimit"] for t in (step, background) for m in t["spec"]["metrics"]} == {12}
 
 
 def test_notes_tell_how_to_reference_the_templates(helm, tmp_path):

@@ -92,3 +92,14 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
       key: report-notification-key
 {{- end }}
 {{- end -}}
+
+{{/* Pods: replicaCount, else 2 on PostgreSQL (no gap in a rolling upgrade or a drain) and 1 on SQLite. */}}
+{{- define "ca.replicas" -}}
+{{- if .Values.replicaCount -}}
+{{- .Values.replicaCount -}}
+{{- else if eq .Values.database.type "postgresql" -}}
+2
+{{- else -}}
+1
+{{- end -}}
+{{- end -}}
