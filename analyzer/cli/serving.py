@@ -31,6 +31,7 @@ def serve_command(
 
     Without a token (``api_tokens`` or ``token create``) it refuses to start (exit 4): nothing is open by default."""
     import uvicorn
+    from sqlalchemy.exc import SQLAlchemyError
 
     from analyzer.errors import InputError
     from analyzer.server.auth import refuse_open
@@ -53,6 +54,8 @@ def serve_command(
             err.print("[bold red]insecure_no_auth: requests without a token are served[/]")
     except InputError as error:
         raise fail(str(error)) from None
+    except SQLAlchemyError as error:  # the token check could not read the ledger
+        raise fail(f"database: {type(error).__name__}: {str(error).splitlines()[0]}") from None
     uvicorn.run(
         "analyzer.server.asgi:app",
         factory=True,
