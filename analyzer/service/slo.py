@@ -4,7 +4,8 @@ For a stage with a Rollout target, the pod-template hashes come from the newest 
 for that Rollout (stable = what serves the stage). Over the last ``window`` seconds the stage's query
 profile gives the stable arm's error rate (events / requests) and p95 (``histogram_quantile`` on
 the pooled buckets), compared with the runbook defaults: error rate < 5 % (warning 3 %), p95 <
-250 ms (warning 200 ms).
+250 ms (warning 200 ms). A metric whose data the source cannot vouch for (missing on an arm, partial,
+stale) gives no reading: the status is unknown, with the reason.
 """
 
 from __future__ import annotations
@@ -57,19 +58,24 @@ def stage_slo(stage: Stage, analyzer: Analyzer) -> dict[str, Any]:
     window = Window(start=align_down(now - WINDOW_SECONDS, step), end=align_down(now, step), step=step)
     target = Target(namespace=ns, rollout=name, canary=key.canary_hash, stable=key.stable_hash)
     try:
-        measurement = analyzer.source.fetch(profile, target, window).measurement
+        fetched = analyzer.source.fetch(profile, target, window)
     except SourceUnavailableError as error:
         return {**entry, "status": "error", "reason": str(error)}
     values: dict[str, float | None] = {"error_rate": None, "p95_seconds": None}
-    for data in measurement.metrics.values():
+    for name, data in fetched.measurement.metrics.items():
+        if name in fetched.unavailable:  # missing on an arm, partial or stale: no reading, not a zero
+            continue
         if isinstance(data, RatioMetric) and sum(data.stable.total) > 0:
             values["error_rate"] = sum(data.stable.events) / sum(data.stable.total)
         if isinstance(data, HistogramMetric):
             pooled = np.asarray(data.stable, dtype=float).sum(axis=0)
             if pooled[-1] > 0:
                 values["p95_seconds"] = histogram_quantile(0.95, data.le, list(pooled))
-    return {**entry, "status": _grade(values), "rollout": f"{ns}/{name}", "pod_template_hash": key.stable_hash,
-            "window_seconds": WINDOW_SECONDS, **values}
+    reading = {**entry, "status": _grade(values), "rollout": f"{ns}/{name}", "pod_template_hash": key.stable_hash,
+               "window_seconds": WINDOW_SECONDS, **values}
+    if fetched.unavailable:
+        reading["reason"] = "; ".join(f"{metric}: {why}" for metric, why in fetched.unavailable.items())
+    return reading
 
 
 def stage_slos(pipeline: Pipeline, analyzer: Analyzer) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ import json
 from analyzer.service.analysis import analyse
 from analyzer.settings import Settings
 from analyzer.sources.queries import Target
-from tests.conftest import STEP
+from tests.conftest import STEP, STEPS
 from tests.support.service import Clock, make_analyzer
 
 
@@ -95,3 +95,7 @@ def test_stage_slo_reads_the_stable_pods_from_prometheus(backfilled, tmp_path):
     assert reading["pod_template_hash"] == backfilled.deployments["errors"].stable_hash
     assert 0.005 < reading["error_rate"] < 0.02 and 0.1 < reading["p95_seconds"] < 0.3
     assert reading["status"] in {"ok", "warning"}
+    analyzer.clock = Clock(backfilled.start + (STEPS + 5) * STEP + 5)  # 5 of the 10 minutes read have data
+    stale = stage_slo(stage, analyzer)
+    assert stale["status"] == "unknown" and stale["error_rate"] is None and stale["p95_seconds"] is None
+    assert "stale" in stale["reason"]
