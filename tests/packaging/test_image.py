@@ -50,7 +50,8 @@ def test_serve_from_the_installed_wheel_writes_only_to_its_data_directory(instal
     port = free_port()
     env = {"PATH": str(installed), "HOME": str(data), "PYTHONDONTWRITEBYTECODE": "1",
            "CANARY_ANALYZER_DATABASE_URL": f"sqlite:///{data / 'canary-analyzer.db'}",
-           "CANARY_ANALYZER_PROMETHEUS_URL": "http://127.0.0.1:9"}
+           "CANARY_ANALYZER_PROMETHEUS_URL": "http://127.0.0.1:9",
+           "CANARY_ANALYZER_API_TOKENS": '["a-token-for-the-image-test"]'}  # nothing is open by default
     before = set(os.listdir(tmp_path))
     process = subprocess.Popen([str(installed / "canary-analyzer"), "serve", "--host", "127.0.0.1", "--port",
                                 str(port)], cwd=data, env=env, stderr=subprocess.PIPE, text=True)
@@ -59,7 +60,9 @@ def test_serve_from_the_installed_wheel_writes_only_to_its_data_directory(instal
         ready = httpx.get(f"http://127.0.0.1:{port}/readyz")
         assert ready.status_code == 503 and "Prometheus" in ready.json()["detail"]  # but the database is fine
         assert "database" not in ready.json()["detail"]
-        assert httpx.get(f"http://127.0.0.1:{port}/api/v1/judgments").json()["items"] == []
+        auth = {"Authorization": "Bearer a-token-for-the-image-test"}
+        assert httpx.get(f"http://127.0.0.1:{port}/api/v1/judgments").status_code == 401
+        assert httpx.get(f"http://127.0.0.1:{port}/api/v1/judgments", headers=auth).json()["items"] == []
     finally:
         process.terminate()
         process.wait(timeout=10)
