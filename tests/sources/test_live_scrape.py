@@ -60,7 +60,8 @@ def test_live_scraped_regression_fails_through_the_http_api(tmp_path):
     try:
         with prometheus(tmp_path / "prom", scrape_configs=scrape, scrape_interval="1s") as url:
             settings = Settings(
-                prometheus_url=url, database_url=f"sqlite:///{tmp_path / 'ledger.db'}", profiles_dir=profiles
+                prometheus_url=url, database_url=f"sqlite:///{tmp_path / 'ledger.db'}", profiles_dir=profiles,
+                insecure_no_auth=True,  # a test service: what it judges is the point here, not who asks
             )
             app, _ = make_app(settings, Clock(0))
             app.state.analyzer.clock = time.time
