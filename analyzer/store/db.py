@@ -32,6 +32,18 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+#: A stalled or vanished PostgreSQL must fail a look well inside its 8 s deadline: connect, each
+#: statement and each lock wait are bounded, and TCP keepalives notice a dead peer in about 9 s.
+POSTGRESQL_CONNECT_ARGS: dict[str, Any] = {
+    "connect_timeout": 3,
+    "options": "-c statement_timeout=3000 -c lock_timeout=2000 -c idle_in_transaction_session_timeout=30000",
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 2,
+}
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -50,7 +62,7 @@ class Database:
         if self.is_sqlite:
             options["connect_args"] = {"check_same_thread": False, "timeout": 5}
         else:
-            options.update(pool_size=10, max_overflow=20, connect_args={"connect_timeout": 3})
+            options.update(pool_size=10, max_overflow=20, connect_args=POSTGRESQL_CONNECT_ARGS)
         self.engine: Engine = create_engine(self.url, **options)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
