@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from pydantic_settings.exceptions import SettingsError
 
 from analyzer.errors import InputError, describe
+from analyzer.sources.datasources import Datasource
 
 #: Argo Rollouts' web provider gives up after 10 s by default; a look's deadline ends well before.
 ARGO_WEB_TIMEOUT_SECONDS = 10.0
@@ -32,6 +33,9 @@ class Settings(BaseSettings):
     prometheus_ca_file: Path | None = Field(default=None, description="CA bundle for an https Prometheus URL")
     prometheus_timeout_seconds: float = Field(default=2.0, gt=0, description="per connect or read of an attempt")
     prometheus_retries: int = Field(default=2, ge=0, le=5, description="retries on connection errors and 5xx")
+    datasources: dict[str, Datasource] = Field(
+        default_factory=dict, description="named query APIs that profiles send to (datasource: NAME)"
+    )
     look_deadline_seconds: float = Field(
         default=8.0,
         gt=0,

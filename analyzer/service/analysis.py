@@ -35,6 +35,7 @@ from analyzer.service.reports import keep_measurement
 from analyzer.service.windows import canary_requests, idle_tail, pass_from, restart_step
 from analyzer.settings import Settings
 from analyzer.sources.assemble import Fetched
+from analyzer.sources.datasources import Sources, check_datasources
 from analyzer.sources.promapi import Deadline, PrometheusError
 from analyzer.sources.prometheus import PrometheusSource, Window, align_down
 from analyzer.sources.queries import QueryProfile, Target
@@ -83,11 +84,11 @@ class StoreUnavailableError(Exception):
 
 @dataclass
 class Analyzer:
-    """What a look needs: settings, query profiles, Prometheus, the store and a clock."""
+    """What a look needs: settings, query profiles, their datasources, the store and a clock."""
 
     settings: Settings
     profiles: dict[str, QueryProfile]
-    source: PrometheusSource
+    source: Sources
     database: Database
     clock: Callable[[], float] = field(default=time.time)
 
@@ -101,20 +102,23 @@ class Analyzer:
 
 def check_settings(settings: Settings) -> None:
     """Raise :class:`InputError` now for what would otherwise fail inside a server worker."""
-    query_profiles(settings.profiles_dir)
+    check_datasources(query_profiles(settings.profiles_dir), settings.datasources)
     normalise_url(settings.database_url)
     load_pipeline(settings.stages_file)
 
 
-def prometheus_source(settings: Settings) -> PrometheusSource:
-    """The Prometheus client the settings describe (URL, headers, timeout, bounded retries)."""
-    return PrometheusSource(
+def prometheus_source(settings: Settings) -> Sources:
+    """The datasource clients the settings describe (URL, headers, auth, timeout, bounded retries): the
+    global ``prometheus_*`` settings as the default, and one per entry of ``datasources``."""
+    default = PrometheusSource(
         settings.prometheus_url,
         headers=settings.prometheus_headers,
         timeout_seconds=settings.prometheus_timeout_seconds,
         retries=settings.prometheus_retries,
         ca_file=str(settings.prometheus_ca_file) if settings.prometheus_ca_file else None,
     )
+    timeout, retries = settings.prometheus_timeout_seconds, settings.prometheus_retries
+    return Sources.build(default, settings.datasources, timeout, retries)
 
 
 def connect(settings: Settings) -> Analyzer:
@@ -122,6 +126,7 @@ def connect(settings: Settings) -> Analyzer:
     database = Database(settings.database_url)
     database.migrate()
     profiles = query_profiles(settings.profiles_dir)
+    check_datasources(profiles, settings.datasources)
     return Analyzer(settings=settings, profiles=profiles, source=prometheus_source(settings), database=database)
 
 

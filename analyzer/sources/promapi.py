@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 import numpy as np
 import requests
+import requests.auth
 import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
@@ -151,9 +152,11 @@ class PrometheusApi:
         retries: int = 2,
         backoff_seconds: float = 0.1,
         ca_file: str | None = None,
+        auth: requests.auth.AuthBase | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         session = requests.Session()
+        session.auth = auth  # sets Authorization on each request, reading a rotated secret (sources.datasources)
         # Not reading proxy, netrc and CA variables from the environment on every request saves a third
         # of a query's client CPU; a private CA is given explicitly instead.
         session.trust_env = False

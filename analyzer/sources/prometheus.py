@@ -11,6 +11,7 @@ queries by pod) and names the metrics whose data cannot be judged (missing, part
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -77,10 +78,19 @@ class PrometheusSource(PrometheusApi):
         return [on_grid(raw, window) for raw in matrix.series], matrix.warnings
 
     def ping(self) -> None:
-        """Raise :class:`~analyzer.errors.SourceUnavailableError` unless Prometheus answers its readiness endpoint."""
-        status, _ = self.get("/-/ready", {}, Deadline(self._timeout))
+        """Raise :class:`~analyzer.errors.SourceUnavailableError` unless the query API answers a query.
+
+        The query API itself, not Prometheus' ``/-/ready``, which a Mimir or Thanos query frontend under a
+        path prefix (``…/prometheus``) does not serve, and which passes no credentials or tenant check."""
+        status, body = self.get("/api/v1/query", {"query": "vector(1)"}, Deadline(self._timeout))
         if status != 200:
             raise PrometheusError("error", f"Prometheus at {self.url} is not ready (HTTP {status})")
+        try:
+            answer = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise malformed(self.url, "the readiness query's answer is not JSON") from None
+        if not isinstance(answer, dict) or answer.get("status") != "success":
+            raise malformed(self.url, "the readiness query did not succeed")
 
     def first_data(
         self, profile: QueryProfile, target: Target, since: float, until: float, deadline: Deadline | None = None

@@ -118,6 +118,9 @@ class QueryProfile(BaseModel):
         pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$",
         description="the label naming a pod; every query groups by it (sum by (pod)) and the judge gets per-pod data",
     )
+    datasource: ProfileName | None = Field(
+        default=None, description="an entry of the datasources setting; none: the global prometheus_* settings"
+    )
     metrics: dict[str, MetricQueries] = Field(min_length=1)
     policy: Policy = Field(default_factory=Policy)
 
