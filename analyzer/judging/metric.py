@@ -255,8 +255,12 @@ def decide(prepared: Prepared, policy: Policy, step_seconds: float, budget: Budg
             f" with confidence since look {at + 1}, while stable's is within it"
         )
         return _result(prepared, Verdict.FAIL, reason, fail_step=at, **common)
-    unmet = _guards(recent_counts, policy, step_seconds)
-    shown = all(t.evidence.log_e_pass >= log_pass for t in recent)
+    if pass_from >= prepared.counts.steps > 0 and prepared.pass_from > 0:
+        # The current analysis step began at or after the last step: nothing of it to pass on yet.
+        unmet, shown = ["no complete step since this analysis step began"], False
+    else:
+        unmet = _guards(recent_counts, policy, step_seconds)
+        shown = all(t.evidence.log_e_pass >= log_pass for t in recent)
     if shown and not unmet:
         reason = (
             f"no worse than stable: {prepared.unit} {rates}, ratio {fmt_ratio(est.ratio)},"

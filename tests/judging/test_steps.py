@@ -35,3 +35,12 @@ def test_a_regression_that_starts_in_the_second_step_fails_there_and_never_passe
 def test_no_step_start_is_the_whole_window():
     m = simulate(Scenario(rps=100.0, canary_share=0.1, steps=20, buckets=FINE_BUCKETS), 3)
     assert judge(m, POLICY, pass_from_step=None) == judge(m, POLICY, pass_from_step=0) == analyzer.judge(m)
+
+
+def test_a_step_that_began_at_the_last_step_has_nothing_to_pass_on():
+    m = simulate(Scenario(rps=200.0, canary_share=0.2, steps=20, buckets=FINE_BUCKETS), 4)
+    assert judge(m, POLICY).verdict is Verdict.PASS
+    for start in (20, 25):
+        result = judge(m, POLICY, pass_from_step=start)
+        assert result.verdict is Verdict.INCONCLUSIVE
+        assert any("no complete step since this analysis step began" in r for r in result.reasons)
