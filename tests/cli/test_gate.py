@@ -33,6 +33,8 @@ def _gate(k8s, backfilled, tmp_path, scenario, *args, prometheus=None, env=None)
         "CANARY_ANALYZER_PROMETHEUS_URL": prometheus or backfilled.url,
         "CANARY_ANALYZER_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.db'}",
         "CANARY_ANALYZER_LOOKBACK_SECONDS": "43200",
+        # The backfilled canaries served hours ago, then idled: no new window for a canary gone quiet.
+        "CANARY_ANALYZER_WINDOW_GAP_STEPS": "1440",
         "CANARY_ANALYZER_PROMETHEUS_TIMEOUT_SECONDS": "1",
         **(env or {}),
     }

@@ -25,6 +25,7 @@ def test_serve_answers_argo_and_logs_json(backfilled, tmp_path):
     config = tmp_path / "config.yaml"
     config.write_text(
         f"prometheus_url: {backfilled.url}\ndatabase_url: sqlite:///{tmp_path / 'ledger.db'}\nlookback_seconds: 43200\n"
+        "window_gap_steps: 1440\n"  # the backfilled canary served hours ago, then idled: no new window
     )
     env = {**os.environ, "CANARY_ANALYZER_API_TOKENS": '["t0ken"]'}
     process = subprocess.Popen(
