@@ -13,21 +13,27 @@ class Base(DeclarativeBase):
     pass
 
 
-class AnalysisWindow(Base):
+class _WindowKeyColumns:
+    """The key of an analysis window (namespace, Rollout, profile, both arms' hashes): the primary key
+    of every per-window table, declared once (and first, as the tables were written)."""
+
+    namespace: Mapped[str] = mapped_column(String(63), primary_key=True, sort_order=-1)
+    rollout: Mapped[str] = mapped_column(String(253), primary_key=True, sort_order=-1)
+    profile: Mapped[str] = mapped_column(String(63), primary_key=True, sort_order=-1)
+    canary_hash: Mapped[str] = mapped_column(String(63), primary_key=True, sort_order=-1)
+    stable_hash: Mapped[str] = mapped_column(String(63), primary_key=True, sort_order=-1)
+
+
+class AnalysisWindow(_WindowKeyColumns, Base):
     """The recorded start of a canary's analysis window: every look and every replica uses it."""
 
     __tablename__ = "analysis_windows"
 
-    namespace: Mapped[str] = mapped_column(String(63), primary_key=True)
-    rollout: Mapped[str] = mapped_column(String(253), primary_key=True)
-    profile: Mapped[str] = mapped_column(String(63), primary_key=True)
-    canary_hash: Mapped[str] = mapped_column(String(63), primary_key=True)
-    stable_hash: Mapped[str] = mapped_column(String(63), primary_key=True)
     start: Mapped[int] = mapped_column(Integer, comment="epoch seconds; step 1 covers (start, start + step]")
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-class AnalysisStepRow(Base):
+class AnalysisStepRow(_WindowKeyColumns, Base):
     """When a Rollout step's analysis began in a window: the first look that named that step index.
 
     Pass evidence comes only from the steps since, so that the analysis after a ``setWeight`` judges
@@ -36,11 +42,6 @@ class AnalysisStepRow(Base):
 
     __tablename__ = "analysis_steps"
 
-    namespace: Mapped[str] = mapped_column(String(63), primary_key=True)
-    rollout: Mapped[str] = mapped_column(String(253), primary_key=True)
-    profile: Mapped[str] = mapped_column(String(63), primary_key=True)
-    canary_hash: Mapped[str] = mapped_column(String(63), primary_key=True)
-    stable_hash: Mapped[str] = mapped_column(String(63), primary_key=True)
     window_start: Mapped[int] = mapped_column(Integer, primary_key=True, comment="epoch seconds")
     step_index: Mapped[int] = mapped_column(Integer, primary_key=True, comment="the Rollout's currentStepIndex")
     first_look: Mapped[int] = mapped_column(Integer, comment="epoch seconds of the step's first look")
@@ -74,7 +75,7 @@ class JudgmentRow(Base):
     )
 
 
-class WindowMeasurementRow(Base):
+class WindowMeasurementRow(_WindowKeyColumns, Base):
     """The latest measurement of one analysis window (per-step counts, per pod when the data has pods).
 
     One row per window, replaced at each look by the longer measurement: a judgment of that window
@@ -84,11 +85,6 @@ class WindowMeasurementRow(Base):
 
     __tablename__ = "window_measurements"
 
-    namespace: Mapped[str] = mapped_column(String(63), primary_key=True)
-    rollout: Mapped[str] = mapped_column(String(253), primary_key=True)
-    profile: Mapped[str] = mapped_column(String(63), primary_key=True)
-    canary_hash: Mapped[str] = mapped_column(String(63), primary_key=True)
-    stable_hash: Mapped[str] = mapped_column(String(63), primary_key=True)
     window_start: Mapped[int] = mapped_column(Integer, primary_key=True, comment="epoch seconds")
     steps: Mapped[int] = mapped_column(Integer, comment="steps held; only a longer measurement replaces it")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
