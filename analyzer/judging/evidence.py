@@ -94,8 +94,7 @@ def step_dispersion(counts: StepCounts) -> FloatArray:
     c, s = counts.canary_pods, counts.stable_pods
     if c is None or s is None or max(c.total.shape[0], s.total.shape[0]) < 2 or counts.steps < 2:
         return phi
-    both = PodSeries(np.vstack([c.events, s.events]), np.vstack([c.total, s.total]))
-    kappa = pod_minute_kappa(both.events, both.total)
+    kappa = pod_minute_kappa(np.vstack([c.events, s.events]), np.vstack([c.total, s.total]))
     from_pods = pod_ratio_dispersion((c.events, c.total), (s.events, s.total), kappa)
     from_pods[0] = phi[0]
     return from_pods

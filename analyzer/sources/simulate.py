@@ -12,8 +12,8 @@ Two worlds, chosen by :class:`Scenario`:
   differ (a persistent error-rate factor exp(u) and latency factor exp(v) per pod, u, v normal),
   uneven load balancing, per-pod-minute burstiness (gamma factors with a given cv), a canary cold
   start, a common-mode error spike of a few seconds, and Prometheus itself: 15 s scrapes at each
-  pod's own phase, ``increase()`` extrapolated per series (:func:`promql_increase`), lazily created
-  5xx series, and HA-pair deduplication. The measurement then carries ``pods``. Counts become
+  pod's own phase, ``increase()`` extrapolated per series (:mod:`analyzer.sources.increase`),
+  lazily created 5xx series, and HA-pair deduplication. The measurement then carries ``pods``. Counts become
   fractional and young 5xx series lose their first errors; buckets stay cumulative, as all series of
   one target share their scrape times — only series deduplicated from two replicas dip (and events
   pass total at ~100 % errors).
@@ -34,6 +34,7 @@ import numpy as np
 from scipy import special
 
 from analyzer.model import Measurement
+from analyzer.sources.increase import promql_increase
 
 #: Prometheus client libraries' DefBuckets.
 DEFAULT_BUCKETS: tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -234,38 +235,6 @@ def _arm_level(scenario: Scenario, rng: np.random.Generator) -> tuple[dict[str, 
             arms[arm]["buckets"].append(_buckets(latencies, bounds))
     ratio = {"kind": "ratio", **{a: {"total": v["total"], "events": v["events"]} for a, v in arms.items()}}
     return ratio, {"kind": "histogram", "le": [*scenario.buckets, "+Inf"], **{a: v["buckets"] for a, v in arms.items()}}
-
-
-def promql_increase(
-    times: np.ndarray, values: np.ndarray, exists: np.ndarray, start: np.ndarray | float, end: np.ndarray | float
-) -> np.ndarray:
-    """``increase(x[w])`` per counter series and window (start, end], as Prometheus computes it.
-
-    The last axis holds one window's samples in time order; ``exists`` is False where a series had
-    not been created yet (absent samples come first). Like ``extrapolatedRate`` in
-    promql/functions.go: the raw increase between the first and last sample is extrapolated towards
-    each window edge — all the way when the sample is within 1.1 average sample intervals of it,
-    else by half an interval — and towards the start no further than where the counter would reach
-    zero. Fewer than two samples give no result (0 here: the series drops out of ``sum``). Counters
-    never reset in the simulator, so reset handling is left out.
-    """
-    present = exists.sum(axis=-1)
-    first_index = np.minimum(exists.shape[-1] - present, exists.shape[-1] - 1)[..., None]
-    first = np.take_along_axis(values, first_index, -1)[..., 0]
-    first_t = np.take_along_axis(times, first_index, -1)[..., 0]
-    result = values[..., -1] - first
-    sampled = times[..., -1] - first_t
-    with np.errstate(divide="ignore", invalid="ignore"):
-        average = sampled / (present - 1)
-        to_start = first_t - start
-        to_start = np.where(to_start >= 1.1 * average, average / 2, to_start)
-        to_zero = np.where((result > 0) & (first >= 0), sampled * first / result, to_start)
-        to_start = np.minimum(to_start, to_zero)
-        to_end = end - times[..., -1]
-        to_end = np.where(to_end >= 1.1 * average, average / 2, to_end)
-        increase = result * (sampled + to_start + to_end) / sampled
-    out: np.ndarray = np.where(present >= 2, increase, 0.0)
-    return out
 
 
 @dataclass(frozen=True)

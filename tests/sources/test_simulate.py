@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from analyzer.sources.simulate import BIMODAL, Latency, Scenario, promql_increase, simulate
+from analyzer.sources.increase import promql_increase
+from analyzer.sources.simulate import BIMODAL, Latency, Scenario, simulate
 
 
 @pytest.mark.parametrize(
