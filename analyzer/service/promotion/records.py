@@ -1,0 +1,110 @@
+"""What every promotion use case shares: the flow's handle, its refusals, and the row look-ups.
+
+Kept apart so that candidates, attempts, evidence, quarantine and evaluation import one small module
+instead of each other for the basics.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from analyzer.errors import InputError
+from analyzer.promotion.stages import Pipeline, Stage, load_pipeline
+from analyzer.rollouts import Kube
+from analyzer.service.analysis import Analyzer
+from analyzer.service.slo import stage_slo
+from analyzer.settings import Settings
+from analyzer.store.db import Database
+from analyzer.store.tables import AttemptRow, CandidateRow
+
+AWAITING_SECOND = "awaiting_second"  # a forced promotion before its second approver confirms it
+OPEN_STATES = ("queued", "running", AWAITING_SECOND)
+
+
+class PromotionError(InputError):
+    """A request the flow refuses (the message says why); nothing was written."""
+
+
+class NotFoundError(PromotionError):
+    pass
+
+
+class ForbiddenError(PromotionError):
+    """The caller may not do this (e.g. confirm their own forced promotion); nothing was written."""
+
+
+class StageBusyError(PromotionError):
+    """The stage runs another attempt and the caller asked not to queue."""
+
+
+@dataclass
+class Promotions:
+    """The ledger, the stages, and (optionally) the cluster whose Rollouts the stages drive.
+
+    Without ``kube``, or with ``dry_run``, promotions are recorded and planned but nothing in the
+    cluster is touched: the plan is stored as ``rollout`` evidence.
+    """
+
+    database: Database
+    pipeline: Pipeline
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    kube: Kube | None = None
+    dry_run: bool = False
+    slo_reader: Callable[[Stage], dict[str, Any]] | None = None  # the stage's SLOs from Prometheus
+    to_deploy: list[tuple[str, str]] = field(default_factory=list)  # (attempt, stage), filled inside transactions
+
+
+def promotions_for(settings: Settings, analyzer: Analyzer, dry_run: bool = False) -> Promotions:
+    """The flow as the settings configure it: stages, SLOs from Prometheus, the cluster when it drives Rollouts."""
+    kube = Kube(settings.kube_context, settings.kubeconfig) if settings.promotion_drive_rollouts else None
+    return Promotions(analyzer.database, load_pipeline(settings.stages_file), kube=kube, dry_run=dry_run,
+                      slo_reader=lambda stage: stage_slo(stage, analyzer))
+
+
+def find_candidate(session: Session, candidate_id: str) -> CandidateRow:
+    """The candidate with this id, or the only one whose id starts with it (8+ characters, escaped)."""
+    row = session.get(CandidateRow, candidate_id)
+    if row is None:
+        prefix = CandidateRow.id.startswith(candidate_id, autoescape=True)  # % and _ are not patterns
+        matches = session.scalars(select(CandidateRow).where(prefix)).all()
+        if len(matches) == 1 and len(candidate_id) >= 8:
+            return matches[0]
+        raise NotFoundError(f"no candidate {candidate_id!r}")
+    return row
+
+
+def find_attempt(session: Session, attempt_id: str) -> AttemptRow:
+    row = session.get(AttemptRow, attempt_id)
+    if row is None:
+        raise NotFoundError(f"no promotion attempt {attempt_id!r}")
+    return row
+
+
+def set_state(s: Session, candidate: CandidateRow, state: str) -> None:
+    """Compare-and-swap on the candidate's version: a concurrent change makes this transaction fail."""
+    done = s.execute(
+        update(CandidateRow)
+        .where(CandidateRow.id == candidate.id, CandidateRow.row_version == candidate.row_version)
+        .values(state=state, row_version=candidate.row_version + 1)
+    )
+    if done.rowcount != 1:  # type: ignore[attr-defined]
+        raise PromotionError(f"candidate {candidate.id[:12]} changed concurrently; retry")
+    s.refresh(candidate)
+
+
+def content_digest(payload: dict[str, Any]) -> str:
+    """SHA-256 of a payload's canonical JSON: evidence is stored once per content and checked by it."""
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; the ledger writes UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
