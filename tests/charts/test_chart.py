@@ -22,6 +22,7 @@ SECRETS = {
     "token": "t0ken-aaaaaaaaaaaaaaaaaaaa",
     "db": "postgresql://analyzer:s3cret-pw@db.internal:5432/canary",
     "header": "Bearer prom-s3cret",
+    "ds-header": "ds-h3ader-s3cret",
 }
 
 MATRIX = {
@@ -52,6 +53,22 @@ MATRIX = {
         "--set", "networkPolicy.enabled=true", "--set-json", 'reactor.gitopsMarkers=["example.com/from-git"]',
     ],
     "reactor-sqlite-cluster-wide": ["--set", "reactor.enabled=true", "--set", "rbac.clusterWide=true"],
+    "datasources-callers-retention": [
+        "--set", "networkPolicy.enabled=true", "--set", "retention.olderThan=7d",
+        "--set", "retention.schedule=0 4 * * *",
+        "--set-json", 'networkPolicy.apiCallers=[{"namespaceSelector": {"matchLabels": '
+        '{"kubernetes.io/metadata.name": "ci"}}}, {"ipBlock": {"cidr": "10.30.0.0/16"}}]',
+        "--set-json", 'networkPolicy.extraEgress=[{"to": [{"ipBlock": {"cidr": "203.0.113.0/24"}}], '
+        '"ports": [{"port": 443, "protocol": "TCP"}]}]',
+        "--set-json", 'datasources={"mimir": {"url": "https://mimir.example.com/prometheus", "tenant": "team-a", '
+        f'"headers": {{"X-Api-Key": "{SECRETS["ds-header"]}"}}, "basicAuth": {{"username": "reader", '
+        '"passwordSecret": {"name": "mimir-auth", "key": "password"}}, "caSecret": {"name": "mimir-ca", "key": '
+        '"ca.crt"}}, "thanos": {"url": "http://thanos.monitoring.svc:9090", "bearerTokenSecret": {"name": '
+        '"thanos-token", "key": "token"}}, "vendor": {"url": "https://metrics.vendor.example", "oauth2": '
+        '{"tokenUrl": "https://auth.vendor.example/token", "clientId": "canary", "clientSecretSecret": {"name": '
+        '"vendor-oauth", "key": "client-secret"}, "scopes": ["metrics.read"]}, "caConfigMap": {"name": '
+        '"vendor-ca", "key": "bundle.pem"}}}',
+    ],
     "observability": [
         "--set", "prometheusRule.enabled=true", "--set", "grafanaDashboard.enabled=true",
         "--set", "notifications.enabled=true", "--set", "notifications.key=n0tify-key",
@@ -120,10 +137,17 @@ def _kinds(docs: list[dict]) -> dict[str, list[dict]]:
     return out
 
 
+def _pods(docs: list[dict]) -> list[dict]:
+    """The pod specs of the Deployment and of the CronJobs' jobs."""
+    kinds = _kinds(docs)
+    return ([d["spec"]["template"]["spec"] for d in kinds["Deployment"]]
+            + [c["spec"]["jobTemplate"]["spec"]["template"]["spec"] for c in kinds.get("CronJob", [])])
+
+
 def test_every_container_runs_restricted(rendered):
     for case, docs in rendered.items():
-        for deployment in _kinds(docs)["Deployment"]:
-            pod = deployment["spec"]["template"]["spec"]
+        for pod in _pods(docs):
+            job = pod.get("restartPolicy") == "Never"
             assert pod["securityContext"]["runAsNonRoot"] is True, case
             assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
             for container in pod["containers"] + pod.get("initContainers", []):
@@ -131,8 +155,9 @@ def test_every_container_runs_restricted(rendered):
                 assert sc["runAsNonRoot"] and sc["readOnlyRootFilesystem"], case
                 assert sc["allowPrivilegeEscalation"] is False and sc["capabilities"]["drop"] == ["ALL"]
                 assert sc["seccompProfile"]["type"] == "RuntimeDefault"
-                assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
-                assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+                if not job:  # a job runs to completion: nothing to probe
+                    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+                    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
                 assert container["resources"]["requests"] and container["resources"]["limits"]
 
 
@@ -159,6 +184,7 @@ def test_rbac_is_least_privilege(rendered):
 def test_no_secret_values_in_configmaps(rendered):
     text = json.dumps(_kinds(rendered["templates-and-everything"])["ConfigMap"])
     text += json.dumps(_kinds(rendered["postgresql-3-replicas-hpa"])["ConfigMap"])
+    text += json.dumps(_kinds(rendered["datasources-callers-retention"])["ConfigMap"])
     for secret in SECRETS.values():
         assert secret not in text
     secrets = _kinds(rendered["templates-and-everything"])["Secret"]
@@ -183,7 +209,9 @@ def test_shapes_per_case(rendered):
     assert "HorizontalPodAutoscaler" in ha and "PodDisruptionBudget" in ha and "PersistentVolumeClaim" not in ha
     assert "replicas" not in ha["Deployment"][0]["spec"]  # the HPA owns it
     policy = _kinds(rendered["network-policy"])["NetworkPolicy"][0]["spec"]
-    assert {p["port"] for rule in policy["egress"] for p in rule["ports"]} >= {53, 9090, 443, 5432}
+    assert {p["port"] for rule in policy["egress"] for p in rule["ports"]} == {53, 9090, 5432}  # no API server
+    policy = _kinds(rendered["reactor-ha"])["NetworkPolicy"][0]["spec"]
+    assert {p["port"] for rule in policy["egress"] for p in rule["ports"]} == {53, 9090, 443, 6443, 5432}
     everything = _kinds(rendered["templates-and-everything"])
     templates = everything["ClusterAnalysisTemplate"]
     url = templates[0]["spec"]["metrics"][0]["provider"]["web"]["url"]
@@ -312,3 +340,24 @@ def test_the_reactor_and_its_rbac_only_when_enabled(rendered):
 def test_the_reactor_port_must_not_be_the_services(helm):
     result = _run(helm, "template", "demo", str(CHART), "--set", "reactor.enabled=true", "--set", "reactor.port=8080")
     assert result.returncode != 0 and "reactor.port must differ from service.port" in result.stderr
+
+
+def test_a_service_account_token_only_where_the_kubernetes_api_is_called(rendered):
+    """Promotion and the reactor call the API; the judge alone never does, so its pods carry no token."""
+    for case, docs in rendered.items():
+        pod = _kinds(docs)["Deployment"][0]["spec"]["template"]["spec"]
+        assert pod["automountServiceAccountToken"] is (case.startswith(("promotion", "reactor"))), case
+        for job in _kinds(docs).get("CronJob", []):
+            assert job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
+
+
+def test_declared_callers_reach_the_api_and_extra_egress_is_added(rendered):
+    policy = next(p for p in _kinds(rendered["datasources-callers-retention"])["NetworkPolicy"]
+                  if not p["metadata"]["name"].endswith("-retention"))["spec"]
+    callers = [rule["from"] for rule in policy["ingress"] if rule["ports"] == [{"port": "http", "protocol": "TCP"}]]
+    assert [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ci"}}},
+            {"ipBlock": {"cidr": "10.30.0.0/16"}}] in callers
+    assert {"to": [{"ipBlock": {"cidr": "203.0.113.0/24"}}], "ports": [{"port": 443, "protocol": "TCP"}]} in policy[
+        "egress"]
+    default = _kinds(rendered["network-policy"])["NetworkPolicy"][0]["spec"]
+    assert len(default["ingress"]) == 1  # Argo's controller and Prometheus only, unless callers are declared

@@ -47,7 +47,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "ca.needsSecret" -}}
 {{- $db := and (eq .Values.database.type "postgresql") (not .Values.database.postgresql.existingSecret) -}}
 {{- $tokens := not .Values.auth.existingSecret -}}{{/* given or generated (_auth.tpl) */}}
-{{- if or $db $tokens .Values.prometheus.headers .Values.reports.signingKey .Values.notifications.enabled -}}true{{- end -}}
+{{- if or $db $tokens .Values.prometheus.headers (include "ca.datasourceHeaders" .) .Values.reports.signingKey .Values.notifications.enabled -}}true{{- end -}}
 {{- end -}}
 
 {{- define "ca.serviceURL" -}}
@@ -102,4 +102,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- else -}}
 1
 {{- end -}}
+{{- end -}}
+
+{{/* Whether the pods call the Kubernetes API (and so mount a service-account token). */}}
+{{- define "ca.needsKubeApi" -}}
+{{- if or .Values.promotion.enabled .Values.reactor.enabled -}}true{{- else -}}false{{- end -}}
 {{- end -}}
