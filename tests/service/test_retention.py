@@ -31,8 +31,9 @@ def _ledger(tmp_path, database_url: str | None = None) -> Database:
     return database
 
 
-def test_prune_keeps_recent_and_evidence_judgments(tmp_path):
-    database = _ledger(tmp_path)
+def test_prune_keeps_recent_and_evidence_judgments(tmp_path, database_url):
+    """On SQLite and on the real PostgreSQL: batches of 1000 across 2500 rows, the evidence's one kept."""
+    database = _ledger(tmp_path, database_url)
     before = NOW - timedelta(days=30)
     assert prune_judgments(database, before, dry_run=True).deleted == 1499
     pruned = prune_judgments(database, before)
@@ -41,6 +42,7 @@ def test_prune_keeps_recent_and_evidence_judgments(tmp_path):
         assert s.query(JudgmentRow).count() == 1001
         assert s.get(JudgmentRow, f"{2:032x}") is not None  # promotion evidence: kept however old
     assert prune_judgments(database, before).deleted == 0
+    database.dispose()
 
 
 def test_prune_command(tmp_path):
