@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from pydantic_settings.exceptions import SettingsError
 
 from analyzer.errors import InputError, describe
+from analyzer.sources.cache import CachePolicy
 from analyzer.sources.datasources import Datasource
 
 #: Argo Rollouts' web provider gives up after 10 s by default; a look's deadline ends well before.
@@ -33,6 +34,19 @@ class Settings(BaseSettings):
     prometheus_ca_file: Path | None = Field(default=None, description="CA bundle for an https Prometheus URL")
     prometheus_timeout_seconds: float = Field(default=2.0, gt=0, description="per connect or read of an attempt")
     prometheus_retries: int = Field(default=2, ge=0, le=5, description="retries on connection errors and 5xx")
+    prometheus_compression: bool = Field(
+        default=False, description="ask for gzip answers: worth it over a slow link; on loopback or in-cluster it"
+        " only doubles Prometheus' CPU per query"
+    )
+    window_cache: bool = Field(default=True, description="keep windows' past steps per process: a look fetches its"
+                               " newest steps (docs/operations.md, incremental looks)")
+    window_cache_reread_steps: int = Field(default=3, ge=1, le=60, description="newest kept steps fetched again"
+                                           " at each look, for late samples")
+    window_cache_refresh_looks: int = Field(default=30, ge=1, le=10_000, description="a window is fetched whole"
+                                            " again after this many looks")
+    window_cache_max_windows: int = Field(default=1024, ge=1, le=1_000_000, description="windows kept per process")
+    window_cache_max_mib: int = Field(default=128, ge=1, le=65_536, description="memory of the kept windows per"
+                                      " process")
     datasources: dict[str, Datasource] = Field(
         default_factory=dict, description="named query APIs that profiles send to (datasource: NAME)"
     )
@@ -91,6 +105,17 @@ class Settings(BaseSettings):
         default=None, description="label/annotation keys meaning 'managed from Git' (default: Argo CD's and Flux's)"
     )
     reactor_metrics_port: int = Field(default=9464, ge=0, le=65535, description="its /metrics (0: none)")
+
+    def window_cache_policy(self) -> CachePolicy | None:
+        """How each process keeps windows (None: every look fetches its whole window)."""
+        if not self.window_cache:
+            return None
+        return CachePolicy(
+            reread_steps=self.window_cache_reread_steps,
+            refresh_looks=self.window_cache_refresh_looks,
+            max_entries=self.window_cache_max_windows,
+            max_bytes=self.window_cache_max_mib * 2**20,
+        )
 
     @model_validator(mode="after")
     def _an_attempt_fits_the_deadline(self) -> Settings:

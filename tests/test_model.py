@@ -86,7 +86,7 @@ def _over_total(total, beyond):
         (_histogram(le=("+Inf", "inf", 0.1)), "le has the bound +Inf twice"),
         (_histogram(canary=[[1, 2]]), "canary: step 0: 2 bucket counts for 3 le bounds"),
         (_histogram(le=("fast", 0.1, "+Inf")), "bucket bound 'fast' is not a number"),
-        ({"metrics": {"x": {"kind": "gauge"}}}, "metrics.x: Input tag 'gauge'"),
+        ({"metrics": {"x": {"kind": "summary"}}}, "metrics.x: Input tag 'summary'"),
     ],
 )
 def test_errors_name_field_and_step(data, expected):

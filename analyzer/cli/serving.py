@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from analyzer.cli.common import EXIT_USAGE, Config, OutputFile, app, dump, err, fail, write
+
+#: prometheus-client's multiprocess mode: where each process writes its metric values.
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class MeasurementFormat(StrEnum):
@@ -30,6 +38,9 @@ def serve_command(
     """Run the Argo Rollouts metric provider (FastAPI on uvicorn). Settings: docs/operations.md.
 
     Without a token (``api_tokens`` or ``token create``) it refuses to start (exit 4): nothing is open by default."""
+    # Taken before anything imports prometheus-client, which reads it once: this process writes no metric
+    # files, and each start's workers get a directory of their own inside it (see worker_metrics).
+    metrics_dir = os.environ.pop(MULTIPROC_ENV, None) or None
     import uvicorn
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -46,25 +57,51 @@ def serve_command(
     try:
         settings = load_settings()
         check_settings(settings)  # bad profiles or database URL: a message here, not a worker's traceback
+        database = Database(settings.database_url)
+        # Once, here, before any worker starts: workers migrating a fresh SQLite file at once race on
+        # alembic_version ("table alembic_version already exists"); each worker then finds the schema current.
+        database.migrate()
         if not settings.insecure_no_auth and not settings.api_tokens:
-            database = Database(settings.database_url)
-            database.migrate()
             refuse_open(settings, database)
         elif settings.insecure_no_auth:
             err.print("[bold red]insecure_no_auth: requests without a token are served[/]")
+        database.dispose()
     except InputError as error:
         raise fail(str(error)) from None
-    except SQLAlchemyError as error:  # the token check could not read the ledger
+    except SQLAlchemyError as error:  # the ledger could not be migrated or read for the token check
         raise fail(f"database: {type(error).__name__}: {str(error).splitlines()[0]}") from None
-    uvicorn.run(
-        "analyzer.server.asgi:app",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=workers,
-        log_config=None,
-        access_log=False,
-    )
+    with worker_metrics(workers, metrics_dir):
+        uvicorn.run(
+            "analyzer.server.asgi:app",
+            factory=True,
+            host=host or settings.host,
+            port=port or settings.port,
+            workers=workers,
+            log_config=None,
+            access_log=False,
+        )
+
+
+@contextmanager
+def worker_metrics(workers: int, parent: str | None) -> Iterator[None]:
+    """With several workers, their counters go to files in a directory of this start's own
+    (prometheus-client's multiprocess mode), which ``/metrics`` adds up whichever worker answers.
+
+    A new directory per start, inside ``parent`` (``$PROMETHEUS_MULTIPROC_DIR``) when set, else in the
+    temporary directory: an emptyDir survives a container restart, and the last start's counts must not
+    be added again. It is removed when serving ends. One worker keeps its metrics in memory."""
+    if workers == 1:
+        yield
+        return
+    if parent is not None:
+        Path(parent).mkdir(parents=True, exist_ok=True)
+    directory = tempfile.mkdtemp(prefix="canary-analyzer-metrics-", dir=parent)
+    os.environ[MULTIPROC_ENV] = directory  # the workers are new interpreters: they read it at import
+    try:
+        yield
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+        os.environ.pop(MULTIPROC_ENV, None)
 
 
 @app.command("export")

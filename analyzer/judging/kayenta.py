@@ -34,13 +34,15 @@ import dataclasses
 import numpy as np
 
 from analyzer.judging.digest import measurement_digest
+from analyzer.judging.pod_values import gauge_samples, step_means
 from analyzer.model import (
     Estimate,
-    HistogramMetric,
+    GaugeMetric,
     Interval,
     Judgment,
     Kind,
     Measurement,
+    MetricData,
     MetricPolicy,
     MetricResult,
     Policy,
@@ -70,8 +72,10 @@ _SCORE_VERDICT = {"Pass": Verdict.PASS, "Marginal": Verdict.INCONCLUSIVE, "Fail"
 _UNCLASSIFIED = (Label.NODATA, Label.ERROR)
 
 
-def per_step_series(data: RatioMetric | HistogramMetric, quantile: float) -> tuple[np.ndarray, np.ndarray]:
-    """(canary, stable) values per step: error percent or interpolated quantile; NaN without requests."""
+def per_step_series(data: MetricData, quantile: float) -> tuple[np.ndarray, np.ndarray]:
+    """(canary, stable) values per step: error percent, interpolated quantile, or a gauge's mean over pods."""
+    if isinstance(data, GaugeMetric):  # NaN where no pod had a value
+        return step_means(data)
     if isinstance(data, RatioMetric):
         out = []
         for arm in (data.canary, data.stable):
@@ -86,8 +90,10 @@ def per_step_series(data: RatioMetric | HistogramMetric, quantile: float) -> tup
     return histogram_quantiles(quantile, data.le, canary), histogram_quantiles(quantile, data.le, stable)
 
 
-def _samples(data: RatioMetric | HistogramMetric, start: int, steps: int) -> Samples:
+def _samples(data: MetricData, start: int, steps: int) -> Samples:
     """Requests (and, for ratios, events clipped to requests) per arm from ``start`` on."""
+    if isinstance(data, GaugeMetric):
+        return gauge_samples(data, start)
     if isinstance(data, RatioMetric):
         c_total, s_total = (np.asarray(arm.total[start:], dtype=np.float64) for arm in (data.canary, data.stable))
         c_events = np.minimum(np.asarray(data.canary.events[start:], dtype=np.float64), c_total)
@@ -116,7 +122,7 @@ def _classify(stable: np.ndarray, canary: np.ndarray, config: ClassifierConfig) 
 
 
 def _judge_metric(
-    name: str, data: RatioMetric | HistogramMetric, policy: MetricPolicy, warmup: int
+    name: str, data: MetricData, policy: MetricPolicy, warmup: int
 ) -> tuple[MetricResult, ScoredMetric]:
     start = min(warmup, data.steps)
     canary, stable = (series[start:] for series in per_step_series(data, policy.quantile))

@@ -22,16 +22,22 @@ from analyzer.judging.combine import combine
 from analyzer.judging.comparison import Comparison
 from analyzer.judging.digest import measurement_digest
 from analyzer.judging.evidence import StepCounts
+from analyzer.judging.gauge import judge_gauge
 from analyzer.judging.latency import prepare_histogram
 from analyzer.judging.metric import Budget, Prepared, decide
+from analyzer.judging.pod_values import PodValues
 from analyzer.judging.ratio import prepare_ratio
+from analyzer.judging.threshold import judge_threshold
 from analyzer.model import (
+    DATA_KIND,
     Estimate,
+    GaugeMetric,
     HistogramMetric,
     Judgment,
     Kind,
     Measurement,
     MetricPolicy,
+    MetricResult,
     Policy,
     RatioMetric,
 )
@@ -70,11 +76,22 @@ def _missing(name: str, policy: MetricPolicy, reason: str = "no data: the measur
     )
 
 
-def _prepare(name: str, data: RatioMetric | HistogramMetric, policy: MetricPolicy, default_warmup: int) -> Prepared:
+def _prepare(
+    name: str, data: RatioMetric | HistogramMetric | GaugeMetric, policy: MetricPolicy, default_warmup: int
+) -> Prepared | PodValues:
     warmup = policy.warmup_steps if policy.warmup_steps is not None else default_warmup
     if isinstance(data, RatioMetric):
         return prepare_ratio(name, data, policy, warmup)
+    if isinstance(data, GaugeMetric):  # per-pod values: judged by analyzer.judging.gauge / .threshold
+        return PodValues(name, data, policy, warmup, pass_from=0)
     return prepare_histogram(name, data, policy, warmup)
+
+
+def _decide(ready: Prepared | PodValues, policy: Policy, step_seconds: float, budget: Budget) -> MetricResult:
+    if isinstance(ready, Prepared):
+        return decide(ready, policy, step_seconds, budget)
+    judge_values = judge_threshold if ready.policy.kind is Kind.THRESHOLD else judge_gauge
+    return judge_values(ready, policy, step_seconds, budget)
 
 
 def judge(
@@ -98,12 +115,12 @@ def judge(
     Raises :class:`~analyzer.errors.InputError` when the policy gives a metric another kind.
     """
     policies: dict[str, MetricPolicy] = {}
-    prepared: list[Prepared] = []
+    prepared: list[Prepared | PodValues] = []
     unavailable = unavailable or {}
     for name, reason in unavailable.items():
         data_kind = measurement.metrics[name].kind if name in measurement.metrics else None
         named = policy.metrics.get(name)
-        kind = Kind(data_kind) if data_kind else (named.kind if named else Kind.RATIO)
+        kind = Kind(data_kind) if data_kind else (DATA_KIND[named.kind] if named else Kind.RATIO)
         policies[name] = policy.for_metric(name, kind)
         prepared.append(_missing(name, policies[name], reason))
     for name, data in measurement.metrics.items():
@@ -113,7 +130,8 @@ def judge(
         policies[name] = metric_policy
         ready = _prepare(name, data, metric_policy, policy.warmup_steps)
         if pass_from_step:
-            ready = replace(ready, pass_from=max(0, pass_from_step - ready.first_step))
+            first = ready.first_step if isinstance(ready, Prepared) else 0  # PodValues count from the window's start
+            ready = replace(ready, pass_from=max(0, pass_from_step - first))
         prepared.append(ready)
     for name, metric_policy in policy.metrics.items():
         if name not in measurement.metrics and name not in unavailable:
@@ -122,7 +140,7 @@ def judge(
     present = {name: policies[name] for name in measurement.metrics if name not in unavailable}
     split = budgets(policy, present)
     fallback = Budget(alpha_fail=policy.alpha_fail, alpha_slo=policy.alpha_fail, alpha_pass=policy.alpha_pass)
-    results = [decide(p, policy, measurement.step_seconds, split.get(p.name, fallback)) for p in prepared]
+    results = [_decide(p, policy, measurement.step_seconds, split.get(p.name, fallback)) for p in prepared]
     verdict, score, reasons = combine(results)
     steps = max((d.steps for d in measurement.metrics.values()), default=0)
     return Judgment(

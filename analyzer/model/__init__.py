@@ -5,6 +5,8 @@ from analyzer.model.measurement import (
     ARTEFACT_SLACK,
     POD_SUM_SLACK,
     Count,
+    GaugeMetric,
+    GaugeSeries,
     HistogramMetric,
     HistogramPods,
     Measurement,
@@ -17,7 +19,9 @@ from analyzer.model.measurement import (
     fmt_le,
 )
 from analyzer.model.policy import (
+    DATA_KIND,
     LATENCY_WARMUP_STEPS,
+    Direction,
     Kind,
     MetricPolicy,
     Policy,
@@ -36,11 +40,15 @@ from analyzer.model.results import (
 
 __all__ = [
     "ARTEFACT_SLACK",
+    "DATA_KIND",
     "LATENCY_WARMUP_STEPS",
     "POD_SUM_SLACK",
     "Count",
     "Diagnostics",
+    "Direction",
     "Estimate",
+    "GaugeMetric",
+    "GaugeSeries",
     "HistogramMetric",
     "HistogramPods",
     "Interval",

@@ -13,6 +13,12 @@ within :data:`ARTEFACT_SLACK` are accepted and repaired by the judge the way Pro
 ``histogram_quantile`` repairs them (a running maximum along ``le``, events clipped to requests).
 Beyond that slack the data is broken, and refused.
 
+*Gauge* metrics (CPU, memory, restarts…) carry a value per step for each pod of each arm, ``null``
+where the pod had no sample at that step: what ``rate(…[step])`` of a counter or a gauge's value
+at the step's end returns, by pod. The judge compares canary pods with stable pods
+(:mod:`analyzer.judging.gauge`), or the canary alone with an absolute limit
+(:mod:`analyzer.judging.threshold`, which needs no stable series).
+
 A metric may carry its per-pod breakdown (``pods``): the arms' per-step counts per pod, whose sums
 over pods equal the arm's counts within :data:`POD_SUM_SLACK`. The judge uses it to estimate how
 much pods of one version differ (see :mod:`analyzer.stats.heterogeneity`).
@@ -297,7 +303,47 @@ def _check_rows(where: str, rows: Rows, le: list[float]) -> None:
         )
 
 
-MetricData = Annotated[RatioMetric | HistogramMetric, Field(discriminator="kind")]
+#: One pod's gauge values per step; None where it had no sample.
+GaugeSeries = list[Count | None]
+
+
+class GaugeMetric(Strict):
+    """A per-pod gauge: each arm's pods, each with one value per step (None: no sample at that step).
+
+    Without a per-pod breakdown an arm is one series under any pod name (e.g. ``all``): a comparison
+    with stable then has one sample per arm and stays inconclusive; a threshold needs only the canary.
+    """
+
+    kind: Literal["gauge"]
+    canary: dict[PodName, GaugeSeries] = Field(
+        description="by pod: a value per step (e.g. CPU cores, bytes, restarts), null where the pod had no sample",
+        json_schema_extra=_BY_POD_SCHEMA,
+    )
+    stable: dict[PodName, GaugeSeries] = Field(
+        default_factory=dict,
+        description="by pod, like canary; may be empty for a canary-only threshold",
+        json_schema_extra=_BY_POD_SCHEMA,
+    )
+
+    @model_validator(mode="after")
+    def _same_steps(self) -> GaugeMetric:
+        lengths = {
+            f"{arm}.{pod}": len(values)
+            for arm, pods in (("canary", self.canary), ("stable", self.stable))
+            for pod, values in pods.items()
+        }
+        if len(set(lengths.values())) > 1:
+            (first, n), *_ = lengths.items()
+            other, m = next((k, v) for k, v in lengths.items() if v != n)
+            raise ValueError(f"{first} has {n} steps but {other} has {m}; every pod must cover the same steps")
+        return self
+
+    @property
+    def steps(self) -> int:
+        return len(next(iter({**self.canary, **self.stable}.values()), []))
+
+
+MetricData = Annotated[RatioMetric | HistogramMetric | GaugeMetric, Field(discriminator="kind")]
 
 
 class Measurement(Strict):
@@ -313,7 +359,10 @@ class Measurement(Strict):
         data = self.model_dump(mode="json")
         for metric in data["metrics"].values():
             pods = metric.get("pods") or {}
-            if metric["kind"] == "ratio":
+            if metric["kind"] == "gauge":
+                for arm in ("canary", "stable"):
+                    metric[arm] = {pod: values[:steps] for pod, values in metric[arm].items()}
+            elif metric["kind"] == "ratio":
                 for arm in ("canary", "stable"):
                     metric[arm] = {key: values[:steps] for key, values in metric[arm].items()}
                     for series in pods.get(arm, {}).values():

@@ -14,9 +14,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html import escape
 
-from analyzer.model import HistogramMetric, Judgment, Measurement, MetricResult, Policy, RatioMetric, Verdict
+from analyzer.model import (
+    GaugeMetric,
+    HistogramMetric,
+    Judgment,
+    Measurement,
+    MetricResult,
+    Policy,
+    RatioMetric,
+    Verdict,
+)
 from analyzer.report.looks import MetricPath, evidence_over_looks
-from analyzer.report.page import CSS, facts_table, guards_table, per_step_table, policy_table
+from analyzer.report.page import CSS, facts_table, gauge_table, guards_table, per_step_table, policy_table
 
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
@@ -122,7 +131,9 @@ def _metric_section(
     if result.diagnostics.notes:
         html.append("<ul class=\"notes\">" + "".join(f"<li>{escape(n)}</li>" for n in result.diagnostics.notes)
                     + "</ul>")
-    if data is not None:
+    if isinstance(data, GaugeMetric):
+        html.append(gauge_table(data))
+    elif data is not None:
         html.append(_plots(result, data, paths.get(result.name), policy, step_seconds))
         html.append(per_step_table(data))
     elif measurement is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from analyzer.judging.metric import fmt_rate, fmt_ratio
-from analyzer.model import HistogramMetric, Kind, MetricResult, Policy, RatioMetric, fmt_le
+from analyzer.model import GaugeMetric, HistogramMetric, Kind, MetricResult, Policy, RatioMetric, fmt_le
 from analyzer.report.text import number
 
 CSS = """
@@ -85,6 +85,20 @@ def guards_table(result: MetricResult, policy: Policy, step_seconds: float) -> s
         for name, have, need in guards
     )
     return f'<table class="guards"><caption>sufficiency guards (for a pass)</caption>{body}</table>'
+
+
+def gauge_table(data: GaugeMetric) -> str:
+    """Every step's value per pod, folded away (gauges have no plots yet)."""
+    pods = [(arm, name, values) for arm, by_pod in (("canary", data.canary), ("stable", data.stable))
+            for name, values in sorted(by_pod.items())]
+    head = "<tr><th>step</th>" + "".join(f"<th>{escape(arm)} {escape(name)}</th>" for arm, name, _ in pods) + "</tr>"
+    body = "".join(
+        f'<tr><td class="num">{i + 1}</td>'
+        + "".join('<td class="num">' + ("–" if v[i] is None else f"{v[i]:,.6g}") + "</td>" for _, _, v in pods)
+        + "</tr>"
+        for i in range(data.steps)
+    )
+    return f"<details><summary>values per step and pod</summary><table>{head}{body}</table></details>"
 
 
 def per_step_table(data: RatioMetric | HistogramMetric) -> str:

@@ -10,6 +10,7 @@ from analyzer.model import Judgment, Kind, MetricResult
 RATIO_MEANING = {
     Kind.RATIO: "canary ÷ stable event rate",
     Kind.HISTOGRAM: "canary ÷ stable share of requests slower than the quantile's bound (not a ratio of quantiles)",
+    Kind.GAUGE: "canary ÷ stable pods' geometric mean (stable ÷ canary when lower is worse)",
 }
 
 
@@ -33,7 +34,7 @@ def arm_values(result: MetricResult) -> tuple[str, str]:
     if result.kind is Kind.RATIO and result.label is None:
         pct = [f"{v * 100:.3g} %" if v is not None else "–" for v in (est.canary, est.stable)]
         return pct[0], pct[1]
-    if result.kind is Kind.RATIO:
+    if result.kind in (Kind.RATIO, Kind.GAUGE, Kind.THRESHOLD):  # gauges: in the metric's own units
         return number(est.canary), number(est.stable)
     return tuple(f"{number(v)} s" if v is not None else "–" for v in (est.canary, est.stable))  # type: ignore[return-value]
 
@@ -47,5 +48,5 @@ def interval(result: MetricResult) -> str:
 def ratio_legend(judgment: Judgment) -> str:
     """One line under a table: what its ratio column is, for the kinds of metric it holds."""
     kinds = [kind for kind in RATIO_MEANING if any(m.kind is kind for m in judgment.metrics)]
-    names = {Kind.RATIO: "rates", Kind.HISTOGRAM: "latency"}
+    names = {Kind.RATIO: "rates", Kind.HISTOGRAM: "latency", Kind.GAUGE: "gauges"}
     return "ratio = " + "; ".join(f"{names[kind]}: {RATIO_MEANING[kind]}" for kind in kinds)

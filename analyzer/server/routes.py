@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -18,6 +18,7 @@ from analyzer.server.links import report_links
 from analyzer.server.problems import problem
 from analyzer.server.schemas import AnalysisRequest, AnalysisResult, JudgmentList, result_of, summary_of
 from analyzer.service.analysis import Analyzer, StoreUnavailableError, analyse
+from analyzer.service.telemetry import exposition
 from analyzer.store import JudgmentFilter
 from analyzer.store.judgments import get_judgment, list_judgments
 from analyzer.store.tokens import Identity
@@ -145,4 +146,4 @@ def readyz(request: Request, analyzer: AnalyzerDep) -> Response:
 @ops.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
 def metrics() -> Response:
     """The service's own metrics in Prometheus' text format."""
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    return Response(exposition(), media_type=CONTENT_TYPE_LATEST)

@@ -116,9 +116,12 @@ def prometheus_source(settings: Settings) -> Sources:
         timeout_seconds=settings.prometheus_timeout_seconds,
         retries=settings.prometheus_retries,
         ca_file=str(settings.prometheus_ca_file) if settings.prometheus_ca_file else None,
+        compress=settings.prometheus_compression,
+        cache=settings.window_cache_policy(),
     )
     timeout, retries = settings.prometheus_timeout_seconds, settings.prometheus_retries
-    return Sources.build(default, settings.datasources, timeout, retries)
+    return Sources.build(default, settings.datasources, timeout, retries, settings.prometheus_compression,
+                         settings.window_cache_policy())
 
 
 def connect(settings: Settings) -> Analyzer:

@@ -1,12 +1,22 @@
-"""The service's own metrics (prometheus-client), named as Prometheus recommends: prefix, base units, _total."""
+"""The service's own metrics (prometheus-client), named as Prometheus recommends: prefix, base units, _total.
+
+With ``serve --workers N`` each worker is its own process: prometheus-client's multiprocess mode
+(``PROMETHEUS_MULTIPROC_DIR``, a directory per start that ``serve`` makes) has every worker write its
+counters and histograms to files, and :func:`exposition` adds them up, so ``/metrics`` reports the
+whole pod whichever worker answers the scrape. The ledger's per-Rollout gauges are read from the
+database at the scrape (the same in every worker), and so is the build info: each once.
+"""
 
 from __future__ import annotations
 
+import os
 import platform
 
-from prometheus_client import Counter, Histogram, Info
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, Info, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from analyzer import __version__
+from analyzer.service.rollout_metrics import LEDGER
 
 JUDGMENTS = Counter(
     "canary_analyzer_judgments_total", "Judgments answered, by verdict and query profile", ["verdict", "profile"]
@@ -30,3 +40,14 @@ SOURCE_ERRORS = Counter(
 STORE_ERRORS = Counter("canary_analyzer_store_errors_total", "Requests answered 503 because the database failed")
 BUILD = Info("canary_analyzer_build", "The running service's version")
 BUILD.info({"version": __version__, "python": platform.python_version()})
+
+
+def exposition() -> bytes:
+    """The text ``/metrics`` answers: this process's metrics, or with several workers all of theirs."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return generate_latest(REGISTRY)
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)
+    registry.register(LEDGER)
+    registry.register(BUILD)
+    return generate_latest(registry)

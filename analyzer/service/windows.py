@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from analyzer.model import HistogramMetric, Measurement
+from analyzer.model import HistogramMetric, Measurement, RatioMetric
 
 
 def canary_requests(measurement: Measurement) -> np.ndarray:
@@ -23,8 +23,10 @@ def canary_requests(measurement: Measurement) -> np.ndarray:
     for data in measurement.metrics.values():
         if isinstance(data, HistogramMetric):
             counted = np.asarray([row[-1] if row else 0.0 for row in data.canary], dtype=np.float64)
-        else:
+        elif isinstance(data, RatioMetric):
             counted = np.asarray(data.canary.total, dtype=np.float64)
+        else:  # gauges count no requests
+            continue
         most = np.maximum(most, counted)
     return most
 

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from analyzer.errors import InputError
 from analyzer.sources.assemble import Fetched
+from analyzer.sources.cache import CachePolicy
 from analyzer.sources.promapi import Deadline, PrometheusError
 from analyzer.sources.prometheus import PrometheusSource, Window
 from analyzer.sources.queries import QueryProfile, Target
@@ -197,9 +198,10 @@ class Sources:
 
     @classmethod
     def build(
-        cls, default: PrometheusSource, datasources: dict[str, Datasource], timeout_seconds: float, retries: int
+        cls, default: PrometheusSource, datasources: dict[str, Datasource], timeout_seconds: float, retries: int,
+        compress: bool = False, cache: CachePolicy | None = None,
     ) -> Sources:
-        """A client for each configured datasource, next to the default one."""
+        """A client for each configured datasource, next to the default one (each with its own window cache)."""
         named = {
             name: PrometheusSource(
                 ds.url,
@@ -208,6 +210,8 @@ class Sources:
                 retries=retries,
                 ca_file=str(ds.ca_file) if ds.ca_file else None,
                 auth=ds.auth(timeout_seconds),
+                compress=compress,
+                cache=cache,
             )
             for name, ds in datasources.items()
         }

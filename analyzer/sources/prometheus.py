@@ -11,14 +11,17 @@ queries by pod) and names the metrics whose data cannot be judged (missing, part
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import requests.auth
 
 from analyzer.sources.assemble import Fetched, Series, assemble
+from analyzer.sources.cache import CachePolicy, WindowCache
 from analyzer.sources.promapi import Deadline, PrometheusApi, PrometheusError, RawSeries, malformed
 from analyzer.sources.queries import ARMS, Arm, QueryProfile, Target, is_inf_le, queries_of
 
@@ -68,7 +71,25 @@ def on_grid(raw: RawSeries, window: Window) -> Series:
 
 
 class PrometheusSource(PrometheusApi):
-    """The API client that runs a query profile's queries for one target over one window."""
+    """The API client that runs a query profile's queries for one target over one window.
+
+    A look's window is fetched through this client's :class:`~analyzer.sources.cache.WindowCache`
+    (``cache``; ``None``: every look fetches its whole window), so that it costs its newest steps."""
+
+    def __init__(
+        self,
+        url: str,
+        headers: dict[str, str] | None = None,
+        timeout_seconds: float = 2.0,
+        retries: int = 2,
+        backoff_seconds: float = 0.1,
+        ca_file: str | None = None,
+        auth: requests.auth.AuthBase | None = None,
+        compress: bool = False,
+        cache: CachePolicy | None = None,
+    ) -> None:
+        super().__init__(url, headers, timeout_seconds, retries, backoff_seconds, ca_file, auth, compress)
+        self.cache = WindowCache(cache) if cache is not None else None
 
     def _range(self, query: str, window: Window, deadline: Deadline) -> tuple[list[Series], list[str]]:
         """The query's series on the window's steps, and the answer's warnings."""
@@ -126,7 +147,12 @@ class PrometheusSource(PrometheusApi):
             for arm in ARMS
         ]
         combined = combine([profile.render(name, query, arm, target) for name, query, arm in plan])
-        series, warnings = self._range(combined, window, deadline or Deadline(DEFAULT_DEADLINE_SECONDS))
+        deadline = deadline or Deadline(DEFAULT_DEADLINE_SECONDS)
+        if self.cache is None:
+            series, warnings = self._range(combined, window, deadline)
+        else:
+            fetch = functools.partial(self._range, combined, deadline=deadline)
+            series, warnings, _ = self.cache.series(combined, window, fetch)
         parts: dict[tuple[str, str, Arm], list[Series]] = {key: [] for key in plan}
         for s in series:
             labels = dict(s.labels)

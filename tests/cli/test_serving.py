@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
+import shutil
 import subprocess
 import sys
+import threading
+import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
+from prometheus_client import CollectorRegistry
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import STEP
 from tests.support.prometheus import free_port, wait_until_up
@@ -110,3 +118,104 @@ def test_serve_refuses_a_bad_profile_before_starting(tmp_path):
     assert result.returncode == 4
     assert "broken.yaml" in result.stderr and "hsh" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+class Served:
+    """``canary-analyzer serve`` in a process, its log read as it comes (to know when every worker is up)."""
+
+    def __init__(self, env: dict[str, str], *args: str) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "analyzer.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port), *args],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.lines.append(line)
+
+    def started(self) -> int:
+        """How many workers logged that their application started."""
+        return sum(1 for line in self.lines if "Application startup complete" in line)
+
+    def wait_for_workers(self, workers: int, seconds: float = 30) -> None:
+        deadline = time.monotonic() + seconds
+        while self.started() < workers and self.process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert self.started() == workers, self.log()[-3000:]
+
+    def log(self) -> str:
+        return "".join(self.lines)
+
+    def stop(self) -> str:
+        self.process.terminate()
+        self.process.wait(timeout=15)
+        self._reader.join(timeout=5)
+        return self.log()
+
+
+def test_two_workers_on_a_fresh_sqlite_file_start_every_time(tmp_path):
+    """The schema is migrated once before the workers start; they never race on alembic_version."""
+    for attempt in range(5):
+        env = {**os.environ, "CANARY_ANALYZER_DATABASE_URL": f"sqlite:///{tmp_path / f'fresh-{attempt}.db'}",
+               "CANARY_ANALYZER_PROMETHEUS_URL": "http://127.0.0.1:9"}
+        served = Served(env, "--workers", "2", "--insecure-no-auth")
+        try:
+            served.wait_for_workers(2)
+        finally:
+            log = served.stop()
+        assert "already exists" not in log and "Traceback" not in log, log[-3000:]
+
+
+def _healthz_by_worker(directory: Path, scratch: Path) -> dict[str, float]:
+    """Each worker's own count of /healthz answers, read from its multiprocess file alone."""
+    counts = {}
+    for path in directory.glob("counter_*.db"):
+        alone = scratch / path.stem
+        alone.mkdir(parents=True)
+        shutil.copy(path, alone)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=str(alone))
+        labels = {"method": "GET", "route": "/healthz", "status": "200"}
+        counts[path.stem] = registry.get_sample_value("canary_analyzer_http_requests_total", labels) or 0.0
+    return counts
+
+
+def test_metrics_add_up_the_counters_of_every_worker(backfilled, tmp_path):
+    env = {**os.environ, "CANARY_ANALYZER_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.db'}",
+           "CANARY_ANALYZER_PROMETHEUS_URL": backfilled.url, "CANARY_ANALYZER_LOOKBACK_SECONDS": "43200",
+           "CANARY_ANALYZER_WINDOW_GAP_STEPS": "1440", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics")}
+    served = Served(env, "--workers", "2", "--insecure-no-auth")
+    try:
+        served.wait_for_workers(2)
+        (directory,) = (tmp_path / "metrics").iterdir()  # this start's own directory
+        sent = 0
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            while True:  # until both workers have answered some (the kernel picks who accepts)
+                statuses = list(pool.map(lambda _: httpx.get(f"{served.base}/healthz").status_code, range(40)))
+                assert statuses == [200] * 40
+                sent += 40
+                per_worker = _healthz_by_worker(directory, tmp_path / f"read-{sent}")
+                if (len(per_worker) == 2 and min(per_worker.values()) > 0) or sent >= 400:
+                    break
+        assert len(per_worker) == 2 and min(per_worker.values()) > 0, per_worker
+        looks = [httpx.get(f"{served.base}/api/v1/analysis", params=backfilled.args(n)) for n in ("errors", "healthy")]
+        assert [look.status_code for look in looks] == [200, 200]
+        text = httpx.get(f"{served.base}/metrics").text
+    finally:
+        served.stop()
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    healthz = [s.value for s in families["canary_analyzer_http_requests"].samples
+               if s.name.endswith("_total") and s.labels["route"] == "/healthz"]
+    assert healthz == [sent] == [sum(per_worker.values())]
+    judged = sum(s.value for s in families["canary_analyzer_judgments"].samples if s.name.endswith("_total"))
+    assert judged == 2
+    scores = [s for s in families["canary_analyzer_rollout_score"].samples if s.labels["rollout"] == "checkout"]
+    assert len(scores) == 2  # one per Rollout (namespace), from the ledger: not once per worker
+    assert len(families["canary_analyzer_build_info"].samples) == 1
+    assert not directory.exists()  # each start's files go with it

@@ -49,11 +49,13 @@ def backfill(openmetrics: str, data_dir: Path) -> None:
 
 
 @contextmanager
-def prometheus(workdir: Path, scrape_configs: str = "[]", scrape_interval: str = "15s") -> Iterator[str]:
-    """Start Prometheus on a free loopback port over ``workdir/data``; yield its base URL."""
+def prometheus(
+    workdir: Path, scrape_configs: str = "[]", scrape_interval: str = "15s", port: int | None = None
+) -> Iterator[str]:
+    """Start Prometheus on loopback (a free port unless ``port``) over ``workdir/data``; yield its base URL."""
     config = workdir / "prometheus.yml"
     config.write_text(f"global: {{scrape_interval: {scrape_interval}}}\nscrape_configs: {scrape_configs}\n")
-    port = free_port()
+    port = port or free_port()
     log = (workdir / "prometheus.log").open("w")
     process = subprocess.Popen(
         [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={workdir / 'data'}",

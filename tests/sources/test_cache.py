@@ -1,0 +1,204 @@
+"""Incremental looks on a real Prometheus: a cached look and a full look give the same judgment, look after look.
+
+The canary's data is written so that every reason a kept window could go wrong happens during the
+looks: a stable pod's counters reset at step 12, a canary pod appears at step 18, and the stable's
+samples after step 28 arrive late (a second block, loaded by restarting Prometheus on the same port
+while the service's cache is kept).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client import REGISTRY
+
+from analyzer.config import load_query_profile
+from analyzer.judging import judge
+from analyzer.model import Judgment
+from analyzer.sources.assemble import Fetched
+from analyzer.sources.cache import CachePolicy
+from analyzer.sources.prometheus import PrometheusSource, Window
+from analyzer.sources.queries import Target
+from analyzer.sources.simulate import FINE_BUCKETS, Latency, Scenario, simulate
+from tests.support.openmetrics import Deployment, write_openmetrics
+from tests.support.prometheus import backfill, free_port, prometheus
+
+STEP = 60
+STEPS = 30
+RESET_STEP, NEW_POD_STEP, LATE_AFTER_STEP = 12, 18, 28
+TARGET = Target(namespace="cache", rollout="checkout", canary="c0ffee1", stable="5ab1e22")
+_SAMPLE = re.compile(r"^(?P<series>\S+) (?P<value>\S+) (?P<ts>\d+)$")
+
+
+@dataclass
+class Data:
+    start: int
+    on_time: str  # OpenMetrics of everything but the late samples
+    late: str  # the stable's samples after LATE_AFTER_STEP
+
+
+def _data() -> Data:
+    start = (int(time.time()) // 3600 - 3) * 3600
+    scenario = Scenario(steps=STEPS, rps=100, canary_share=0.2, latency=Latency(0.08, 0.5), buckets=FINE_BUCKETS)
+    deployment = Deployment(TARGET.namespace, TARGET.canary, TARGET.stable, simulate(scenario, seed=7), start,
+                            idle=None)
+    reset_pod, new_pod = deployment.pod_names("stable")[0], deployment.pod_names("canary")[1]
+    reset_at, appears_at, late_after = (start + k * STEP for k in (RESET_STEP, NEW_POD_STEP, LATE_AFTER_STEP))
+    on_time, late, base = [], [], {}
+    for line in write_openmetrics([deployment]).splitlines():
+        sample = _SAMPLE.match(line)
+        if sample is None:
+            on_time.append(line)
+            continue
+        series, value, ts = sample["series"], float(sample["value"]), int(sample["ts"])
+        if f'pod="{new_pod}"' in series and ts < appears_at:
+            continue
+        if f'pod="{reset_pod}"' in series:
+            if ts == reset_at:
+                base[series] = value
+            elif ts > reset_at:
+                value -= base[series]  # the pod restarted: its counters begin again from 0
+        text = f"{series} {value:.6f} {ts}"
+        (late if f'"{TARGET.stable}"' in series and ts > late_after else on_time).append(text)
+    header = [line for line in on_time if line.startswith("# TYPE")]
+    return Data(start, "\n".join(on_time) + "\n", "\n".join([*header, *late, "# EOF", ""]))
+
+
+class Server:
+    """A real Prometheus over the on-time block, restarted on the same port (same URL) to load the late one."""
+
+    def __init__(self, workdir: Path, data: Data) -> None:
+        self.workdir, self.data, self.port, self.start = workdir, data, free_port(), data.start
+        backfill(data.on_time, workdir / "data")
+        self._running = prometheus(workdir, port=self.port)
+        self.url = self._running.__enter__()
+
+    def restart_with_late_samples(self) -> None:
+        self.stop()
+        backfill(self.data.late, self.workdir / "data")
+        self._running = prometheus(self.workdir, port=self.port)
+        assert self._running.__enter__() == self.url
+
+    def stop(self) -> None:
+        self._running.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    running = Server(tmp_path_factory.mktemp("cache-prometheus"), _data())
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def _outcomes() -> dict[str, float]:
+    samples = REGISTRY.get_sample_value
+    names = ("incremental", "new", "refresh", "gap", "changed", "partial")
+    return {n: samples("canary_analyzer_window_cache_looks_total", {"outcome": n}) or 0.0 for n in names}
+
+
+def _judged(fetched: Fetched) -> Judgment:
+    return judge(fetched.measurement, load_query_profile("http").policy, unavailable=fetched.unavailable)
+
+
+def _look(cached: PrometheusSource, full: PrometheusSource, window: Window) -> tuple[Fetched, Judgment]:
+    """The same look through the cache and in full: the same measurement, digest and judgment."""
+    profile = load_query_profile("http")
+    through_cache, whole = cached.fetch(profile, TARGET, window), full.fetch(profile, TARGET, window)
+    assert through_cache.measurement == whole.measurement, window
+    assert through_cache.unavailable == whole.unavailable and through_cache.notes == whole.notes
+    judgment, expected = _judged(through_cache), _judged(whole)
+    assert judgment.input_digest == expected.input_digest
+    assert judgment.model_dump() == expected.model_dump()
+    return through_cache, judgment
+
+
+def _window(server: Server, steps: int) -> Window:
+    return Window(start=server.start, end=server.start + steps * STEP, step=STEP)
+
+
+def _resets(url: str, at: int) -> float:
+    query = f'sum(resets(http_requests_total{{rollouts_pod_template_hash="{TARGET.stable}"}}[{STEPS * STEP}s]))'
+    answer = httpx.get(f"{url}/api/v1/query", params={"query": query, "time": str(at)}).json()
+    return float(answer["data"]["result"][0]["value"][1]) if answer["data"]["result"] else 0.0
+
+
+def test_a_cached_look_judges_like_a_full_look_through_a_reset_a_new_pod_and_late_samples(server):
+    cached = PrometheusSource(server.url, cache=CachePolicy(reread_steps=3, refresh_looks=1000))
+    full = PrometheusSource(server.url)
+    assert _resets(server.url, server.start + STEPS * STEP) > 0  # the data does hold a counter reset
+    before = _outcomes()
+    for steps in range(6, STEPS + 1):
+        _look(cached, full, _window(server, steps))
+    counted = {k: v - before[k] for k, v in _outcomes().items()}
+    assert counted["new"] == 1 and counted["changed"] == 1  # the new pod's series: the whole window again
+    assert counted["incremental"] == STEPS - 6 - 1
+    pods = _look(cached, full, _window(server, STEPS))[0].measurement.metrics["error-rate"].pods
+    assert pods is not None and len(pods.canary) == 2
+
+    stale, _ = _look(cached, full, _window(server, STEPS))
+    assert sum(stale.measurement.metrics["error-rate"].stable.total[LATE_AFTER_STEP:]) == 0  # not in yet
+    narrow = PrometheusSource(server.url, cache=CachePolicy(reread_steps=2, refresh_looks=1000))
+    _look(narrow, full, _window(server, STEPS))
+    server.restart_with_late_samples()
+    before = _outcomes()
+    fresh, judgment = _look(cached, full, _window(server, STEPS))
+    assert _outcomes()["incremental"] - before["incremental"] == 1  # the late samples came in the re-read steps
+    assert min(fresh.measurement.metrics["error-rate"].stable.total[LATE_AFTER_STEP:]) > 0
+    assert fresh.unavailable == {} and judgment.steps == STEPS
+    # Re-reading only 2 steps, the oldest re-read one (step 29) changed: history differs, the whole window again.
+    _look(narrow, full, _window(server, STEPS))
+    assert _outcomes()["changed"] - before["changed"] == 1
+    for source in (cached, narrow, full):
+        source.close()
+
+
+def test_every_doubt_is_a_full_fetch_with_the_same_answer(server):
+    policy = CachePolicy(reread_steps=2, refresh_looks=3, max_new_steps=4)
+    cached, full = PrometheusSource(server.url, cache=policy), PrometheusSource(server.url)
+    before = _outcomes()
+    for steps in (20, 21, 22, 23, 24):  # new, incremental, incremental, refresh (3 looks), incremental
+        _look(cached, full, _window(server, steps))
+    _look(cached, full, _window(server, 29))  # 5 new steps: a gap
+    _look(cached, full, _window(server, 25))  # a shorter window
+    counted = {k: v - before[k] for k, v in _outcomes().items()}
+    assert counted == {"incremental": 3, "new": 1, "refresh": 1, "gap": 2, "changed": 0, "partial": 0}
+    moved = Window(start=server.start + STEP, end=server.start + 25 * STEP, step=STEP)
+    _look(cached, full, moved)  # another start is another window
+    assert _outcomes()["new"] - before["new"] == 2
+    cached.close()
+    full.close()
+
+
+def test_memory_stays_within_its_bounds(server):
+    profile = load_query_profile("http")
+    one = PrometheusSource(server.url, cache=CachePolicy(max_entries=1))
+    for offset in range(3):
+        one.fetch(profile, TARGET, Window(start=server.start + offset * STEP, end=server.start + 20 * STEP, step=STEP))
+    assert one.cache is not None and len(one.cache) == 1
+    tiny = PrometheusSource(server.url, cache=CachePolicy(max_bytes=10_000))  # less than one window
+    tiny.fetch(profile, TARGET, _window(server, 20))
+    assert tiny.cache is not None and len(tiny.cache) == 0 and tiny.cache.nbytes == 0
+    sized = PrometheusSource(server.url, cache=CachePolicy())
+    sized.fetch(profile, TARGET, _window(server, 20))
+    assert sized.cache is not None and 0 < sized.cache.nbytes < 2**20
+    for source in (one, tiny, sized):
+        source.close()
+
+
+def test_a_profile_change_is_another_key(server):
+    source = PrometheusSource(server.url, cache=CachePolicy())
+    profile = load_query_profile("http")
+    other = profile.model_copy(update={"step_seconds": 120})
+    source.fetch(profile, TARGET, _window(server, 20))
+    fetched = source.fetch(other, TARGET, Window(start=server.start, end=server.start + 10 * 120, step=120))
+    assert source.cache is not None and len(source.cache) == 2
+    assert len(fetched.measurement.metrics["error-rate"].canary.total) == 10
+    source.close()
