@@ -13,6 +13,7 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 from starlette.requests import Request
 from starlette.responses import Response
 
+from analyzer import redact
 from analyzer.server.problems import problem
 
 REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="-")
@@ -37,6 +38,7 @@ class JsonFormatter(logging.Formatter):
 def configure(level: str) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
+    redact.install(handler)  # no credential in any log line (analyzer/redact.py)
     for name in ("canary_analyzer", "uvicorn", "uvicorn.error"):
         logger = logging.getLogger(name)
         logger.handlers = [handler]

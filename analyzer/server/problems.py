@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -11,6 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from analyzer import redact as secrets
 from analyzer.errors import InputError, SourceUnavailableError
 from analyzer.service import telemetry
 from analyzer.service.analysis import BadArgumentError, StoreUnavailableError
@@ -20,12 +20,10 @@ PROBLEM_JSON = "application/problem+json"
 MAX_ERRORS = 20  # validation errors named in one answer
 
 
-_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]+@")
-
-
 def redact(text: str) -> str:
-    """``scheme://user:password@host`` → ``scheme://***@host``: no answer echoes credentials of a URL."""
-    return _CREDENTIALS.sub(r"\1***@", text)
+    """No answer echoes a credential: a URL's password, a token in a query, a header's value, a bearer
+    token (``analyzer.redact``, which masks the logs the same way)."""
+    return secrets.redact(text)
 
 
 def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
