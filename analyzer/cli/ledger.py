@@ -98,8 +98,9 @@ def audit_log_command(
 
 @audit_app.command("recompute")
 def audit_recompute_command(
-    evaluation: Annotated[str, typer.Argument(help="a gate evaluation id (`release evaluate` prints it)",
-                                              metavar="EVALUATION")],
+    evaluation: Annotated[str, typer.Argument(
+        help="a gate evaluation id, or a unique prefix of 8+ characters (`release evaluate` prints it)",
+        metavar="EVALUATION")],
     output: Output = Format.TABLE,
 ) -> None:
     """Re-run a recorded gate evaluation from its stored policy and evidence; exit 1 if it differs."""
@@ -107,8 +108,11 @@ def audit_recompute_command(
 
     result = run(lambda: flow.recompute(promotions(read_only=True), evaluation))
     if not printed_as_data(result, output):
-        out.print(f"evaluation {evaluation}: {'the same' if result['same'] else 'DIFFERENT'} "
-                  f"({result.get('recorded')} recorded, {result.get('recomputed')} now)", highlight=False)
+        if result["recomputable"]:
+            out.print(f"evaluation {result['evaluation_id']}: {'the same' if result['same'] else 'DIFFERENT'} "
+                      f"({result['verdict']} recorded, {result['recomputed']} now)", highlight=False)
+        else:
+            out.print(f"evaluation {result['evaluation_id']}: not recomputable: {result['reason']}", highlight=False)
     raise typer.Exit(0 if result["same"] else 1)
 
 

@@ -8,8 +8,9 @@ two different identities, as over the API.
 
 Output: a command that changes something prints the id it created alone on stdout (``id=$(…)`` works)
 and a sentence on stderr; ``-o json|yaml`` prints the whole record instead. Read-only commands never
-create a ledger: they fail (exit 4) when it does not exist. Candidate ids may be shortened to a unique
-prefix of 8 or more characters; attempt and evaluation ids are given whole.
+create a ledger: they fail (exit 4) when it does not exist. Every id a command takes (candidate, attempt,
+evaluation, judgment) may be shortened to a unique prefix of 8 or more characters; an ambiguous prefix
+is refused with the ids it matches (exit 4).
 """
 
 from __future__ import annotations
@@ -40,7 +41,9 @@ Output = Annotated[Format, typer.Option("--output", "-o", help="table, json, yam
 Candidate = Annotated[
     str, typer.Argument(help="candidate id (or a unique prefix of 8+ characters)", metavar="CANDIDATE")
 ]
-Attempt = Annotated[str, typer.Argument(help="promotion attempt id", metavar="ATTEMPT")]
+Attempt = Annotated[
+    str, typer.Argument(help="promotion attempt id (or a unique prefix of 8+ characters)", metavar="ATTEMPT")
+]
 Token = Annotated[str | None, typer.Option(envvar="CANARY_ANALYZER_TOKEN", show_envvar=True,
                                            help="your API token (`token create`): who you are")]
 
@@ -238,9 +241,16 @@ def _evidence(attempt: str, kind: str, payload: Callable[[], dict[str, Any]], ac
     from analyzer.service import promotion as flow
 
     who = actor_of(actor)
-    evidence_id = run(lambda: flow.add_evidence(promotions(), attempt, kind, payload(), who))
-    emit({"id": evidence_id, "attempt_id": attempt, "kind": kind, "by": who}, output, evidence_id,
-         f"{kind} evidence {evidence_id} attached to {attempt}")
+    _attached(lambda p: flow.add_evidence(p, attempt, kind, payload(), who), output)
+
+
+def _attached(attach: Callable[[Promotions], str], output: Format) -> None:
+    """Attach evidence; print its id (or, with -o json|yaml, the stored record)."""
+    from analyzer.service import promotion as flow
+
+    p = promotions()
+    record = run(lambda: flow.show_evidence(p, attach(p)))
+    emit(record, output, record["id"], f"{record['kind']} evidence {record['id']} attached to {record['attempt_id']}")
 
 
 @release_app.command("approve")
@@ -259,7 +269,7 @@ def evidence_command(
     attempt: Attempt,
     junit: Annotated[Path | None, typer.Option(help="a JUnit XML report")] = None,
     compat: Annotated[Path | None, typer.Option(help='a JSON report {"compatible": bool, "breaking": [...]}')] = None,
-    judgment: Annotated[str | None, typer.Option(help="a recorded canary judgment id")] = None,
+    judgment: Annotated[str | None, typer.Option(help="a recorded canary judgment id (or a unique prefix)")] = None,
     actor: Actor = "",
     output: Output = Format.NAME,
 ) -> None:
@@ -270,10 +280,7 @@ def evidence_command(
     from analyzer.service import promotion as flow
 
     if judgment is not None:
-        who = actor_of(actor)
-        evidence_id = run(lambda: flow.add_judgment(promotions(), attempt, judgment, who))
-        emit({"id": evidence_id, "attempt_id": attempt, "kind": "judgment", "by": who}, output, evidence_id,
-             f"judgment evidence {evidence_id} attached to {attempt}")
+        _attached(lambda p: flow.add_judgment(p, attempt, judgment, actor_of(actor)), output)
     elif junit is not None:
         _evidence(attempt, "junit", lambda: parse_junit(junit.read_text(), str(junit)), actor, output)
     elif compat is not None:
@@ -290,8 +297,7 @@ def evaluate_command(attempt: Attempt, actor: Actor = "", output: Output = Forma
     from analyzer.service import promotion as flow
 
     row = run(lambda: flow.evaluate(promotions(), attempt, actor_of(actor)))
-    record = {"id": row.id, "attempt_id": row.attempt_id, "candidate_id": row.candidate_id, "stage": row.stage,
-              "verdict": row.verdict, "policy_hash": row.policy_hash, "checks": row.checks}
+    record = flow.evaluation_view(row)
     if output is Format.NAME:
         print(row.id)
     elif not printed_as_data(record, output):

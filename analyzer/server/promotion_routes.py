@@ -3,6 +3,9 @@
 ``POST /api/v1/evaluation/promote/{id}`` (``?force=true``), ``POST /api/v1/evaluation/quarantine/{id}``,
 ``GET /api/v1/quarantine/records``, ``GET /api/v1/quarantine/statistics``, ``GET /api/v1/health/slo``,
 plus candidates, stages, attempts (evidence, approvals, evaluate) and the audit log.
+
+Every ``{id}`` in a path (candidate, attempt) and a body's ``judgment_id`` may be a unique prefix of 8 or
+more characters, as on the command line; an ambiguous one is a 400 problem naming the ids it matches.
 """
 
 from __future__ import annotations
@@ -61,7 +64,8 @@ class EvidenceIn(BaseModel):
     kind: Literal["junit", "compat", "judgment"]
     junit_xml: str | None = Field(default=None, description="kind junit: the report")
     compat: dict[str, Any] | None = Field(default=None, description='kind compat: {"compatible": bool, ...}')
-    judgment_id: str | None = Field(default=None, pattern=r"^[0-9a-f]{32}$", description="kind judgment")
+    judgment_id: str | None = Field(default=None, pattern=r"^[0-9a-f]{8,32}$",
+                                    description="kind judgment: its id, or a unique prefix of 8+ characters")
 
 
 class ApprovalIn(BaseModel):
@@ -166,8 +170,8 @@ def approve(request: Request, attempt_id: str, body: ApprovalIn, caller: Operato
 
 @router.post("/attempts/{attempt_id}/evaluate")
 def evaluate(request: Request, attempt_id: str, caller: Operator) -> dict[str, Any]:
-    row = flow.evaluate(_p(request), attempt_id, caller.actor)
-    return {"id": row.id, "verdict": row.verdict, "checks": row.checks, "policy_hash": row.policy_hash}
+    """Run the stage's gate; the evaluation recorded (its id is what ``audit recompute`` takes)."""
+    return flow.evaluation_view(flow.evaluate(_p(request), attempt_id, caller.actor))
 
 
 @router.get("/audit")

@@ -9,6 +9,7 @@ import sqlite3
 from typer.testing import CliRunner
 
 from analyzer.cli import app
+from tests.support.ids import burst_ids, common_prefix
 
 runner = CliRunner()
 IMAGE = "registry.example.com/shop/checkout@sha256:" + "b" * 64
@@ -73,3 +74,46 @@ def test_tokens(tmp_path):
     assert "revoked" in runner.invoke(app, ["token", "list"], env=env).output
     bad = runner.invoke(app, ["token", "create", "x", "--role", "root"], env=env)
     assert bad.exit_code == 4 and "viewer, analysis, operator, approver, admin" in bad.output
+
+
+def test_ids_are_unique_prefixes_and_changes_print_their_records(tmp_path, monkeypatch):
+    """Issue 16: every id a release/audit command takes may be a unique prefix; an ambiguous one is exit 4
+    naming the matches; evidence and evaluations print their ids, and with -o json the stored record."""
+    env = {"CANARY_ANALYZER_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.db'}"}
+
+    def run(*args: str):
+        return runner.invoke(app, list(args), env=env)
+
+    burst_ids(monkeypatch)
+    first_id = run("release", "register", "--image", f"checkout={IMAGE}").stdout.strip()
+    second_id = run("release", "register", "--image", f"cart={IMAGE}").stdout.strip()
+    first = run("release", "promote", first_id[:8]).stdout.strip()
+    second = run("release", "promote", second_id[:8]).stdout.strip()  # queued behind the first in V1
+    common = common_prefix([first, second])
+    ambiguous = run("release", "attempt", common)
+    assert ambiguous.exit_code == 4 and first in ambiguous.output and second in ambiguous.output
+    assert "give more characters" in ambiguous.output
+
+    approval = run("release", "approve", first[:20], "--comment", "ok", "--actor", "bob", "-o", "json")
+    assert approval.exit_code == 0, approval.output
+    record = json.loads(approval.stdout)
+    assert record["attempt_id"] == first and record["kind"] == "approval" and len(record["sha256"]) == 64
+    assert record["payload"] == {"by": "cli:bob", "comment": "ok"} and record["collected_at"]
+    named = run("release", "approve", first[:20], "--actor", "carol")
+    assert named.exit_code == 0 and len(named.stdout.split()) == 1  # the evidence id alone
+    assert f"attached to {first}" in " ".join(named.stderr.split())  # the whole attempt id, not the prefix
+
+    evaluated = run("release", "evaluate", first[:20], "-o", "json")
+    assert evaluated.exit_code == 3  # V1 waits for a canary judgment
+    evaluation = json.loads(evaluated.stdout)
+    assert evaluation["attempt_id"] == first and {i["id"] for i in evaluation["inputs"]} >= {record["id"]}
+    table = run("release", "evaluate", first[:20])
+    second_evaluation = " ".join(table.output.split()).rsplit("(evaluation ", 1)[1].split(")")[0]
+    assert second_evaluation != evaluation["id"]
+    recomputed = run("audit", "recompute", evaluation["id"][:20])
+    assert recomputed.exit_code == 0
+    said = " ".join(recomputed.output.split())  # rich folds lines at 80 columns
+    assert f"evaluation {evaluation['id']}: the same (inconclusive recorded, inconclusive now)" in said
+    both = run("audit", "recompute", common_prefix([evaluation["id"], second_evaluation]))
+    assert both.exit_code == 4 and evaluation["id"] in both.output and second_evaluation in both.output
+    assert run("release", "evaluate", first[:7]).exit_code == 4

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from analyzer.store.ledger import audit_events
 from analyzer.store.tokens import create_token
 from tests.server.conftest import settings_for
+from tests.support.ids import burst_ids, common_prefix
 from tests.support.service import Clock, make_app
 
 IMAGE = "registry.example.com/shop/checkout@sha256:" + "a" * 64
@@ -147,3 +148,32 @@ def test_approvals_and_junit_evidence_through_the_api(api):
     shown = client.get(f"/api/v1/attempts/{attempt}", headers=op).json()
     assert {e["kind"] for e in shown["evidence"]} == {"junit", "approval"}
     assert client.get("/api/v1/candidates/nope", headers=op).status_code == 404
+
+
+def test_ids_in_paths_and_bodies_are_unique_prefixes(api, monkeypatch):
+    """Issue 16: the API takes the prefixes the CLI takes; an ambiguous one is a 400 naming the matches."""
+    client, tokens, analyzer = api
+    op = _auth(tokens["operator"])
+    burst_ids(monkeypatch)
+    first = client.post(f"/api/v1/evaluation/promote/{_candidate(client, op)[:8]}", headers=op).json()
+    other = {"artifacts": [{"name": "d", "image": IMAGE}]}
+    cid = client.post("/api/v1/candidates", json=other, headers=op).json()["id"]
+    second = client.post(f"/api/v1/evaluation/promote/{cid[:10]}", headers=op).json()
+    assert (first["state"], second["state"]) == ("running", "queued")
+    common = common_prefix([first["id"], second["id"]])
+    before = _writes(analyzer)
+    for method, path in (("get", f"/api/v1/attempts/{common}"), ("post", f"/api/v1/attempts/{common}/evaluate")):
+        refused = getattr(client, method)(path, headers=op)
+        assert refused.status_code == 400, refused.text
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert first["id"] in refused.json()["detail"] and second["id"] in refused.json()["detail"]
+    assert _writes(analyzer) == before
+    gate = client.post(f"/api/v1/attempts/{first['id'][:20]}/evaluate", headers=op)
+    assert gate.status_code == 200 and gate.json()["attempt_id"] == first["id"]
+    assert gate.json()["inputs"] == [] and gate.json()["evaluated_at"]  # the whole evaluation record
+    shown = client.get(f"/api/v1/attempts/{first['id'][:20]}", headers=op).json()
+    assert [v["id"] for v in shown["evaluations"]] == [gate.json()["id"]]
+    missing = client.post(f"/api/v1/attempts/{first['id'][:20]}/evidence", headers=op,
+                          json={"kind": "judgment", "judgment_id": "0123abcd"})
+    assert missing.status_code == 404 and "no judgment" in missing.json()["detail"]
+    assert client.get(f"/api/v1/attempts/{first['id'][:7]}", headers=op).status_code == 404

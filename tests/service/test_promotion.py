@@ -4,35 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, text
 
-from analyzer.promotion.stages import DEFAULT
 from analyzer.service import promotion as flow
-from analyzer.store import Database
 from analyzer.store.tables import AttemptRow, StageStateRow
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def image(n: int) -> str:
     return f"registry.example.com/shop/checkout@sha256:{n:064x}"
-
-
-@pytest.fixture
-def p(database_url):
-    database = Database(database_url)
-    database.migrate()
-    yield flow.Promotions(database, DEFAULT, Clock())
-    database.dispose()
 
 
 def _judgment(p, attempt_id: str, verdict: str) -> None:

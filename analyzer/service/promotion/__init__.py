@@ -20,7 +20,9 @@ from analyzer.service.promotion.evidence import add_evidence, add_judgment
 from analyzer.service.promotion.quarantines import REASON_CODES, quarantine
 from analyzer.service.promotion.records import (
     AWAITING_SECOND,
+    MIN_PREFIX,
     OPEN_STATES,
+    AmbiguousIdError,
     ForbiddenError,
     NotFoundError,
     PromotionError,
@@ -31,22 +33,25 @@ from analyzer.service.promotion.records import (
 from analyzer.service.promotion.views import (
     attempt_view,
     candidate_view,
+    evaluation_view,
+    evidence_view,
     quarantine_records,
     quarantine_statistics,
     quarantine_view,
     running_attempts,
     show_attempt,
     show_candidate,
+    show_evidence,
     status,
 )
 from analyzer.store.tables import AttemptRow, CandidateRow, EvaluationRow, EvidenceRow, QuarantineRow
 
 __all__ = [
-    "AWAITING_SECOND", "BLOCK_AFTER_ERRORS", "IMAGE", "OPEN_STATES", "REASON_CODES",
-    "AttemptRow", "CandidateRow", "EvaluationRow", "EvidenceRow", "ForbiddenError", "NotFoundError",
-    "PromotionError", "Promotions", "QuarantineRow", "StageBusyError",
-    "add_evidence", "add_judgment", "attempt_view", "audit_log", "candidate_id_of", "candidate_view",
-    "checkpoint_audit", "confirm", "evaluate", "promote", "promotions_for", "quarantine", "quarantine_records",
-    "quarantine_statistics", "quarantine_view", "recompute", "register", "running_attempts", "show_attempt",
-    "show_candidate", "status", "verify_audit",
+    "AWAITING_SECOND", "BLOCK_AFTER_ERRORS", "IMAGE", "MIN_PREFIX", "OPEN_STATES", "REASON_CODES", "AmbiguousIdError",
+    "AttemptRow", "CandidateRow", "EvaluationRow", "EvidenceRow", "ForbiddenError", "NotFoundError", "PromotionError",
+    "Promotions", "QuarantineRow", "StageBusyError", "add_evidence", "add_judgment", "attempt_view", "audit_log",
+    "candidate_id_of", "candidate_view", "checkpoint_audit", "confirm", "evaluate", "evaluation_view",
+    "evidence_view", "promote", "promotions_for", "quarantine", "quarantine_records", "quarantine_statistics",
+    "quarantine_view", "recompute", "register", "running_attempts", "show_attempt", "show_candidate", "show_evidence",
+    "status", "verify_audit",
 ]

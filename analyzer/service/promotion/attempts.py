@@ -83,7 +83,7 @@ def confirm(p: Promotions, attempt_id: str, approver: str, queue: bool = True) -
     with writing(p.database) as s:
         attempt = find_attempt(s, attempt_id)
         if attempt.state != AWAITING_SECOND:
-            raise PromotionError(f"attempt {attempt_id} is {attempt.state}, not awaiting a second approver")
+            raise PromotionError(f"attempt {attempt.id} is {attempt.state}, not awaiting a second approver")
         if approver == attempt.requested_by:
             raise ForbiddenError(f"{approver} requested this forced promotion; a different identity must confirm it")
         candidate = find_candidate(s, attempt.candidate_id)

@@ -15,9 +15,9 @@ from analyzer.service.promotion.attempts import deploy, release
 from analyzer.service.promotion.evidence import collect
 from analyzer.service.promotion.quarantines import quarantine_in
 from analyzer.service.promotion.records import (
-    NotFoundError,
     PromotionError,
     Promotions,
+    by_id,
     content_digest,
     find_attempt,
     find_candidate,
@@ -44,7 +44,7 @@ def evaluate(p: Promotions, attempt_id: str, actor: str) -> EvaluationRow:
         artifacts = find_candidate(s, attempt.candidate_id).artifacts
     if attempt.state == "running":  # _evaluate refuses the others
         collect(p, attempt, artifacts, actor)
-    evaluation = _evaluate(p, attempt_id, actor)
+    evaluation = _evaluate(p, attempt.id, actor)
     deploy(p, actor)
     return evaluation
 
@@ -117,9 +117,8 @@ def recompute(p: Promotions, evaluation_id: str) -> dict[str, Any]:
     """Re-run a recorded gate evaluation from its stored inputs: the same policy and evidence must give
     the same verdict (the check the audit relies on). Evidence digests are verified on the way."""
     with p.database.session() as s:
-        row = s.get(EvaluationRow, evaluation_id)
-        if row is None:
-            raise NotFoundError(f"no gate evaluation {evaluation_id!r}")
+        row = by_id(s, EvaluationRow, evaluation_id, "gate evaluation")
+        evaluation_id = row.id
         attempt = find_attempt(s, row.attempt_id)
         stored = {e.id: e for e in s.scalars(select(EvidenceRow).where(EvidenceRow.attempt_id == row.attempt_id))}
     stage = p.pipeline.stage(row.stage)

@@ -17,16 +17,16 @@ from analyzer.promotion.stages import SloCheck
 from analyzer.rollouts import read_status
 from analyzer.service.promotion.records import (
     OPEN_STATES,
-    NotFoundError,
     PromotionError,
     Promotions,
+    by_id,
     content_digest,
     find_attempt,
     utc,
 )
 from analyzer.store.judgments import JudgmentFilter, JudgmentRecord, get_judgment, list_judgments
 from analyzer.store.ledger import append_audit, new_id, writing
-from analyzer.store.tables import AttemptRow, EvidenceRow
+from analyzer.store.tables import AttemptRow, EvidenceRow, JudgmentRow
 
 
 def record_evidence(p: Promotions, attempt_id: str, kind: str, payload: dict[str, Any], actor: str,
@@ -37,17 +37,17 @@ def record_evidence(p: Promotions, attempt_id: str, kind: str, payload: dict[str
     with writing(p.database) as s:
         attempt = find_attempt(s, attempt_id)
         if open_only and attempt.state not in OPEN_STATES:
-            raise PromotionError(f"attempt {attempt_id} is {attempt.state}: evidence is no longer accepted")
-        same = s.scalars(select(EvidenceRow).where(EvidenceRow.attempt_id == attempt_id, EvidenceRow.kind == kind,
+            raise PromotionError(f"attempt {attempt.id} is {attempt.state}: evidence is no longer accepted")
+        same = s.scalars(select(EvidenceRow).where(EvidenceRow.attempt_id == attempt.id, EvidenceRow.kind == kind,
                                                    EvidenceRow.sha256 == digest)).first()
         if same is not None:
             return same.id
-        row = EvidenceRow(id=new_id(), attempt_id=attempt_id, candidate_id=attempt.candidate_id,
+        row = EvidenceRow(id=new_id(), attempt_id=attempt.id, candidate_id=attempt.candidate_id,
                           stage=attempt.to_stage, kind=kind, payload=payload, sha256=digest,
                           collected_at=p.clock(), collected_by=actor)
         s.add(row)
         append_audit(s, p.clock(), actor, "evidence.added", candidate_id=attempt.candidate_id,
-                     stage=attempt.to_stage, attempt_id=attempt_id, data={"kind": kind, "sha256": digest})
+                     stage=attempt.to_stage, attempt_id=attempt.id, data={"kind": kind, "sha256": digest})
         return row.id
 
 
@@ -60,18 +60,17 @@ def add_judgment(p: Promotions, attempt_id: str, judgment_id: str, actor: str) -
     """Attach a recorded canary judgment (from the analysis endpoint) as evidence, bound to the stage."""
     with p.database.session() as s:
         attempt = find_attempt(s, attempt_id)
-        record = get_judgment(s, judgment_id)
-        seen = _canary_pods(s, attempt_id)
-    if record is None:
-        raise NotFoundError(f"no judgment {judgment_id!r}")
+        record = get_judgment(s, by_id(s, JudgmentRow, judgment_id, "judgment").id)
+        seen = _canary_pods(s, attempt.id)
+    assert record is not None
     target = p.pipeline.stage(attempt.to_stage).rollout
     if target is not None and (record.key.namespace, record.key.rollout) != (target.namespace, target.name):
-        raise PromotionError(f"judgment {judgment_id} is about {record.key.namespace}/{record.key.rollout}; "
+        raise PromotionError(f"judgment {record.id} is about {record.key.namespace}/{record.key.rollout}; "
                              f"stage {attempt.to_stage} runs {target.namespace}/{target.name}")
     if seen and record.key.canary_hash not in seen:
-        raise PromotionError(f"judgment {judgment_id} is about pods {record.key.canary_hash}; this attempt's canary "
+        raise PromotionError(f"judgment {record.id} is about pods {record.key.canary_hash}; this attempt's canary "
                              f"ran as {', '.join(sorted(seen))}")
-    return add_evidence(p, attempt_id, "judgment", _judgment_payload(record), actor)
+    return add_evidence(p, attempt.id, "judgment", _judgment_payload(record), actor)
 
 
 def collect(p: Promotions, attempt: AttemptRow, artifacts: list[dict[str, str]], actor: str) -> None:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -23,7 +24,7 @@ from analyzer.service.analysis import Analyzer
 from analyzer.service.slo import stage_slo
 from analyzer.settings import Settings
 from analyzer.store.db import Database
-from analyzer.store.tables import AttemptRow, CandidateRow
+from analyzer.store.tables import AttemptRow, CandidateRow, EvaluationRow, EvidenceRow, JudgmentRow
 
 AWAITING_SECOND = "awaiting_second"  # a forced promotion before its second approver confirms it
 OPEN_STATES = ("queued", "running", AWAITING_SECOND)
@@ -69,23 +70,48 @@ def promotions_for(settings: Settings, analyzer: Analyzer, dry_run: bool = False
                       slo_reader=lambda stage: stage_slo(stage, analyzer))
 
 
+class AmbiguousIdError(InputError):
+    """An id prefix that more than one record starts with; the message lists them (400 over the API)."""
+
+
+#: An id may be shortened to a unique prefix of this many characters or more (kubectl-like habits: copy
+#: the first dozen characters); attempt and evaluation ids are time-ordered, so prefixes of records made
+#: in the same second need more characters than candidates' hashes do.
+MIN_PREFIX = 8
+_SHOWN = 5  # matches an ambiguity error names
+_HEX = re.compile(r"^[0-9a-f]+$")
+Row = TypeVar("Row", CandidateRow, AttemptRow, EvaluationRow, EvidenceRow, JudgmentRow)
+
+
+def by_id(session: Session, table: type[Row], given: str, what: str) -> Row:
+    """The row whose id is ``given``, or the only one whose id starts with it (8+ lower-case hex characters,
+    compared as text: never a pattern, the same on SQLite and PostgreSQL). Several → :class:`AmbiguousIdError`
+    naming them; none → :class:`NotFoundError`."""
+    row = session.get(table, given)
+    if row is not None:
+        return row
+    if len(given) >= MIN_PREFIX and _HEX.match(given):  # every id is lower-case hex, on every backend
+        span = (table.id >= given, table.id < given + "g")  # 'g' sorts after every hex digit: the key's index
+        ids = list(session.scalars(select(table.id).where(*span, table.id.startswith(given, autoescape=True))
+                                   .order_by(table.id).limit(_SHOWN + 1)))
+        if len(ids) == 1:
+            found = session.get(table, ids[0])
+            assert found is not None
+            return found
+        if ids:
+            more = " and more" if len(ids) > _SHOWN else ""
+            raise AmbiguousIdError(f"{what} id prefix {given!r} is ambiguous: it starts {', '.join(ids[:_SHOWN])}"
+                                   f"{more}; give more characters")
+        raise NotFoundError(f"no {what} {given!r}")
+    raise NotFoundError(f"no {what} {given!r} (an id prefix needs {MIN_PREFIX} or more characters)")
+
+
 def find_candidate(session: Session, candidate_id: str) -> CandidateRow:
-    """The candidate with this id, or the only one whose id starts with it (8+ characters, escaped)."""
-    row = session.get(CandidateRow, candidate_id)
-    if row is None:
-        prefix = CandidateRow.id.startswith(candidate_id, autoescape=True)  # % and _ are not patterns
-        matches = session.scalars(select(CandidateRow).where(prefix)).all()
-        if len(matches) == 1 and len(candidate_id) >= 8:
-            return matches[0]
-        raise NotFoundError(f"no candidate {candidate_id!r}")
-    return row
+    return by_id(session, CandidateRow, candidate_id, "candidate")
 
 
 def find_attempt(session: Session, attempt_id: str) -> AttemptRow:
-    row = session.get(AttemptRow, attempt_id)
-    if row is None:
-        raise NotFoundError(f"no promotion attempt {attempt_id!r}")
-    return row
+    return by_id(session, AttemptRow, attempt_id, "promotion attempt")
 
 
 def set_state(s: Session, candidate: CandidateRow, state: str) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from analyzer.service.promotion.records import Promotions, find_attempt, find_candidate, utc
+from analyzer.service.promotion.records import Promotions, by_id, find_attempt, find_candidate, utc
 from analyzer.store.tables import AttemptRow, CandidateRow, EvaluationRow, EvidenceRow, QuarantineRow, StageStateRow
 
 
@@ -32,6 +32,24 @@ def quarantine_view(row: QuarantineRow) -> dict[str, Any]:
             "created_at": utc(row.created_at).isoformat()}
 
 
+def evidence_view(row: EvidenceRow) -> dict[str, Any]:
+    return {"id": row.id, "attempt_id": row.attempt_id, "candidate_id": row.candidate_id, "stage": row.stage,
+            "kind": row.kind, "sha256": row.sha256, "payload": row.payload,
+            "collected_at": utc(row.collected_at).isoformat(), "collected_by": row.collected_by}
+
+
+def evaluation_view(row: EvaluationRow) -> dict[str, Any]:
+    """A gate evaluation with what it read (``inputs``: evidence ids and digests, for ``recompute``)."""
+    return {"id": row.id, "attempt_id": row.attempt_id, "candidate_id": row.candidate_id, "stage": row.stage,
+            "verdict": row.verdict, "policy_hash": row.policy_hash, "checks": row.checks, "inputs": row.inputs,
+            "evaluated_at": utc(row.evaluated_at).isoformat()}
+
+
+def show_evidence(p: Promotions, evidence_id: str) -> dict[str, Any]:
+    with p.database.session() as s:
+        return evidence_view(by_id(s, EvidenceRow, evidence_id, "evidence"))
+
+
 def show_candidate(p: Promotions, candidate_id: str) -> dict[str, Any]:
     with p.database.session() as s:
         row = find_candidate(s, candidate_id)
@@ -42,14 +60,11 @@ def show_candidate(p: Promotions, candidate_id: str) -> dict[str, Any]:
 def show_attempt(p: Promotions, attempt_id: str) -> dict[str, Any]:
     with p.database.session() as s:
         row = find_attempt(s, attempt_id)
-        evidence = s.scalars(select(EvidenceRow).where(EvidenceRow.attempt_id == attempt_id))
-        evaluations = s.scalars(select(EvaluationRow).where(EvaluationRow.attempt_id == attempt_id)
+        evidence = s.scalars(select(EvidenceRow).where(EvidenceRow.attempt_id == row.id))
+        evaluations = s.scalars(select(EvaluationRow).where(EvaluationRow.attempt_id == row.id)
                                 .order_by(EvaluationRow.id))
-        return {**attempt_view(row),
-                "evidence": [{"id": e.id, "kind": e.kind, "sha256": e.sha256, "payload": e.payload,
-                              "collected_by": e.collected_by} for e in evidence],
-                "evaluations": [{"id": v.id, "verdict": v.verdict, "policy_hash": v.policy_hash, "checks": v.checks,
-                                 "evaluated_at": utc(v.evaluated_at).isoformat()} for v in evaluations]}
+        return {**attempt_view(row), "evidence": [evidence_view(e) for e in evidence],
+                "evaluations": [evaluation_view(v) for v in evaluations]}
 
 
 def status(p: Promotions) -> dict[str, Any]:
