@@ -8,9 +8,9 @@ and the few differences); this module has the group and the read commands (`get`
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
@@ -21,6 +21,7 @@ from analyzer.cli.common import (
     Kubeconfig,
     Namespace,
     app,
+    err,
     fail,
     out,
     parse_duration,
@@ -45,6 +46,9 @@ Name = Annotated[str, typer.Argument(help="the Rollout's name", metavar="ROLLOUT
 Output = Annotated[Format, typer.Option("--output", "-o", help="table, wide, json, yaml or name")]
 #: The plugin's spellings of the kind, accepted before the name: `get rollout NAME`, `retry ro NAME`.
 ROLLOUT_KIND = frozenset({"rollout", "rollouts", "ro"})
+EXPERIMENT_KIND = frozenset({"experiment", "experiments", "exp"})
+ANALYSIS_RUN_KIND = frozenset({"analysisrun", "analysisruns", "ar"})
+T = TypeVar("T")
 
 
 def kube_for(context: str | None, kubeconfig: str | None) -> Kube:
@@ -136,24 +140,30 @@ def _read(kube: Kube, namespace: str, name: str) -> RolloutStatus:
 TERMINAL = {"Healthy", "Degraded"}
 
 
-def _follow(kube: Kube, namespace: str, name: str, watch: bool, timeout: float) -> Iterator[RolloutStatus]:
-    """The Rollout's status; with ``watch``, each change until Healthy, Degraded or the timeout (0: none)."""
+def follow(read: Callable[[], T], settled: Callable[[T], bool], watch: bool, timeout: float) -> Iterator[T]:
+    """What ``read`` returns; with ``watch``, each change until ``settled`` or the timeout (0: none)."""
     deadline = time.monotonic() + timeout if timeout > 0 else float("inf")
-    last: RolloutStatus | None = None
+    last: T | None = None
     while True:
-        status = _read(kube, namespace, name)
+        status = read()
         if status != last:
             yield status
             last = status
-        if not watch or status.phase in TERMINAL or time.monotonic() > deadline:
+        if not watch or settled(status) or time.monotonic() > deadline:
             return
         time.sleep(2)
+
+
+def _follow(kube: Kube, namespace: str, name: str, watch: bool, timeout: float) -> Iterator[RolloutStatus]:
+    """The Rollout's status; with ``watch``, each change until Healthy, Degraded or the timeout (0: none)."""
+    return follow(lambda: _read(kube, namespace, name), lambda s: s.phase in TERMINAL, watch, timeout)
 
 
 @rollout_app.command("get")
 def get_command(
     name: Annotated[
-        str, typer.Argument(help="ROLLOUT, or `rollout ROLLOUT` as the plugin writes it", metavar="ROLLOUT")
+        str, typer.Argument(help="ROLLOUT, `rollout ROLLOUT` as the plugin writes it, or `experiment NAME`",
+                            metavar="[rollout|experiment] NAME")
     ],
     plugin_name: Annotated[str | None, typer.Argument(hidden=True)] = None,
     namespace: Namespace = None,
@@ -165,8 +175,16 @@ def get_command(
         str, typer.Option("--timeout", "-t", metavar="DURATION", help="with --watch: stop after this long (0: never)")
     ] = "0",
 ) -> None:
-    """A Rollout's state as `kubectl argo rollouts get rollout` shows it, plus the canary's latest judgment."""
+    """A Rollout's state as `kubectl argo rollouts get rollout` shows it, plus the canary's latest judgment.
+
+    `get experiment NAME` shows an Experiment: its templates' ReplicaSets and its analyses.
+    """
     kube = kube_for(context, kubeconfig)
+    if name in EXPERIMENT_KIND and plugin_name is not None:
+        from analyzer.cli.experiment import get_experiment
+
+        get_experiment(kube, namespace or kube.namespace, plugin_name, output, watch, parse_duration(timeout))
+        return
     name = rollout_name(name, plugin_name)
     for status in _follow(kube, namespace or kube.namespace, name, watch, parse_duration(timeout)):
         if output is Format.NAME:
@@ -178,24 +196,32 @@ def get_command(
 @rollout_app.command("list")
 def list_command(
     kind: Annotated[
-        str | None, typer.Argument(help="`rollouts`, as the plugin writes it (optional)", metavar="[rollouts]")
+        str | None,
+        typer.Argument(help="rollouts (the default), experiments or analysisruns",
+                       metavar="[rollouts|experiments|analysisruns]"),
     ] = None,
     namespace: Namespace = None,
-    all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A", help="Rollouts of every namespace")] = False,
-    name: Annotated[str | None, typer.Option("--name", help="only the Rollout of this name")] = None,
+    all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A", help="every namespace")] = False,
+    name: Annotated[str | None, typer.Option("--name", help="only the object of this name")] = None,
     context: Context = None,
     kubeconfig: Kubeconfig = None,
     output: Output = Format.TABLE,
 ) -> None:
-    """Rollouts of a namespace (or all of them), one line each."""
+    """Rollouts (or Experiments, or AnalysisRuns) of a namespace, or of all of them, one line each."""
     from rich.table import Table
 
     from analyzer.errors import ClusterError
     from analyzer.rollouts import read_status
 
-    if kind is not None and kind not in ROLLOUT_KIND:
-        raise fail(f"{kind!r}: only Rollouts are listed here", EXIT_USAGE)
+    if kind is not None and kind not in ROLLOUT_KIND | EXPERIMENT_KIND | ANALYSIS_RUN_KIND:
+        raise fail(f"{kind!r}: list rollouts, experiments or analysisruns", EXIT_USAGE)
     kube = kube_for(context, kubeconfig)
+    if kind in EXPERIMENT_KIND | ANALYSIS_RUN_KIND:
+        from analyzer.cli.experiment import list_analysis_runs, list_experiments
+
+        lister = list_experiments if kind in EXPERIMENT_KIND else list_analysis_runs
+        lister(kube, None if all_namespaces else namespace or kube.namespace, name, output)
+        return
     try:
         objects = kube.list_objects(None if all_namespaces else namespace or kube.namespace)
     except ClusterError as error:
@@ -241,6 +267,46 @@ def status_command(
         raise fail(f"the rollout is in a degraded state with message: {status.message}", 1)
     if watch and status.phase != "Healthy":
         raise fail("rollout status watch exceeded timeout", 1)
+
+
+@rollout_app.command("lint")
+def lint_command(
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(exists=True, dir_okay=False, metavar="FILE",
+                       help="YAML or JSON manifests, linted together (a Rollout may use a template of another)"),
+    ] = None,
+    filename: Annotated[
+        list[Path] | None,
+        typer.Option("--filename", "-f", exists=True, dir_okay=False, metavar="FILE",
+                     help="a manifest, as the plugin takes it (repeatable)"),
+    ] = None,
+    output: Output = Format.TABLE,
+) -> None:
+    """Lint Rollout manifests: the CRD schema, Argo's Rollout rules, and references within the files.
+
+    Silent and exit 0 when clean; otherwise one line per problem (file, object, field, what is wrong) and
+    exit 1, as `kubectl argo rollouts lint`. -o json|yaml lists the problems as records, -o name the objects.
+    """
+    from analyzer.rollouts.lint import lint_files
+
+    paths = [*(files or []), *(filename or [])]
+    if not paths:
+        raise fail("lint needs a FILE (or -f FILE)", EXIT_USAGE)
+    documents, findings = lint_files(paths)
+    if printed_as_data([f.as_dict() for f in findings], output):
+        pass
+    elif output is Format.NAME:
+        for label in dict.fromkeys(f.object for f in findings):
+            print(label)
+    else:
+        for finding in findings:
+            out.print(str(finding), highlight=False, soft_wrap=True)
+    if not any(d.kind == "Rollout" for d in documents) and not findings:
+        err.print(f"note: no Rollout in {', '.join(map(str, paths))}: only the Argo objects' schemas were checked",
+                  highlight=False)
+    if findings:
+        raise fail(f"{len(findings)} problem(s) in {', '.join(map(str, paths))}", 1)
 
 
 @rollout_app.command("version")

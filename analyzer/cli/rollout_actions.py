@@ -1,4 +1,4 @@
-"""`canary-analyzer rollout promote|abort|retry|pause|resume|undo|restart|set image|terminate`.
+"""`canary-analyzer rollout promote|abort|retry|pause|resume|undo|restart|set image|terminate|create`.
 
 Each sends exactly what `kubectl argo rollouts` sends (analyzer.rollouts.actions) and prints the plugin's
 one-line message; an error is one line on stderr and exit 4 (the API said no, or cannot be reached).
@@ -7,18 +7,33 @@ one-line message; an error is one line on stderr and exit 4 (the API said no, or
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from analyzer.cli.common import EXIT_USAGE, Context, Kubeconfig, Namespace, fail, out, parse_duration
-from analyzer.cli.rollout import Name, kube_for, rollout_app, rollout_name
+from analyzer.cli.common import (
+    EXIT_USAGE,
+    Context,
+    Format,
+    Kubeconfig,
+    Namespace,
+    dump,
+    err,
+    fail,
+    out,
+    parse_duration,
+)
+from analyzer.cli.rollout import Name, Output, kube_for, rollout_app, rollout_name
 
 if TYPE_CHECKING:
     from analyzer.rollouts import Kube
 
 set_app = typer.Typer(help="Update a Rollout: `set image ROLLOUT CONTAINER=IMAGE`.", no_args_is_help=True)
-terminate_app = typer.Typer(help="Terminate an AnalysisRun: `terminate analysisrun NAME`.", no_args_is_help=True)
+terminate_app = typer.Typer(
+    help="Terminate an AnalysisRun or an Experiment: `terminate analysisrun NAME`, `terminate experiment NAME`.",
+    no_args_is_help=True,
+)
 rollout_app.add_typer(set_app, name="set")
 rollout_app.add_typer(terminate_app, name="terminate")
 
@@ -144,3 +159,88 @@ def terminate_analysis_run_command(
 
 for alias in ("ar", "analysisruns"):
     terminate_app.command(alias, hidden=True)(terminate_analysis_run_command)
+
+
+@terminate_app.command("experiment")
+def terminate_experiment_command(
+    name: Annotated[str, typer.Argument(help="the Experiment's name", metavar="EXPERIMENT")],
+    namespace: Namespace = None,
+    context: Context = None,
+    kubeconfig: Kubeconfig = None,
+) -> None:
+    """Stop an Experiment (spec.terminate): its ReplicaSets scale down and its analyses stop."""
+    from analyzer.rollouts import actions
+
+    _do(context, kubeconfig, namespace, lambda _: f"experiment '{name}' terminated",
+        lambda k, ns: actions.terminate_experiment(k, ns, name))
+
+
+for alias in ("exp", "experiments"):
+    terminate_app.command(alias, hidden=True)(terminate_experiment_command)
+
+
+@rollout_app.command("create")
+def create_command(
+    files: Annotated[
+        list[Path],
+        typer.Option("--filename", "-f", exists=True, dir_okay=False, metavar="FILE",
+                     help="YAML or JSON manifest to create (repeatable; every document in it)"),
+    ],
+    namespace: Namespace = None,
+    context: Context = None,
+    kubeconfig: Kubeconfig = None,
+    output: Output = Format.TABLE,
+) -> None:
+    """Create Rollouts, AnalysisTemplates, ClusterAnalysisTemplates, AnalysisRuns or Experiments from files.
+
+    Every document is checked against its CRD's schema first; when one fails, nothing is sent. Objects go
+    to their own metadata.namespace, else to -n (ClusterAnalysisTemplates to the cluster). Prints
+    `rollout.argoproj.io/NAME created` per object; -o json|yaml prints what the API stored, -o name the names.
+    """
+    from analyzer.errors import ClusterError
+    from analyzer.rollouts import actions
+    from analyzer.rollouts.client import KINDS
+    from analyzer.rollouts.lint import SCHEMA_FILES, Finding, read_documents, schema_problems
+    from analyzer.rollouts.lint_rules import Problem
+
+    documents, findings = [], []
+    for path in files:
+        docs, unreadable = read_documents(path)
+        documents += docs
+        findings += unreadable
+    for doc in documents:
+        if doc.kind not in SCHEMA_FILES or not str(doc.body.get("apiVersion", "")).startswith("argoproj.io/"):
+            unsupported = Problem("kind", f"only {', '.join(KINDS)} can be created here",
+                                  f"{doc.body.get('apiVersion')}/{doc.kind}")
+            findings.append(Finding(doc.source, doc.label, unsupported))
+        else:
+            findings += [Finding(doc.source, doc.label, p) for p in schema_problems(doc)]
+    if findings:
+        for finding in findings:
+            err.print(str(finding), highlight=False, soft_wrap=True)
+        raise fail(f"nothing created: {len(findings)} problem(s) in the files")
+    if not documents:
+        raise fail("nothing to create: the files hold no objects", EXIT_USAGE)
+    kube = kube_for(context, kubeconfig)
+    created = []
+    for doc in documents:
+        try:
+            stored = actions.create(kube, namespace or kube.namespace, doc.body)
+        except ClusterError as error:
+            raise fail(str(error)) from None
+        created.append(stored)
+        if output in (Format.TABLE, Format.WIDE):
+            out.print(f"{_resource(stored)} created", highlight=False)
+    if output is Format.NAME:
+        for stored in created:
+            print(_resource(stored))
+    elif output in (Format.JSON, Format.YAML):
+        listed = {"apiVersion": "v1", "kind": "List", "items": created}  # several objects: kubectl's List
+        print(dump(created[0] if len(created) == 1 else listed, output.value), end="")
+
+
+def _resource(obj: dict[str, object]) -> str:
+    """``rollout.argoproj.io/checkout``: the kind's singular and group, and the name, as kubectl prints them."""
+    meta = obj.get("metadata")
+    name = meta.get("name", "") if isinstance(meta, dict) else ""
+    return f"{str(obj.get('kind', '')).lower()}.argoproj.io/{name}"

@@ -17,7 +17,9 @@ restart            ``{"spec":{"restartAt":"<RFC 3339 UTC>"}}``                  
 undo               JSON patch replace ``/spec/template`` with the revision's         main
                    ReplicaSet template minus ``rollouts-pod-template-hash``
 set image          GET, edit ``image`` of the named (``*``: every) container, PUT    main; 409 → re-read, retry
-terminate          ``{"spec":{"terminate":true}}`` on an AnalysisRun                 main
+terminate          ``{"spec":{"terminate":true}}`` on an AnalysisRun or Experiment   main
+create             POST the object to its collection (namespace: the object's, else  collection
+                   the command's; ClusterAnalysisTemplates cluster-wide)
 =================  ================================================================  ==========================
 
 Merge patches are ``application/merge-patch+json``. ``resume`` is not a plugin command: it is the
@@ -31,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from analyzer.errors import ClusterError
-from analyzer.rollouts.client import ANALYSIS_RUNS, Conflict, Kube, NotFound
+from analyzer.rollouts.client import ANALYSIS_RUNS, EXPERIMENTS, KINDS, Conflict, Kube, NotFound
 
 REVISION = "rollout.argoproj.io/revision"
 POD_TEMPLATE_HASH = "rollouts-pod-template-hash"
@@ -119,6 +121,21 @@ def restart(kube: Kube, namespace: str, name: str, after: timedelta = timedelta(
 
 def terminate_analysis_run(kube: Kube, namespace: str, name: str) -> None:
     kube.merge_patch(namespace, name, {"spec": {"terminate": True}}, plural=ANALYSIS_RUNS)
+
+
+def terminate_experiment(kube: Kube, namespace: str, name: str) -> None:
+    kube.merge_patch(namespace, name, {"spec": {"terminate": True}}, plural=EXPERIMENTS)
+
+
+def create(kube: Kube, namespace: str, obj: dict[str, Any]) -> dict[str, Any]:
+    """Create an Argo object as the plugin does: in its own ``metadata.namespace`` if it names one, else in
+    ``namespace``; a ClusterAnalysisTemplate in none. Returns the object the API stored."""
+    if obj.get("kind") not in KINDS:
+        raise ClusterError(f"creates of {obj.get('apiVersion')}/{obj.get('kind')} are not supported "
+                           f"(only {', '.join(KINDS)})")
+    _, namespaced = KINDS[obj["kind"]]
+    target = (obj.get("metadata") or {}).get("namespace") or namespace
+    return kube.create(obj, target if namespaced else "")
 
 
 def _owned_replica_sets(kube: Kube, obj: dict[str, Any]) -> list[dict[str, Any]]:

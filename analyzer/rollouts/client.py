@@ -23,7 +23,15 @@ from kubernetes.config.config_exception import ConfigException
 from analyzer.errors import ClusterError
 
 GROUP, VERSION = "argoproj.io", "v1alpha1"
-ROLLOUTS, ANALYSIS_RUNS = "rollouts", "analysisruns"
+ROLLOUTS, ANALYSIS_RUNS, EXPERIMENTS = "rollouts", "analysisruns", "experiments"
+#: The Argo kinds `create` sends: kind -> (plural, namespaced).
+KINDS = {
+    "Rollout": (ROLLOUTS, True),
+    "AnalysisTemplate": ("analysistemplates", True),
+    "ClusterAnalysisTemplate": ("clusteranalysistemplates", False),
+    "AnalysisRun": (ANALYSIS_RUNS, True),
+    "Experiment": (EXPERIMENTS, True),
+}
 REQUEST_TIMEOUT = (5.0, 20.0)  # connect, read (seconds)
 SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 #: Sent with every create and full update, as client-go does; the generated client sets no Content-Type there.
@@ -54,6 +62,8 @@ def _translated(verb: str, what: str, context: str | None) -> Iterator[None]:
     except ApiException as error:
         if error.status == 404:
             raise NotFound(f"{what} not found{where}") from None
+        if error.status == 409 and verb == "create":
+            raise Conflict(f"{what} already exists{where}") from None
         if error.status == 409:
             raise Conflict(f"{what} was changed by someone else while we {verb} it: {_reason(error)}") from None
         if error.status == 403:
@@ -143,6 +153,22 @@ class Kube:
                 )
             for event in events:
                 yield str(event["type"]), cast(dict[str, Any], event["object"])
+
+    def create(self, obj: dict[str, Any], namespace: str) -> dict[str, Any]:
+        """POST an Argo object (a kind of :data:`KINDS`) to its collection; returns what the API stored."""
+        plural, namespaced = KINDS[obj["kind"]]
+        meta = obj.get("metadata") or {}
+        name = meta.get("name") or f"{meta.get('generateName', '')}*"
+        with self._t("create", f"{plural} {namespace + '/' if namespaced else ''}{name}"):
+            if namespaced:
+                answer = self.custom.create_namespaced_custom_object(
+                    GROUP, VERSION, namespace, plural, obj, _headers=JSON_BODY, _request_timeout=REQUEST_TIMEOUT
+                )
+            else:
+                answer = self.custom.create_cluster_custom_object(
+                    GROUP, VERSION, plural, obj, _headers=JSON_BODY, _request_timeout=REQUEST_TIMEOUT
+                )
+        return cast(dict[str, Any], answer)
 
     def merge_patch(
         self, namespace: str, name: str, body: dict[str, Any], plural: str = ROLLOUTS, status: bool = False

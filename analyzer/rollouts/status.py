@@ -1,4 +1,8 @@
-"""A Rollout object read into a typed status: what `kubectl argo rollouts get` shows, as data.
+"""Argo objects read into typed statuses: what `kubectl argo rollouts get` and `list` show, as data.
+
+Rollouts (:func:`read_status`), Experiments (:func:`read_experiment`: each template's ReplicaSet and
+each analysis, from the Experiment's own status, so one GET shows it all) and AnalysisRuns
+(:func:`read_analysis_run`).
 
 Phase and message are the controller's (``status.phase``/``status.message``) when it has observed
 the current generation; otherwise the rollout is reported ``Progressing`` ("waiting for the
@@ -116,4 +120,101 @@ def read_status(obj: dict[str, Any]) -> RolloutStatus:
         images={c.get("name", ""): c.get("image", "") for c in containers},
         replicas=status.get("replicas"),
         ready_replicas=status.get("readyReplicas"),
+    )
+
+
+class ExperimentTemplate(BaseModel):
+    """One ReplicaSet of an Experiment: what it asked for and how it stands (status.templateStatuses)."""
+
+    name: str
+    replicas: int = Field(description="spec.templates[].replicas (default 1)")
+    ready_replicas: int = 0
+    available_replicas: int = 0
+    status: str = Field(description="Progressing, Running, Successful, Failed, Error")
+    message: str = ""
+    pod_template_hash: str | None = None
+    images: list[str] = Field(default_factory=list)
+
+
+class ExperimentAnalysis(BaseModel):
+    """One analysis of an Experiment and the AnalysisRun that carries it (status.analysisRuns)."""
+
+    name: str
+    analysis_run: str | None = None
+    phase: str = "Pending"
+    message: str = ""
+
+
+class ExperimentStatus(BaseModel):
+    """An Experiment read into what `kubectl argo rollouts get experiment` shows, as data."""
+
+    namespace: str
+    name: str
+    phase: str = Field(description="Pending, Running, Successful, Failed, Error, Inconclusive")
+    message: str = ""
+    created: str | None = Field(description="metadata.creationTimestamp (RFC 3339)")
+    duration: str | None = Field(description="spec.duration as written (none: until the analyses end)")
+    available_at: str | None = Field(description="when every template became available: the duration starts")
+    terminated: bool = Field(description="spec.terminate was set")
+    templates: list[ExperimentTemplate]
+    analyses: list[ExperimentAnalysis]
+
+    @property
+    def completed(self) -> bool:
+        return self.phase in ("Successful", "Failed", "Error", "Inconclusive")
+
+
+def read_experiment(obj: dict[str, Any]) -> ExperimentStatus:
+    """The typed status of an Experiment object as the API returns it."""
+    meta, spec, status = obj.get("metadata", {}), obj.get("spec", {}), obj.get("status") or {}
+    by_name = {t.get("name"): t for t in status.get("templateStatuses") or []}
+    templates = []
+    for template in spec.get("templates") or []:
+        seen = by_name.get(template.get("name")) or {}
+        containers = ((template.get("template") or {}).get("spec") or {}).get("containers") or []
+        templates.append(ExperimentTemplate(
+            name=template.get("name", ""), replicas=template.get("replicas", 1),
+            ready_replicas=seen.get("readyReplicas") or 0, available_replicas=seen.get("availableReplicas") or 0,
+            status=seen.get("status") or "Pending", message=seen.get("message") or "",
+            pod_template_hash=seen.get("podTemplateHash"), images=[c.get("image", "") for c in containers],
+        ))
+    runs = {r.get("name"): r for r in status.get("analysisRuns") or []}
+    analyses = [
+        ExperimentAnalysis(name=a.get("name", ""), analysis_run=(runs.get(a.get("name")) or {}).get("analysisRun"),
+                           phase=(runs.get(a.get("name")) or {}).get("phase") or "Pending",
+                           message=(runs.get(a.get("name")) or {}).get("message") or "")
+        for a in spec.get("analyses") or []
+    ]
+    return ExperimentStatus(
+        namespace=meta.get("namespace", ""), name=meta.get("name", ""), phase=status.get("phase") or "Pending",
+        message=status.get("message") or "", created=meta.get("creationTimestamp"),
+        duration=None if spec.get("duration") in (None, "") else str(spec["duration"]),
+        available_at=status.get("availableAt"), terminated=bool(spec.get("terminate")),
+        templates=templates, analyses=analyses,
+    )
+
+
+class AnalysisRunStatus(BaseModel):
+    """An AnalysisRun in one line: its phase, what started it, and each metric's tally."""
+
+    namespace: str
+    name: str
+    phase: str = Field(description="Pending, Running, Successful, Failed, Error, Inconclusive")
+    message: str = ""
+    created: str | None = None
+    owner: str | None = Field(description="kind/name of the Rollout or Experiment that created it")
+    terminated: bool = False
+    metrics: list[dict[str, Any]] = Field(description="status.metricResults: name, phase, count, failed, …")
+
+
+def read_analysis_run(obj: dict[str, Any]) -> AnalysisRunStatus:
+    meta, spec, status = obj.get("metadata", {}), obj.get("spec", {}), obj.get("status") or {}
+    owners = meta.get("ownerReferences") or []
+    owner = next((o for o in owners if o.get("controller")), owners[0] if owners else None)
+    return AnalysisRunStatus(
+        namespace=meta.get("namespace", ""), name=meta.get("name", ""), phase=status.get("phase") or "Pending",
+        message=status.get("message") or "", created=meta.get("creationTimestamp"),
+        owner=f"{owner.get('kind', '').lower()}/{owner.get('name', '')}" if owner else None,
+        terminated=bool(spec.get("terminate")),
+        metrics=[{k: v for k, v in m.items() if k != "measurements"} for m in status.get("metricResults") or []],
     )

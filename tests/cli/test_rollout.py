@@ -36,7 +36,7 @@ def test_get_shows_the_rollout_and_json_is_the_status(k8s):
     assert as_json["set_weight"] == 20 and as_json["canary_hash"] == CANARY
     assert "set_weight: 20" in _run(k8s, "get", "checkout", "-n", "shop", "-o", "yaml").output
     assert _run(k8s, "get", "rollout", "checkout", "-o", "name").output == "rollout/checkout\n"  # the plugin's form
-    assert _run(k8s, "get", "experiment", "x").exit_code == 2
+    assert _run(k8s, "get", "analysisrun", "x").exit_code == 2  # only rollouts and experiments are shown
     assert not (k8s.kubeconfig.parent / "ledger.db").exists()  # reading the latest judgment creates no ledger
 
 

@@ -22,7 +22,7 @@ import pytest
 from typer.testing import CliRunner
 
 from analyzer.cli import app
-from tests.support.argo_objects import CANARY, NEW_IMAGE, OLD_IMAGE, STABLE, replica_set, rollout
+from tests.support.argo_objects import CANARY, NEW_IMAGE, OLD_IMAGE, STABLE, experiment, replica_set, rollout
 from tests.support.kube import cluster
 
 ROOT = Path(__file__).parents[2]
@@ -114,7 +114,7 @@ def test_the_readme_promotion_walk_runs_on_a_fresh_ledger(tmp_path):
 @pytest.fixture
 def emulated(tmp_path):
     """The cluster docs/rollouts.md talks to: shop/checkout (Healthy, so that watches return), its
-    ReplicaSets of revisions 2 and 3, and the AnalysisRun the block terminates."""
+    ReplicaSets of revisions 2 and 3, the AnalysisRun and the Experiment the block terminates."""
     with cluster(tmp_path) as c:
         obj = rollout(phase="Healthy", message=None)
         c.put("/apis/argoproj.io/v1alpha1/namespaces/shop/rollouts", obj)
@@ -123,15 +123,17 @@ def emulated(tmp_path):
         c.put("/apis/argoproj.io/v1alpha1/namespaces/shop/analysisruns",
               {"apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisRun", "spec": {"metrics": []},
                "metadata": {"name": f"checkout-{CANARY}-3", "namespace": "shop"}})
+        c.put("/apis/argoproj.io/v1alpha1/namespaces/shop/experiments", experiment())
         yield c
 
 
-def test_the_rollout_block_runs_against_the_emulator(emulated):
+def test_the_rollout_block_runs_against_the_emulator(emulated, monkeypatch):
+    monkeypatch.chdir(ROOT)  # the block names files as from the repository's root
     env = {"CANARY_ANALYZER_DATABASE_URL": "sqlite:///" + str(emulated.kubeconfig.parent / "ledger.db")}
     lines = command_lines(blocks(ROOT / "docs" / "rollouts.md")[0])
     assert len(lines) >= 15
     for line in lines:
         args = arguments(line)
-        cluster_args = [] if args[1] == "version" else ["--kubeconfig", str(emulated.kubeconfig)]
+        cluster_args = [] if args[1] in ("version", "lint") else ["--kubeconfig", str(emulated.kubeconfig)]
         result = runner.invoke(app, [*args, *cluster_args], env=env)
         assert result.exit_code == 0, f"`{line}`\n{result.output}"

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+import yaml
 
 from analyzer.errors import ClusterError
 from analyzer.rollouts import Kube, actions
 from tests.rollouts.conftest import ROLLOUTS, reset
-from tests.support.argo_objects import OLD_IMAGE
+from tests.support.argo_objects import OLD_IMAGE, experiment, rollout
 
 MERGE, JSON_PATCH, JSON = "application/merge-patch+json", "application/json-patch+json", "application/json"
 R = f"{ROLLOUTS}/checkout"
+EXP = experiment()["metadata"]["name"]
+TEMPLATES = Path(__file__).parents[2] / "analysis-templates"
 
 
 def _writes(k8s):
@@ -143,3 +147,44 @@ def test_errors_name_the_object_and_the_cause(k8s, kube, tmp_path):
     gone.write_text(k8s.kubeconfig.read_text().replace(k8s.url, "http://127.0.0.1:9"))
     with pytest.raises(ClusterError, match="cannot reach the Kubernetes API"):
         actions.abort(Kube(kubeconfig=str(gone)), "shop", "checkout")
+
+
+def test_terminate_an_experiment(k8s, kube):
+    k8s.put("/apis/argoproj.io/v1alpha1/namespaces/shop/experiments", experiment())
+    actions.terminate_experiment(kube, "shop", experiment()["metadata"]["name"])
+    assert _writes(k8s) == [("PATCH", f"/apis/argoproj.io/v1alpha1/namespaces/shop/experiments/{EXP}", MERGE,
+                             {"spec": {"terminate": True}})]
+    assert k8s.obj("experiments", "shop", EXP)["spec"]["terminate"] is True
+    with pytest.raises(ClusterError, match="experiments shop/nope not found"):
+        actions.terminate_experiment(kube, "shop", "nope")
+
+
+def test_create_posts_each_kind_to_its_collection(k8s, kube):
+    """The object's own namespace wins over the command's, as in the plugin; a ClusterAnalysisTemplate has none."""
+    templates = {p.name: yaml.safe_load(p.read_text()) for p in TEMPLATES.glob("*analysis-template.yaml")}
+    cluster_template = templates["cluster-analysis-template.yaml"]
+    template = templates["analysis-template.yaml"]
+    example = yaml.safe_load((TEMPLATES / "example-rollout.yaml").read_text())
+    example["metadata"]["name"] = "payments"
+    run = {"apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisRun", "metadata": {"name": "one-off"},
+           "spec": {"metrics": [{"name": "canary-judge", "provider": {"web": {"url": "http://x"}}}]}}
+    assert "namespace" not in template["metadata"] and example["metadata"]["namespace"] == "shop"
+    stored = [actions.create(kube, "default", obj) for obj in (cluster_template, template, example, run)]
+    argo = "/apis/argoproj.io/v1alpha1"
+    assert k8s.calls() == [
+        ("POST", f"{argo}/clusteranalysistemplates", JSON, cluster_template),
+        ("POST", f"{argo}/namespaces/default/analysistemplates", JSON, template),  # it names no namespace
+        ("POST", f"{argo}/namespaces/shop/rollouts", JSON, example),
+        ("POST", f"{argo}/namespaces/default/analysisruns", JSON, run),
+    ]
+    assert [s["metadata"]["name"] for s in stored] == ["canary-analyzer", template["metadata"]["name"], "payments",
+                                                       "one-off"]
+    assert k8s.obj("rollouts", "shop", "payments")["spec"]["replicas"] == 5
+
+
+def test_create_refuses_what_it_cannot_send_and_names_an_existing_object(k8s, kube):
+    with pytest.raises(ClusterError, match=r"creates of v1/Service are not supported"):
+        actions.create(kube, "shop", {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x"}})
+    assert k8s.calls() == []
+    with pytest.raises(ClusterError, match="rollouts shop/checkout already exists"):
+        actions.create(kube, "shop", rollout())

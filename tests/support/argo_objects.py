@@ -86,3 +86,46 @@ def analysis_run(namespace: str, name: str) -> dict[str, Any]:
         "spec": {"metrics": [{"name": "canary-judge", "provider": {"web": {"url": "http://x"}}}]},
         "status": {"phase": "Running"},
     }
+
+
+BASELINE_EXAMPLE = EXAMPLE.parent / "example-rollout-experiment-baseline.yaml"
+BASELINE, CANDIDATE = "7f6d5c4b3", "8a7b6c5d4"  # the Experiment's own pod-template hashes
+
+
+def experiment(namespace: str = "shop", name: str = f"checkout-{CANARY}-3-0", **status: Any) -> dict[str, Any]:
+    """The Experiment the baseline example's first step starts, as the controller writes it: both
+    templates available since 05:00:30 of a 30-minute run, the canary-judge analysis running."""
+    step = yaml.safe_load(BASELINE_EXAMPLE.read_text())["spec"]["strategy"]["canary"]["steps"][0]["experiment"]
+    template = yaml.safe_load(BASELINE_EXAMPLE.read_text())["spec"]["template"]
+    images = {"baseline": OLD_IMAGE, "canary": NEW_IMAGE}
+    templates = []
+    for t in step["templates"]:
+        pod = copy.deepcopy(template)
+        pod["spec"]["containers"][0]["image"] = images[t["name"]]
+        templates.append({"name": t["name"], "replicas": t["replicas"], "selector": {"matchLabels": {
+            "app": "checkout"}}, "template": pod})
+    obj = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Experiment",
+        "metadata": {
+            "name": name, "namespace": namespace, "creationTimestamp": "2026-11-22T05:00:00Z",
+            "uid": "5b1e7c2a-9f3d-4e8a-b6c1-2d7f0e9a8c34",
+            "ownerReferences": [{"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "name": "checkout",
+                                 "uid": "0e6c1f0a-7d1b-4b8e-9a53-4d2f4c7e6b10", "controller": True}],
+        },
+        "spec": {"duration": step["duration"], "templates": templates,
+                 "analyses": copy.deepcopy(step["analyses"])},
+        "status": {
+            "phase": "Running",
+            "availableAt": "2026-11-22T05:00:30Z",
+            "templateStatuses": [
+                {"name": "baseline", "replicas": 3, "updatedReplicas": 3, "readyReplicas": 3, "availableReplicas": 3,
+                 "status": "Running", "podTemplateHash": BASELINE},
+                {"name": "canary", "replicas": 3, "updatedReplicas": 3, "readyReplicas": 2, "availableReplicas": 2,
+                 "status": "Running", "podTemplateHash": CANDIDATE},
+            ],
+            "analysisRuns": [{"name": "canary-judge", "analysisRun": f"{name}-canary-judge", "phase": "Running"}],
+        },
+    }
+    obj["status"].update(status)
+    return obj

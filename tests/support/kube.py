@@ -33,6 +33,10 @@ import kmock
 VERBS = {"get", "list", "watch", "create", "update", "patch", "delete"}
 
 
+def _method(request: Any) -> str:
+    return str(request.method.value if hasattr(request.method, "value") else request.method).upper()
+
+
 def _status(code: int, reason: str, message: str) -> aiohttp.web.Response:
     body = {"apiVersion": "v1", "kind": "Status", "metadata": {}, "status": "Failure", "code": code,
             "reason": reason, "message": message}
@@ -63,7 +67,10 @@ class ArgoEmulator(kmock.KubernetesEmulator):
                 return await self._put(key, request)
             if method == "PATCH" and "json-patch" in request.headers.get("Content-Type", ""):
                 return await self._json_patch(key, request)
-        return await super()._handle(request)
+        response = await super()._handle(request)
+        if request.resource is not None and _method(request) == "POST" and response.status == 200:
+            response.set_status(201, "Created")  # an API server's answer to a create (clients expect it)
+        return response
 
     def _current(self, key: Any) -> Any:
         if key not in self._objects or self._objects[key].deleted:
@@ -209,6 +216,12 @@ def _declare(emulator: ArgoEmulator) -> None:
     emulator.resources["argoproj.io/v1alpha1/analysisruns"] = kmock.ResourceInfo(
         kind="AnalysisRun", singular="analysisrun", namespaced=True, verbs=VERBS, shortnames={"ar"},
     )
+    for kind, plural, namespaced in (("Experiment", "experiments", True),
+                                     ("AnalysisTemplate", "analysistemplates", True),
+                                     ("ClusterAnalysisTemplate", "clusteranalysistemplates", False)):
+        emulator.resources[f"argoproj.io/v1alpha1/{plural}"] = kmock.ResourceInfo(
+            kind=kind, singular=kind.lower(), namespaced=namespaced, verbs=VERBS,
+        )
     emulator.resources["apps/v1/replicasets"] = kmock.ResourceInfo(
         kind="ReplicaSet", singular="replicaset", namespaced=True, verbs=VERBS, subresources={"status", "scale"},
         shortnames={"rs"},
