@@ -37,6 +37,7 @@ import numpy as np
 from pydantic import TypeAdapter, ValidationError
 
 from analyzer.model import Measurement, PodName
+from analyzer.sources.gauges import gauge_metric
 from analyzer.sources.queries import ARMS, Arm, HistogramQueries, QueryProfile, RatioQueries, Target, parse_le
 
 #: How many steps an arm's newest sample may lag the window's end before its data counts as stale.
@@ -226,8 +227,11 @@ def assemble(
         else None
     )
     for name, queries in profile.metrics.items():
-        built = builder.ratio(name) if queries.kind == "ratio" else builder.histogram(name, queries)
-        doubts = builder.doubts(name, queries)
+        if queries.kind == "gauge":  # per-pod values, not counts: analyzer.sources.gauges
+            built, doubts = gauge_metric(name, profile, target, parts, steps, STALE_STEPS, builder.notes)
+        else:
+            built = builder.ratio(name) if queries.kind == "ratio" else builder.histogram(name, queries)
+            doubts = builder.doubts(name, queries)
         if built is not None:
             metrics[name] = built
         elif not doubts:

@@ -4,7 +4,11 @@ A profile names, for each metric, the PromQL that returns one step's increments 
 for each arm the label selector that picks that arm's series. Templates use ``$placeholders``
 (:class:`string.Template`): ``$selector`` (the arm's selector, itself a template), ``$step`` (the
 step as a PromQL duration, e.g. ``60s``), and in selectors ``$namespace``, ``$rollout``, ``$hash``
-(this arm's pod-template hash), ``$canary`` and ``$stable``. A profile whose exporter labels series
+(this arm's pod-template hash), ``$canary``, ``$stable`` and ``$rollout_regex`` (the Rollout's name
+as a regular expression matching itself only, for ``pod=~"$rollout_regex-$hash-.*"``: a Rollout's
+pods are named ``<rollout>-<pod-template-hash>-<suffix>``). A gauge metric (CPU, memory, restarts
+from cAdvisor or kube-state-metrics, whose series carry no Rollout labels) may bring its own
+``selector`` per arm, e.g. by pod name. A profile whose exporter labels series
 with the pod names that label (``pod_label``), and its queries group by it, so that the judge sees
 how pods of one version differ; one without (e.g. an ingress, which sees no upstream pods) judges on
 arm totals.
@@ -22,7 +26,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from analyzer.model import Policy
+from analyzer.model import DATA_KIND, Policy
 
 Arm = Literal["canary", "stable"]
 ARMS: tuple[Arm, Arm] = ("canary", "stable")
@@ -59,7 +63,7 @@ def promql_string_contents(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-_SELECTOR_KEYS = ("namespace", "rollout", "hash", "canary", "stable")
+_SELECTOR_KEYS = ("namespace", "rollout", "hash", "canary", "stable", "rollout_regex")
 _QUERY_KEYS = ("selector", "step")
 
 
@@ -95,13 +99,28 @@ class HistogramQueries(BaseModel):
     le_scale: float = Field(default=1.0, gt=0, description="multiply le by this for seconds (Istio's ms: 0.001)")
 
 
-MetricQueries = Annotated[RatioQueries | HistogramQueries, Field(discriminator="kind")]
-
-
 class Selectors(BaseModel):
     model_config = ConfigDict(extra="forbid")
     canary: SelectorTemplate
     stable: SelectorTemplate
+
+
+class GaugeQueries(BaseModel):
+    """One query per arm returning one series per pod: the gauge's value at each step's end.
+
+    E.g. ``sum by (pod) (rate(container_cpu_usage_seconds_total{$selector}[$step]))``; judged canary
+    pods against stable pods (policy kind ``gauge``) or the canary against a limit (``threshold``).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["gauge"] = "gauge"
+    value: QueryTemplate
+    selector: Selectors | None = Field(
+        default=None, description="this metric's arm selectors (e.g. by pod name); default: the profile's"
+    )
+
+
+MetricQueries = Annotated[RatioQueries | HistogramQueries | GaugeQueries, Field(discriminator="kind")]
 
 
 class QueryProfile(BaseModel):
@@ -128,8 +147,18 @@ class QueryProfile(BaseModel):
     def _policy_kinds_match(self) -> QueryProfile:
         for name, queries in self.metrics.items():
             configured = self.policy.metrics.get(name)
-            if configured is not None and configured.kind != queries.kind:
+            if configured is not None and DATA_KIND[configured.kind] != queries.kind:
                 raise ValueError(f"metric {name!r}: the queries are {queries.kind}, the policy says {configured.kind}")
+        return self
+
+    @model_validator(mode="after")
+    def _window_from_requests(self) -> QueryProfile:
+        first = next(iter(self.metrics))
+        if self.metrics[first].kind == "gauge":
+            raise ValueError(
+                f"metric {first!r}: the first metric must count requests (ratio or histogram): the window starts"
+                " at the canary's first request in it; list gauges after it"
+            )
         return self
 
     @model_validator(mode="after")
@@ -147,23 +176,26 @@ class QueryProfile(BaseModel):
         return self
 
     def render(self, metric: str, query: str, arm: Arm, target: Target) -> str:
-        """The PromQL for one metric's query ('total', 'events' or 'buckets') and one arm."""
+        """The PromQL for one metric's query ('total', 'events', 'buckets' or 'value') and one arm."""
         values = {
             "namespace": target.namespace,
             "rollout": target.rollout,
             "hash": target.hash_of(arm),
             "canary": target.canary,
             "stable": target.stable,
+            "rollout_regex": re.escape(target.rollout),
         }
         escaped = {key: promql_string_contents(value) for key, value in values.items()}
-        selector = Template(getattr(self.selector, arm)).substitute(escaped)
-        template: str = getattr(self.metrics[metric], query)
+        queries = self.metrics[metric]
+        selectors = queries.selector if isinstance(queries, GaugeQueries) and queries.selector else self.selector
+        selector = Template(getattr(selectors, arm)).substitute(escaped)
+        template: str = getattr(queries, query)
         return Template(template).substitute(selector=selector, step=f"{self.step_seconds}s")
 
 
-def queries_of(queries: RatioQueries | HistogramQueries) -> tuple[str, ...]:
+def queries_of(queries: RatioQueries | HistogramQueries | GaugeQueries) -> tuple[str, ...]:
     """The query names a metric kind needs."""
-    return ("total", "events") if queries.kind == "ratio" else ("buckets",)
+    return {"ratio": ("total", "events"), "histogram": ("buckets",), "gauge": ("value",)}[queries.kind]
 
 
 _LE = re.compile(r"^\+?inf$", re.IGNORECASE)
