@@ -31,15 +31,16 @@ def _as_server_user(args: list[str]) -> list[str]:
 
 
 @contextmanager
-def postgres() -> Iterator[str]:
-    """Yield a SQLAlchemy URL of a fresh server's ``postgres`` database (trust auth, loopback only)."""
+def postgres(port: int | None = None) -> Iterator[str]:
+    """Yield a SQLAlchemy URL of a fresh server's ``postgres`` database (trust auth, loopback only), on a
+    free port unless ``port``."""
     bindir = _bindir()
     root = tempfile.mkdtemp(prefix="canary-analyzer-pg-")
     os.chmod(root, 0o755)
     data = os.path.join(root, "data")
     if os.geteuid() == 0:
         shutil.chown(root, "postgres", "postgres")
-    port = free_port()
+    port = port or free_port()
     subprocess.run(
         _as_server_user([f"{bindir}/initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8"]),
         check=True,
