@@ -94,3 +94,21 @@ def test_a_rollout_name_is_matched_as_itself_not_as_a_pattern():
         "cpu", "value", "canary", Target(namespace="shop", rollout="web.v2", canary="c4a1e", stable="5b7d2")
     )
     assert 'pod=~"web\\\\.v2-c4a1e-[a-z0-9]+"' in rendered  # PromQL "\\." is the regex \. : a dot, not any character
+
+
+def test_a_profile_must_start_with_a_metric_that_counts_requests():
+    from analyzer.sources.queries import QueryProfile
+
+    data = load_query_profile("http-resources").model_dump(mode="json")
+    data["metrics"] = {"cpu": data["metrics"]["cpu"], **data["metrics"]}
+    with pytest.raises(ValueError, match="metric 'cpu': the first metric must count requests"):
+        QueryProfile.model_validate(data)
+
+
+def test_a_threshold_policy_judges_gauge_queries_only():
+    from analyzer.sources.queries import QueryProfile
+
+    data = load_query_profile("http-resources").model_dump(mode="json")
+    data["policy"]["metrics"]["error-rate"] = {"kind": "threshold", "limit": 0.02, "bound": 1}
+    with pytest.raises(ValueError, match="metric 'error-rate': the queries are ratio, the policy says threshold"):
+        QueryProfile.model_validate(data)
