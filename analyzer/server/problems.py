@@ -9,14 +9,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from analyzer import redact as secrets
 from analyzer.errors import InputError, SourceUnavailableError
+from analyzer.server import openapi
+from analyzer.server.openapi import PROBLEM_JSON
 from analyzer.service import telemetry
 from analyzer.service.analysis import BadArgumentError, StoreUnavailableError
 from analyzer.service.promotion import ForbiddenError, NotFoundError, PromotionError
 
-PROBLEM_JSON = "application/problem+json"
 MAX_ERRORS = 20  # validation errors named in one answer
 
 
@@ -95,9 +97,23 @@ def install(app: FastAPI) -> None:
         return problem(503, "Database unavailable", str(StoreUnavailableError.of(error)))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
         response = problem(error.status_code, str(error.detail), str(error.detail))
         for name, value in (error.headers or {}).items():
             response.headers[name] = value
+        if error.status_code == 405:
+            response.headers["Allow"] = ", ".join(_allowed(request))
         return response
 
+    openapi.install(app)  # and the document says all of the above
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def _allowed(request: Request) -> list[str]:
+    """Every method the path answers (Starlette's 405 names only the first matching route's: GET, not GET
+    and POST), found by asking the app's routes whether they would take the path with each method."""
+    return [method for method in _METHODS
+            if any(route.matches({**request.scope, "method": method})[0] is Match.FULL
+                   for route in request.app.router.routes)]

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from analyzer.promotion.junit import parse_junit
 from analyzer.server.auth import Approver, Operator, Viewer
@@ -46,7 +46,7 @@ class PromoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     to_stage: str | None = Field(default=None, max_length=40, description="default: the next stage")
     justification: str | None = Field(default=None, max_length=2000)
-    queue: bool = True
+    queue: StrictBool = True  # 0 or "yes" is refused (422), not read as a boolean
 
 
 class QuarantineIn(BaseModel):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -16,7 +15,7 @@ from analyzer.model import Verdict
 from analyzer.server.auth import AnalysisCaller, Reader
 from analyzer.server.links import report_links
 from analyzer.server.problems import problem
-from analyzer.server.schemas import AnalysisRequest, AnalysisResult, JudgmentList, result_of, summary_of
+from analyzer.server.schemas import AnalysisRequest, AnalysisResult, Instant, JudgmentList, result_of, summary_of
 from analyzer.service.analysis import Analyzer, StoreUnavailableError, analyse
 from analyzer.service.telemetry import exposition
 from analyzer.store import JudgmentFilter
@@ -73,8 +72,8 @@ class JudgmentQuery(BaseModel):
     rollout: str | None = Field(default=None, max_length=253)
     canary: str | None = Field(default=None, max_length=63, description="canary pod-template hash")
     verdict: Verdict | None = None
-    since: datetime | None = Field(default=None, description="created at or after (ISO 8601)")
-    until: datetime | None = Field(default=None, description="created before (ISO 8601)")
+    since: Instant | None = Field(default=None, description="created at or after (ISO 8601)")
+    until: Instant | None = Field(default=None, description="created before (ISO 8601)")
     limit: int = Field(default=50, ge=1, le=500)
     offset: int = Field(default=0, ge=0, le=1_000_000)
 

@@ -13,6 +13,17 @@ from analyzer.sources.queries import Namespace, PodTemplateHash, ProfileName, Ro
 from analyzer.store import JudgmentRecord
 
 
+def _iso_8601(value: object) -> object:
+    """A time is written as ISO 8601: a bare number (``until=0.5``) is refused, not read as epoch seconds."""
+    if isinstance(value, int | float) or (isinstance(value, str) and value.lstrip("+-").replace(".", "", 1).isdigit()):
+        raise ValueError("expected an ISO 8601 date-time (2026-12-01T14:00:00Z), not a number")
+    return value
+
+
+#: A query's time bound: ISO 8601 only, as the OpenAPI document says (``format: date-time``).
+Instant = Annotated[datetime, BeforeValidator(_iso_8601)]
+
+
 def _empty_is_none(value: object) -> object:
     """The templates' default ``step`` arg is empty (``&step=``): the same as no step."""
     return None if value == "" else value
@@ -36,6 +47,23 @@ class AnalysisRequest(BaseModel):
 
     def target(self) -> Target:
         return Target(namespace=self.namespace, rollout=self.rollout, canary=self.canary, stable=self.stable)
+
+
+class FieldProblem(BaseModel):
+    field: str = Field(description="the argument or body field, dotted (``artifacts.0.image``)")
+    message: str
+
+
+class Problem(BaseModel):
+    """An error answer (RFC 9457 problem details, ``application/problem+json``): what went wrong and where."""
+
+    model_config = ConfigDict(extra="allow")  # an answer may add members (``auth`` on /readyz, ``request_id``)
+
+    type: str = Field(default="about:blank")
+    title: str = Field(description="the kind of problem, the same for every occurrence")
+    status: int = Field(ge=400, le=599, description="the HTTP status")
+    detail: str = Field(description="this occurrence, in a sentence (a URL's credentials never appear)")
+    errors: list[FieldProblem] | None = Field(default=None, description="the fields at fault, when there are any")
 
 
 class WindowOut(BaseModel):
