@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from pydantic_settings.exceptions import SettingsError
 
 from analyzer.errors import InputError, describe
+from analyzer.grants import TokenReviewSettings
 from analyzer.sources.cache import CachePolicy
 from analyzer.sources.datasources import Datasource
 
@@ -63,6 +64,10 @@ class Settings(BaseSettings):
     )
     insecure_no_auth: bool = Field(
         default=False, description="without any token, anonymous callers may judge and read (never in production)"
+    )
+    token_review: TokenReviewSettings = Field(
+        default_factory=TokenReviewSettings,
+        description="Kubernetes service-account tokens as bearer tokens, checked by TokenReview (analyzer/grants.py)",
     )
     stages_file: Path | None = Field(default=None, description="stages.yaml for promotion (default V1 → V3 → V2)")
     promotion_drive_rollouts: bool = Field(

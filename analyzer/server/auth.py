@@ -1,21 +1,25 @@
 """Who calls: one identity model for every endpoint (bearer tokens with roles and a namespace scope).
 
-Tokens come from the ledger (``canary-analyzer token create NAME --role ROLE [--namespace NS]``) and
-from the settings' ``api_tokens`` (each one an unscoped ``analysis`` identity, so that existing Argo
-Secrets keep working). Nothing is open: without a token a request is 401, unless the service runs with
-``insecure_no_auth``, where an anonymous caller may judge and read (never write promotions).
+Tokens come from the ledger (``canary-analyzer token create NAME --role ROLE [--namespace NS]``), from
+the settings' ``api_tokens`` (each one an unscoped ``analysis`` identity, so that existing Argo Secrets
+keep working) and, with ``token_review.enabled``, from Kubernetes: a service-account token the API server
+vouches for (TokenReview) is the identity its grant says (``analyzer/grants.py``). Nothing is open:
+without a token a request is 401, unless the service runs with ``insecure_no_auth``, where an anonymous
+caller may judge and read (never write promotions).
 """
 
 from __future__ import annotations
 
 import hmac
+import threading
 from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from analyzer.errors import InputError
+from analyzer.errors import ClusterError, InputError
+from analyzer.server.tokenreview import TokenReviewer
 from analyzer.settings import Settings
 from analyzer.store.db import Database
 from analyzer.store.tokens import Identity, allows, any_active_token, identify
@@ -47,9 +51,49 @@ def resolve(request: Request, credentials: HTTPAuthorizationCredentials | None) 
         if hmac.compare_digest(offered, token):
             found = identity
     found = found or identify(request.app.state.analyzer.database, credentials.credentials)
+    found = found or _service_account(request, credentials.credentials)
     if found is None:
         raise _unauthenticated("Unknown or revoked token")
     return found
+
+
+_reviewers = threading.Lock()
+
+
+def _reviewer(request: Request) -> TokenReviewer | None:
+    """The app's TokenReview client, made at the first unknown token (None unless token_review.enabled)."""
+    state = request.app.state
+    with _reviewers:
+        if not hasattr(state, "token_reviewer"):
+            settings: Settings = state.analyzer.settings
+            state.token_reviewer = None
+            if settings.token_review.enabled:
+                from analyzer.rollouts import Kube
+
+                state.token_reviewer = TokenReviewer(
+                    settings.token_review, lambda: Kube(settings.kube_context, settings.kubeconfig))
+        reviewer: TokenReviewer | None = state.token_reviewer
+        return reviewer
+
+
+def _service_account(request: Request, token: str) -> Identity | None:
+    """The identity a Kubernetes service-account token is granted; None for a token the API server does not
+    vouch for; 403 for an account without a grant; 503 when the API server cannot be asked."""
+    reviewer = _reviewer(request)
+    if reviewer is None:
+        return None
+    try:
+        username = reviewer.username(token)
+    except ClusterError as error:
+        raise HTTPException(503, f"cannot check the token: {error}", headers={"Retry-After": "5"}) from None
+    if username is None:
+        return None
+    granted = reviewer.settings.grant_for(username)
+    if granted is None:
+        raise HTTPException(403, f"{username} is a valid Kubernetes identity without a grant in token_review.grants")
+    account, grant = granted
+    namespace = account.split("/", 1)[0]
+    return Identity(f"sa:{account}", grant.role, grant.scope(namespace))
 
 
 def role(needed: str, scoped: bool = True) -> Callable[..., Identity]:
@@ -87,6 +131,8 @@ def refuse_open(settings: Settings, database: Database) -> None:
     """Raise :class:`InputError` when the service would start with no token at all and no explicit
     ``insecure_no_auth``: nothing is open by default."""
     if settings.insecure_no_auth or settings.api_tokens or any_active_token(database):
+        return
+    if settings.token_review.enabled and settings.token_review.grants:
         return
     raise InputError("no API token is configured (api_tokens, or `canary-analyzer token create`): the service "
                      "would be open to anyone; create a token, or set insecure_no_auth (--insecure-no-auth) "

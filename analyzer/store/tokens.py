@@ -20,10 +20,9 @@ from datetime import datetime
 from sqlalchemy import select
 
 from analyzer.errors import InputError
+from analyzer.grants import ROLES
 from analyzer.store.db import Database
 from analyzer.store.tables import TokenRow
-
-ROLES = ("viewer", "analysis", "operator", "approver", "admin")
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,13 @@ MATRIX = {
         "--set", "networkPolicy.enabled=true", "--set-json", 'reactor.gitopsMarkers=["example.com/from-git"]',
     ],
     "reactor-sqlite-cluster-wide": ["--set", "reactor.enabled=true", "--set", "rbac.clusterWide=true"],
+    "tokenreview": [
+        "--set", "auth.tokenReview.enabled=true", "--set", "networkPolicy.enabled=true",
+        "--set-json", 'auth.tokenReview.audiences=["canary-analyzer"]',
+        "--set-json", 'auth.tokenReview.grants=[{"serviceAccount": "shop/argo-analysis", "role": "analysis"}, '
+        '{"serviceAccount": "ci/*", "role": "operator", "unscoped": true}, '
+        '{"serviceAccount": "payments/argo", "role": "analysis", "namespaces": ["payments", "billing"]}]',
+    ],
     "datasources-callers-retention": [
         "--set", "networkPolicy.enabled=true", "--set", "retention.olderThan=7d",
         "--set", "retention.schedule=0 4 * * *",
@@ -169,7 +176,8 @@ def test_rbac_is_least_privilege(rendered):
         for role in roles:
             for rule in role["rules"]:
                 assert "*" not in rule["verbs"] and "*" not in rule["resources"] and "*" not in rule["apiGroups"]
-        verbs = {v for role in roles for rule in role["rules"] for v in rule["verbs"]}
+        verbs = {v for role in roles if not role["metadata"]["name"].endswith("-tokenreview")
+                 for rule in role["rules"] for v in rule["verbs"]}
         if "promotion" in case or "reactor" in case:
             assert {"patch", "update"} <= verbs
         else:
@@ -346,7 +354,7 @@ def test_a_service_account_token_only_where_the_kubernetes_api_is_called(rendere
     """Promotion and the reactor call the API; the judge alone never does, so its pods carry no token."""
     for case, docs in rendered.items():
         pod = _kinds(docs)["Deployment"][0]["spec"]["template"]["spec"]
-        assert pod["automountServiceAccountToken"] is (case.startswith(("promotion", "reactor"))), case
+        assert pod["automountServiceAccountToken"] is (case.startswith(("promotion", "reactor", "tokenreview"))), case
         for job in _kinds(docs).get("CronJob", []):
             assert job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
 
@@ -361,3 +369,24 @@ def test_declared_callers_reach_the_api_and_extra_egress_is_added(rendered):
         "egress"]
     default = _kinds(rendered["network-policy"])["NetworkPolicy"][0]["spec"]
     assert len(default["ingress"]) == 1  # Argo's controller and Prometheus only, unless callers are declared
+
+
+def test_token_review_settings_and_its_cluster_role_only_when_enabled(rendered):
+    from analyzer.settings import Settings
+
+    for case, docs in rendered.items():
+        names = {r["metadata"]["name"] for r in _kinds(docs).get("ClusterRole", [])}
+        assert ("demo-canary-analyzer-tokenreview" in names) == (case == "tokenreview"), case
+    kinds = _kinds(rendered["tokenreview"])
+    (role,) = [r for r in kinds["ClusterRole"] if r["metadata"]["name"].endswith("-tokenreview")]
+    assert role["rules"] == [{"apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"],
+                              "verbs": ["create"]}]
+    binding = next(b for b in kinds["ClusterRoleBinding"] if b["metadata"]["name"].endswith("-tokenreview"))
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "demo-canary-analyzer", "namespace": "canary"}]
+    review = Settings(**yaml.safe_load(kinds["ConfigMap"][0]["data"]["config.yaml"])).token_review  # as loaded
+    assert review.enabled and review.audiences == ["canary-analyzer"] and review.cache_seconds == 60
+    assert [(g.service_account, g.role, g.scope("x")) for g in review.grants] == [
+        ("shop/argo-analysis", "analysis", frozenset({"x"})), ("ci/*", "operator", None),
+        ("payments/argo", "analysis", frozenset({"payments", "billing"}))]
+    policy = kinds["NetworkPolicy"][0]["spec"]
+    assert {443, 6443} <= {p["port"] for rule in policy["egress"] for p in rule["ports"]}  # it asks the API server

@@ -106,5 +106,5 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 
 {{/* Whether the pods call the Kubernetes API (and so mount a service-account token). */}}
 {{- define "ca.needsKubeApi" -}}
-{{- if or .Values.promotion.enabled .Values.reactor.enabled -}}true{{- else -}}false{{- end -}}
+{{- if or .Values.promotion.enabled .Values.reactor.enabled .Values.auth.tokenReview.enabled -}}true{{- else -}}false{{- end -}}
 {{- end -}}
