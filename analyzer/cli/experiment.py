@@ -4,22 +4,23 @@ As the plugin shows them (docs/rollouts.md): an Experiment's templates (one Repl
 pod-template hash — the hashes an Experiment baseline judges, docs/experiment-baseline.md) and its
 analyses, read from the Experiment's own status in one GET; lists with the plugin's columns. The
 commands are reached through `rollout get` and `rollout list` (analyzer.cli.rollout), which own the
-options; `terminate experiment` is with the other actions (analyzer.cli.rollout_actions).
+options, and print as analyzer.cli.rollout_views does; `terminate experiment` is with the other actions
+(analyzer.cli.rollout_actions).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from analyzer.cli.common import Format, err, fail, printed_as_data, show
+from analyzer.cli.common import Format, fail, printed_as_data, show
+from analyzer.cli.rollout_views import fields_table, follow, listed, print_list
 
 if TYPE_CHECKING:
     from rich.table import Table
 
     from analyzer.rollouts import Kube
-    from analyzer.rollouts.status import AnalysisRunStatus, ExperimentStatus
+    from analyzer.rollouts.status import ExperimentStatus
 
 
 def _age(created: str | None, now: datetime) -> str:
@@ -58,12 +59,8 @@ def _read_experiment(kube: Kube, namespace: str, name: str) -> ExperimentStatus:
 
 
 def _experiment_table(status: ExperimentStatus, now: datetime) -> Table:
-    from rich.table import Table
 
     duration, remaining = timing(status, now)
-    table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_column(style="bold", no_wrap=True)
-    table.add_column(overflow="fold")
     rows = [
         ("Name", status.name),
         ("Namespace", status.namespace),
@@ -79,14 +76,11 @@ def _experiment_table(status: ExperimentStatus, now: datetime) -> Table:
     for i, a in enumerate(status.analyses):
         rows.append(("Analyses" if i == 0 else "", f"{a.name}: {a.phase}" + (f" ({a.analysis_run})" if a.analysis_run
                      else "") + (f" – {a.message}" if a.message else "")))
-    for key, value in rows:
-        table.add_row(key, value)
-    return table
+    return fields_table(rows)
 
 
 def get_experiment(kube: Kube, namespace: str, name: str, output: Format, watch: bool, timeout: float) -> None:
     """Print an Experiment (again on every change with ``watch``, until it completes or the timeout)."""
-    from analyzer.cli.rollout import follow
 
     def read() -> ExperimentStatus:
         return _read_experiment(kube, namespace, name)
@@ -98,45 +92,16 @@ def get_experiment(kube: Kube, namespace: str, name: str, output: Format, watch:
             show(_experiment_table(status, datetime.now(UTC)))
 
 
-def _listed(kube: Kube, namespace: str | None, plural: str) -> list[dict[str, object]]:
-    from analyzer.errors import ClusterError
-
-    try:
-        return kube.list_objects(namespace, plural=plural)
-    except ClusterError as error:
-        raise fail(str(error)) from None
-
-
-def _print_rows(kind: str, statuses: Sequence[ExperimentStatus | AnalysisRunStatus], output: Format,
-                columns: list[str], rows: list[list[str]], all_namespaces: bool) -> None:
-    """The shared tail of both lists: data formats, names, or the table ('No resources found.' when empty)."""
-    from rich.table import Table
-
-    if printed_as_data([s.model_dump(mode="json") for s in statuses], output):
-        return
-    if output is Format.NAME:
-        for s in statuses:
-            print(f"{kind}/{s.name}")
-        return
-    if not statuses:
-        err.print("No resources found.", highlight=False)
-        return
-    table = Table(*(["NAMESPACE", *columns] if all_namespaces else columns), box=None, pad_edge=False)
-    for status, row in zip(statuses, rows, strict=True):
-        table.add_row(*([status.namespace, *row] if all_namespaces else row))
-    show(table)
-
-
 def list_experiments(kube: Kube, namespace: str | None, name: str | None, output: Format) -> None:
     """The plugin's `list experiments`: NAME, STATUS, DURATION, REMAINING, AGE."""
     from analyzer.rollouts.client import EXPERIMENTS
     from analyzer.rollouts.status import read_experiment
 
     now = datetime.now(UTC)
-    statuses = [s for s in map(read_experiment, _listed(kube, namespace, EXPERIMENTS)) if name in (None, s.name)]
+    statuses = [s for s in map(read_experiment, listed(kube, namespace, EXPERIMENTS)) if name in (None, s.name)]
     rows = [[s.name, s.phase, *timing(s, now), _age(s.created, now)] for s in statuses]
-    _print_rows("experiment", statuses, output, ["NAME", "STATUS", "DURATION", "REMAINING", "AGE"], rows,
-                namespace is None)
+    print_list("experiment", statuses, output, ["NAME", "STATUS", "DURATION", "REMAINING", "AGE"], rows,
+               namespace is None)
 
 
 def list_analysis_runs(kube: Kube, namespace: str | None, name: str | None, output: Format) -> None:
@@ -145,9 +110,9 @@ def list_analysis_runs(kube: Kube, namespace: str | None, name: str | None, outp
     from analyzer.rollouts.status import read_analysis_run
 
     now = datetime.now(UTC)
-    statuses = [s for s in map(read_analysis_run, _listed(kube, namespace, ANALYSIS_RUNS)) if name in (None, s.name)]
+    statuses = [s for s in map(read_analysis_run, listed(kube, namespace, ANALYSIS_RUNS)) if name in (None, s.name)]
     wide = output is Format.WIDE
     rows = [[s.name, s.phase + (" (terminated)" if s.terminated else ""), s.owner or "–", _age(s.created, now)]
             + ([s.message or "–"] if wide else []) for s in statuses]
     columns = ["NAME", "STATUS", "OWNER", "AGE"] + (["MESSAGE"] if wide else [])
-    _print_rows("analysisrun", statuses, output, columns, rows, namespace is None)
+    print_list("analysisrun", statuses, output, columns, rows, namespace is None)

@@ -7,10 +7,9 @@ and the few differences); this module has the group and the read commands (`get`
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -29,6 +28,7 @@ from analyzer.cli.common import (
     show,
     version_text,
 )
+from analyzer.cli.rollout_views import fields_table, follow, listed, print_list
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -48,9 +48,6 @@ Output = Annotated[Format, typer.Option("--output", "-o", help="table, wide, jso
 ROLLOUT_KIND = frozenset({"rollout", "rollouts", "ro"})
 EXPERIMENT_KIND = frozenset({"experiment", "experiments", "exp"})
 ANALYSIS_RUN_KIND = frozenset({"analysisrun", "analysisruns", "ar"})
-T = TypeVar("T")
-
-
 def kube_for(context: str | None, kubeconfig: str | None) -> Kube:
     """The Kubernetes client for the kubeconfig (or the pod's service account); exit 4 when there is none."""
     from analyzer.errors import ClusterError
@@ -96,11 +93,6 @@ def step_text(status: RolloutStatus) -> str:
 
 
 def _status_table(status: RolloutStatus, judgment: JudgmentRecord | None) -> Table:
-    from rich.table import Table
-
-    table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_column(style="bold", no_wrap=True)
-    table.add_column(overflow="fold")
     rows = [
         ("Name", status.name),
         ("Namespace", status.namespace),
@@ -122,9 +114,7 @@ def _status_table(status: RolloutStatus, judgment: JudgmentRecord | None) -> Tab
         reason = (judgment.body.get("reasons") or [""])[0]
         when = f"{judgment.created_at:%H:%M:%S}"
         rows.append(("Judgment", f"{judgment.verdict} (score {judgment.score:g}, {when}) {reason}"))
-    for key, value in rows:
-        table.add_row(key, value)
-    return table
+    return fields_table(rows)
 
 
 def _read(kube: Kube, namespace: str, name: str) -> RolloutStatus:
@@ -138,20 +128,6 @@ def _read(kube: Kube, namespace: str, name: str) -> RolloutStatus:
 
 
 TERMINAL = {"Healthy", "Degraded"}
-
-
-def follow(read: Callable[[], T], settled: Callable[[T], bool], watch: bool, timeout: float) -> Iterator[T]:
-    """What ``read`` returns; with ``watch``, each change until ``settled`` or the timeout (0: none)."""
-    deadline = time.monotonic() + timeout if timeout > 0 else float("inf")
-    last: T | None = None
-    while True:
-        status = read()
-        if status != last:
-            yield status
-            last = status
-        if not watch or settled(status) or time.monotonic() > deadline:
-            return
-        time.sleep(2)
 
 
 def _follow(kube: Kube, namespace: str, name: str, watch: bool, timeout: float) -> Iterator[RolloutStatus]:
@@ -208,10 +184,8 @@ def list_command(
     output: Output = Format.TABLE,
 ) -> None:
     """Rollouts (or Experiments, or AnalysisRuns) of a namespace, or of all of them, one line each."""
-    from rich.table import Table
-
-    from analyzer.errors import ClusterError
     from analyzer.rollouts import read_status
+    from analyzer.rollouts.client import ROLLOUTS
 
     if kind is not None and kind not in ROLLOUT_KIND | EXPERIMENT_KIND | ANALYSIS_RUN_KIND:
         raise fail(f"{kind!r}: list rollouts, experiments or analysisruns", EXIT_USAGE)
@@ -222,27 +196,14 @@ def list_command(
         lister = list_experiments if kind in EXPERIMENT_KIND else list_analysis_runs
         lister(kube, None if all_namespaces else namespace or kube.namespace, name, output)
         return
-    try:
-        objects = kube.list_objects(None if all_namespaces else namespace or kube.namespace)
-    except ClusterError as error:
-        raise fail(str(error)) from None
-    statuses = [s for s in map(read_status, objects) if name is None or s.name == name]
-    if printed_as_data([s.model_dump(mode="json") for s in statuses], output):
-        return
-    if output is Format.NAME:
-        for s in statuses:
-            print(f"rollout/{s.name}")
-        return
+    statuses = [s for s in map(read_status, listed(kube, None if all_namespaces else namespace or kube.namespace,
+                                                   ROLLOUTS)) if name is None or s.name == name]
     wide = output is Format.WIDE
     columns = ["NAME", "STRATEGY", "STATUS", "STEP", "SET-WEIGHT"] + (["CANARY", "STABLE"] if wide else [])
-    table = Table(*(["NAMESPACE", *columns] if all_namespaces else columns), box=None, pad_edge=False)
-    for s in statuses:
-        weight = "–" if s.set_weight is None else str(s.set_weight)
-        row = [s.name, s.strategy, s.phase, step_text(s).split(" ")[0], weight]
-        if wide:
-            row += [s.canary_hash if s.has_canary and s.canary_hash else "–", s.stable_hash or "–"]
-        table.add_row(*([s.namespace, *row] if all_namespaces else row))
-    show(table)
+    rows = [[s.name, s.strategy, s.phase, step_text(s).split(" ")[0], "–" if s.set_weight is None else
+             str(s.set_weight)] + ([s.canary_hash if s.has_canary and s.canary_hash else "–", s.stable_hash or "–"]
+                                   if wide else []) for s in statuses]
+    print_list("rollout", statuses, output, columns, rows, all_namespaces)
 
 
 @rollout_app.command("status")

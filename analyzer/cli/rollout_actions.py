@@ -143,40 +143,26 @@ def set_image_command(name: Name, assignment: Assignment, namespace: Namespace =
         lambda k, ns: actions.set_image(k, ns, name, container, image))
 
 
-@terminate_app.command("analysisrun")
-def terminate_analysis_run_command(
-    name: Annotated[str, typer.Argument(help="the AnalysisRun's name", metavar="ANALYSISRUN")],
-    namespace: Namespace = None,
-    context: Context = None,
-    kubeconfig: Kubeconfig = None,
-) -> None:
-    """Stop an AnalysisRun (spec.terminate): its metrics stop measuring and it ends Successful."""
-    from analyzer.rollouts import actions
+def _terminate(kind: str, shown: str, action: str, aliases: tuple[str, ...], doc: str) -> None:
+    """Register `terminate KIND NAME` (and its aliases): ``{"spec":{"terminate":true}}`` on that object."""
 
-    _do(context, kubeconfig, namespace, lambda _: f"analysisRun '{name}' terminated",
-        lambda k, ns: actions.terminate_analysis_run(k, ns, name))
+    def command(name: str, namespace: Namespace = None, context: Context = None, kubeconfig: Kubeconfig = None) -> None:
+        from analyzer.rollouts import actions
 
+        _do(context, kubeconfig, namespace, lambda _: f"{shown} '{name}' terminated",
+            lambda k, ns: getattr(actions, action)(k, ns, name))
 
-for alias in ("ar", "analysisruns"):
-    terminate_app.command(alias, hidden=True)(terminate_analysis_run_command)
+    # an object, not a string: typer reads it as is (a string would be evaluated where `kind` is unknown)
+    command.__annotations__["name"] = Annotated[str, typer.Argument(help=f"the {kind}'s name", metavar=kind.upper())]
+    terminate_app.command(kind.lower(), help=doc)(command)
+    for alias in aliases:
+        terminate_app.command(alias, hidden=True, help=doc)(command)
 
 
-@terminate_app.command("experiment")
-def terminate_experiment_command(
-    name: Annotated[str, typer.Argument(help="the Experiment's name", metavar="EXPERIMENT")],
-    namespace: Namespace = None,
-    context: Context = None,
-    kubeconfig: Kubeconfig = None,
-) -> None:
-    """Stop an Experiment (spec.terminate): its ReplicaSets scale down and its analyses stop."""
-    from analyzer.rollouts import actions
-
-    _do(context, kubeconfig, namespace, lambda _: f"experiment '{name}' terminated",
-        lambda k, ns: actions.terminate_experiment(k, ns, name))
-
-
-for alias in ("exp", "experiments"):
-    terminate_app.command(alias, hidden=True)(terminate_experiment_command)
+_terminate("AnalysisRun", "analysisRun", "terminate_analysis_run", ("ar", "analysisruns"),
+           "Stop an AnalysisRun (spec.terminate): its metrics stop measuring and it ends Successful.")
+_terminate("Experiment", "experiment", "terminate_experiment", ("exp", "experiments"),
+           "Stop an Experiment (spec.terminate): its ReplicaSets scale down and its analyses stop.")
 
 
 @rollout_app.command("create")

@@ -129,3 +129,15 @@ def test_get_shows_the_canarys_latest_judgment_from_the_ledger(k8s):
         save_judgment(session, record)
     shown = _run(k8s, "get", "checkout").output
     assert "fail (score 0, 06:01:02) error-rate: regression" in shown
+
+
+def test_lists_fold_long_names_at_80_columns_and_never_cut_them(k8s):
+    long_ns, long_name = "payments-production-eu", "checkout-payments-service-eu-west-1-canary"
+    k8s.delete(f"{ROLLOUTS}/checkout")
+    k8s.put(f"/apis/argoproj.io/v1alpha1/namespaces/{long_ns}/rollouts", rollout(namespace=long_ns, name=long_name))
+    lines = _run(k8s, "list", "-A", "-o", "wide").stdout.splitlines()
+    assert lines[0].split() == ["NAMESPACE", "NAME", "STRATEGY", "STATUS", "STEP", "SET-WEIGHT", "CANARY", "STABLE"]
+    assert max(map(len, lines)) <= 80 and len(lines) > 2  # folded onto more lines, not cut with "…"
+    start, end = lines[0].index(" NAME ") + 1, lines[0].index("STRATEGY")
+    assert "".join(line[:start].strip() for line in lines[1:]) == long_ns
+    assert "".join(line[start:end].strip() for line in lines[1:]) == long_name
