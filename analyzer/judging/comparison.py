@@ -2,8 +2,8 @@
 
 A metric is one or more comparisons (the error ratio; for latency, the slow shares at the bucket
 bounds around stable's quantile). Each knows its pods' variation (:mod:`analyzer.stats.heterogeneity`),
-which moves its boundaries: fail needs the realised ratio shown above ``fail_ratio``·e^{z·s}, pass
-below the pass ratio·e^{−z·s}.
+which moves its fail boundary: fail needs the realised ratio shown above ``fail_ratio``·e^{z·s}; the
+pass test has the pod term in its null (:func:`analyzer.judging.evidence.pass_log_e`).
 """
 
 from __future__ import annotations
@@ -66,14 +66,13 @@ class Tested:
     """One comparison's evidence with the boundaries it was tested against."""
 
     evidence: RatioEvidence
-    fail_boundary: float
-    pass_boundary: float
-    pass_ratio: float  # the version-level ratio the pass boundary stands for
+    fail_boundary: float  # the realised ratio a fail must show: fail_ratio moved out by the pod term
+    pass_ratio: float  # the version's ratio a pass must show (the pod term is in the pass test's null)
     pod_sd: float
 
 
 def test_comparison(
-    comparison: Comparison, p: MetricPolicy, prior_scale: float, z_fail: float, z_pass: float, log_pass: float
+    comparison: Comparison, p: MetricPolicy, prior_scale: float, z_fail: float, log_pass: float
 ) -> Tested:
     """Evidence on one comparison, with the pod term moving its boundaries by z·s."""
     counts = comparison.counts
@@ -85,7 +84,6 @@ def test_comparison(
     if p.pass_increase > 0 and stable_rate:
         pass_ratio = max(pass_ratio, 1.0 + p.pass_increase / stable_rate)
     fail_boundary = p.fail_ratio * math.exp(z_fail * sd)
-    pass_boundary = pass_ratio * math.exp(-z_pass * sd_pass)
     grid = ratio_grid(prior_scale, p.fail_ratio, p.pass_ratio)
-    evidence = compare_ratio(counts, fail_boundary, pass_boundary, grid, log_pass)
-    return Tested(evidence, fail_boundary, pass_boundary, pass_ratio, sd)
+    evidence = compare_ratio(counts, fail_boundary, pass_ratio, grid, log_pass, pass_sd=sd_pass)
+    return Tested(evidence, fail_boundary, pass_ratio, sd)

@@ -13,10 +13,11 @@ when every comparison passes (an intersection-union test needs no correction).
   ("service-wide"). Missing data is never a pass.
 
 The pod term (:mod:`analyzer.stats.heterogeneity`): with per-pod data, the realised log ratio is
-the version's effect plus a pod term of sd s, which does not shrink with traffic. A share of the
-metric's α (``POD_SHARE``) bounds that term once, |δ| ≤ z·s, and the rest goes to the confidence
-sequence: fail needs the sequence's lower bound above fail_ratio·e^{z s}, pass its upper bound
-below pass_ratio·e^{-z s}. By a union bound the false-fail rate stays ≤ α.
+the version's effect plus a pod term of sd s, which does not shrink with traffic. On the fail side a
+share of the metric's α (``POD_SHARE``) bounds that term once, |δ| ≤ z·s, and the rest goes to the
+confidence sequence, whose lower bound must exceed fail_ratio·e^{z s} (a union bound keeps the
+false-fail rate ≤ α). The pass test carries the pod term in its null
+(:func:`analyzer.judging.evidence.pass_log_e`) and spends α_pass whole.
 """
 
 from __future__ import annotations
@@ -147,7 +148,7 @@ def _pod_note(prepared: Prepared, tested: list[Tested]) -> str:
     return (
         f"pod variation: sd of log rate ≤ {variation.tau:.2g} (80 % bound, {variation.stable_pods} stable and"
         f" {variation.canary_pods} canary pods), so a fail needs the ratio shown above"
-        f" {fmt_ratio(first.fail_boundary)} and a pass below {fmt_ratio(first.pass_boundary)}"
+        f" {fmt_ratio(first.fail_boundary)}, and a pass allows for pods of sd {variation.sd_pass:.2g} around it"
     )
 
 
@@ -183,16 +184,15 @@ def decide(prepared: Prepared, policy: Policy, step_seconds: float, budget: Budg
     p = prepared.policy
     n_tests = len(prepared.comparisons)
     share = POD_SHARE if prepared.pods_known else 0.0
-    alpha_cs, alpha_pass_cs = budget.alpha_fail * (1.0 - share), budget.alpha_pass * (1.0 - share)
+    alpha_cs = budget.alpha_fail * (1.0 - share)
     z_fail = normal_isf(budget.alpha_fail * share / n_tests) if share else 0.0
-    z_pass = normal_isf(budget.alpha_pass * share / n_tests) if share else 0.0
-    log_fail, log_pass = math.log(1.0 / alpha_cs), math.log(1.0 / alpha_pass_cs)
-    tested = [test_comparison(c, p, policy.prior_scale, z_fail, z_pass, log_pass) for c in prepared.comparisons]
+    log_fail, log_pass = math.log(1.0 / alpha_cs), math.log(1.0 / budget.alpha_pass)
+    tested = [test_comparison(c, p, policy.prior_scale, z_fail, log_pass) for c in prepared.comparisons]
     pass_from = min(prepared.pass_from, prepared.counts.steps)
     recent, recent_counts = tested, prepared.counts
     if 0 < pass_from < prepared.counts.steps:
         since = [c.since(pass_from) for c in prepared.comparisons]
-        recent = [test_comparison(c, p, policy.prior_scale, z_fail, z_pass, log_pass) for c in since]
+        recent = [test_comparison(c, p, policy.prior_scale, z_fail, log_pass) for c in since]
         recent_counts = since[0].counts
     fail_path = _fail_paths(tested, recent if recent is not tested else [], pass_from)
     veto = rate_difference(prepared.counts) >= p.min_increase if p.min_increase > 0 else None
@@ -209,7 +209,6 @@ def decide(prepared: Prepared, policy: Policy, step_seconds: float, budget: Budg
     looks = [prepared.counts.steps - 1] if ratio_fail_step is None else [ratio_fail_step, prepared.counts.steps - 1]
     lower = lower_bound(first.evidence, looks, math.log(n_tests / alpha_cs))
     pod_fail = first.fail_boundary / p.fail_ratio
-    pod_pass = current.pass_ratio / current.pass_boundary if current.pass_boundary > 0 else 1.0
     diagnostics = prepared.diagnostics.model_copy(
         update={
             "slo_e_value": slo_e,
@@ -217,20 +216,19 @@ def decide(prepared: Prepared, policy: Policy, step_seconds: float, budget: Budg
             "dispersion": dispersion,
             "pod_sd": first.pod_sd if prepared.pods_known else None,
             "fail_boundary": first.fail_boundary,
-            "pass_boundary": current.pass_boundary,
+            "pass_boundary": current.pass_ratio,
         }
     )
     log_e_fail = float(max(fail_path.max(), 0.0))
     common = {
-        "interval": Interval(lower=lower / pod_fail, upper=current.evidence.upper * pod_pass),
+        "interval": Interval(lower=lower / pod_fail, upper=current.evidence.upper),
         "e_value": safe_exp(log_e_fail),
         "e_threshold": 1.0 / alpha_cs,
         "p_value": min(1.0, 1.0 / safe_exp(log_e_fail)),
         "pass_e_value": safe_exp(min(t.evidence.log_e_pass for t in recent)),
         "diagnostics": diagnostics,
     }
-    upper = current.evidence.upper * pod_pass
-    pass_at = current.pass_boundary * pod_pass
+    upper, pass_at = current.evidence.upper, current.pass_ratio
     est = prepared.estimate
     rates = f"canary {fmt_rate(est.canary_rate)} vs stable {fmt_rate(est.stable_rate)}"
     if ratio_fail_step is not None:

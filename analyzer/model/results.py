@@ -65,7 +65,7 @@ class Diagnostics(Strict):
     )
     pass_boundary: float | None = Field(
         default=None,
-        description="ratio the realised canary/stable ratio must be shown below to pass (pod term included)",
+        description="the version's ratio a pass must show it below (the pod term is in the pass test's null)",
     )
     suggested_buckets: list[float] | None = None
     chi2_p_value: float | None = None

@@ -114,19 +114,30 @@ def _cumulative_logsumexp(values: FloatArray, reverse: bool) -> FloatArray:
     return out
 
 
+def mixture_log_marginal(loglik: FloatArray, log_prior: FloatArray, side: Literal["above", "below"]) -> FloatArray:
+    """log Σ_{g on side of b} w_g L_K(θ_g) / Σ_{g on side of b} w_g for every boundary b and prefix K.
+
+    The mixture's marginal likelihood, the numerator of :func:`mixture_log_e`; -inf where no grid
+    point lies on that side.
+    """
+    reverse = side == "above"
+    numerator = _cumulative_logsumexp(loglik + log_prior[:, None], reverse)
+    normaliser = _cumulative_logsumexp(log_prior[:, None], reverse)
+    with np.errstate(invalid="ignore"):
+        result: FloatArray = np.where(np.isfinite(normaliser), numerator - normaliser, -np.inf)
+    return result
+
+
 def mixture_log_e(loglik: FloatArray, log_prior: FloatArray, side: Literal["above", "below"]) -> FloatArray:
     """log M_K(θ_b) for every boundary b and prefix K, mixing over the grid points on ``side`` of θ_b.
 
     ``side="above"`` tests H0: θ ≤ θ_b (evidence of an increase); ``"below"`` tests H0: θ ≥ θ_b.
     Where no grid point lies on that side the e-value is 1 (log 0).
     """
-    reverse = side == "above"
-    weighted = loglik + log_prior[:, None]
-    numerator = _cumulative_logsumexp(weighted, reverse)
-    normaliser = _cumulative_logsumexp(log_prior[:, None], reverse)
+    marginal = mixture_log_marginal(loglik, log_prior, side)
     with np.errstate(invalid="ignore"):
-        log_e = numerator - normaliser - loglik
-    result: FloatArray = np.where(np.isfinite(normaliser), log_e, 0.0)
+        log_e = marginal - loglik
+    result: FloatArray = np.where(np.isfinite(marginal), log_e, 0.0)
     return result
 
 

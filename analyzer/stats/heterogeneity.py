@@ -40,9 +40,9 @@ FloatArray = NDArray[np.float64]
 
 #: One-sided level of the upper confidence bound on τ² behind a fail (0.2 = an 80 % upper bound).
 UPPER_BOUND_LEVEL = 0.2
-#: The same for a pass (0.5 = the median-unbiased Q-profile estimate): a false pass is held to
-#: α_pass = 5 %, not α_fail = 1 %, and stacking a pessimistic τ on the pod term's own z made
-#: healthy canaries with two pods pass within 30 minutes in under half the runs (bench.quality).
+#: The same for a pass (0.5 = the median-unbiased Q-profile estimate): the pass test puts the pod
+#: term's distribution N(0, s²) into its null (analyzer.judging.evidence.pass_log_e), where a plug-in
+#: estimate of s belongs, not a pessimistic bound stacked on it.
 PASS_LEVEL = 0.5
 
 

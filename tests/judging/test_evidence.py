@@ -1,0 +1,93 @@
+"""The pass test with the pod term in its null (analyzer/judging/evidence.py: pass_log_e)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from analyzer.judging.evidence import StepCounts, compare_ratio, pass_log_e, pass_log_prior, ratio_grid
+from analyzer.stats.eprocess import cumulative_loglik, mixture_log_e
+from analyzer.stats.rate_ratio import log_canary_share
+
+GRID = ratio_grid(math.log(2.0), 1.1, 1.5)
+ALPHA = 0.05
+
+
+def _loglik(canary_events: np.ndarray, stable_events: np.ndarray, canary_total: np.ndarray, stable_total: np.ndarray):
+    log_p, log_q = log_canary_share(GRID.theta[:, None], canary_total[None, :], stable_total[None, :])
+    return cumulative_loglik(canary_events, canary_events + stable_events, log_p, log_q)
+
+
+def _arms(rng: np.random.Generator, ratio: float, steps: int = 30, canary: float = 2_000.0, rate: float = 0.01):
+    """Per-step Poisson counts: canary at ``ratio`` × stable's rate, stable with 5× the canary's traffic."""
+    canary_total, stable_total = np.full(steps, canary), np.full(steps, 5 * canary)
+    return rng.poisson(canary_total * rate * ratio).astype(float), rng.poisson(stable_total * rate).astype(float), (
+        canary_total
+    ), stable_total
+
+
+def test_without_a_pod_term_it_is_the_mixture_likelihood_ratio_against_the_boundary():
+    """s = 0: the null is the boundary itself, e-value = the pass prior's mixture below θ_b over L(θ_b)."""
+    ce, se, ct, st = _arms(np.random.default_rng(1), 1.0)
+    loglik = _loglik(ce, se, ct, st)
+    expected = mixture_log_e(loglik[:, -1:], pass_log_prior(GRID), "below")[:, 0]
+    np.testing.assert_allclose(pass_log_e(loglik[:, -1:], GRID, 0.0)[:, 0], expected, rtol=1e-12, atol=1e-12)
+
+
+def test_the_null_is_the_pod_marginal_at_every_boundary():
+    """Closed form on a two-point likelihood: the null at θ_b is the kernel-weighted average of L(θ_g)."""
+    loglik = np.full(GRID.theta.size, -50.0)
+    g = GRID.index(1.5)
+    loglik[g] = 0.0
+    s = 0.1
+    log_theta = np.log(GRID.theta)
+    b = GRID.index(1.1)
+    kernel = np.exp(-0.5 * ((log_theta - log_theta[b]) / s) ** 2)
+    kernel /= kernel.sum()
+    null = math.log((kernel * np.exp(loglik)).sum())
+    prior = np.exp(pass_log_prior(GRID)[:b])
+    alternative = math.log((prior * np.exp(loglik[:b])).sum() / prior.sum())
+    assert math.isclose(pass_log_e(loglik[:, None], GRID, s)[b, 0], alternative - null, rel_tol=1e-9)
+
+
+def test_a_pod_term_costs_evidence_at_the_boundary():
+    ce, se, ct, st = _arms(np.random.default_rng(2), 1.0)
+    loglik = _loglik(ce, se, ct, st)[:, -1:]
+    b = GRID.index(1.5)
+    wide, narrow, none = (pass_log_e(loglik, GRID, s)[b, 0] for s in (0.15, 0.05, 0.0))
+    assert wide < narrow < none
+
+
+def _passes(rng: np.random.Generator, version_ratio: float, pod_sd: float, runs: int) -> float:
+    """Share of runs whose pass e-value against the version's 1.5 reached 1/α at any of 30 looks, when each
+    run's realised ratio is the version's times a pod draw e^δ, δ ~ N(0, pod_sd²)."""
+    b = GRID.index(1.5)
+    hits = 0
+    for _ in range(runs):
+        realised = version_ratio * math.exp(rng.normal(0.0, pod_sd))
+        ce, se, ct, st = _arms(rng, realised)
+        loglik = _loglik(ce, se, ct, st)
+        hits += bool((pass_log_e(loglik, GRID, pod_sd)[b] >= math.log(1 / ALPHA)).any())
+    return hits / runs
+
+
+def test_a_version_at_the_pass_ratio_passes_at_most_alpha_over_all_looks():
+    """Calibration over pods and requests together: 1,500 canaries at the boundary, read at every look."""
+    rate = _passes(np.random.default_rng(3), 1.5, 0.12, 1_500)
+    assert rate <= ALPHA + 2 * math.sqrt(ALPHA * (1 - ALPHA) / 1_500), rate  # ≤ 6.1 %
+
+
+def test_a_healthy_version_passes_despite_its_pods():
+    """Its own pods' luck keeps some healthy versions from showing r < 1.5 (84 % pass here, 100 % at s = 0)."""
+    assert _passes(np.random.default_rng(4), 1.0, 0.12, 200) >= 0.75
+    assert _passes(np.random.default_rng(4), 1.0, 0.0, 100) == 1.0
+
+
+def test_compare_ratio_reads_the_pass_test_at_the_version_ratio():
+    ce, se, ct, st = _arms(np.random.default_rng(5), 1.0)
+    counts = StepCounts(ce, ct, se, st)
+    plain = compare_ratio(counts, 1.1, 1.5, GRID, math.log(1 / ALPHA))
+    with_pods = compare_ratio(counts, 1.1, 1.5, GRID, math.log(1 / ALPHA), pass_sd=0.2)
+    assert with_pods.log_e_pass < plain.log_e_pass
+    assert with_pods.upper > plain.upper  # the upper bound on the version's ratio widens by the pods' spread
