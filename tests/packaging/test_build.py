@@ -13,7 +13,8 @@ import analyzer
 from tests.packaging.conftest import Dists
 
 PACKAGE_DATA = ("analyzer/profiles/http.yaml", "analyzer/store/migrations/env.py",
-                "analyzer/store/migrations/versions/0001_judgments.py", "analyzer/py.typed")
+                "analyzer/store/migrations/versions/0001_judgments.py", "analyzer/py.typed",
+                "analyzer/rollouts/schemas/Rollout.json", "analyzer/rollouts/schemas/Experiment.json")
 
 
 def _metadata(wheel: Path) -> dict[str, list[str]]:
@@ -45,3 +46,15 @@ def test_the_installed_command_reports_the_packaged_version(installed: Path, tmp
     result = subprocess.run([str(installed / "canary-analyzer"), "--version"], capture_output=True, text=True,
                             env={"PATH": str(installed), "HOME": str(tmp_path)}, check=True)
     assert result.stdout.strip() == f"canary-analyzer {analyzer.__version__}"
+
+
+def test_the_installed_command_lints_with_the_packaged_schemas(installed: Path, tmp_path: Path):
+    """`rollout lint` needs jsonschema and the CRD schemas at run time: both come with the wheel."""
+    example = Path(__file__).parents[2] / "analysis-templates" / "example-rollout.yaml"
+    typo = tmp_path / "typo.yaml"
+    typo.write_text(example.read_text().replace("revisionHistoryLimit", "revisionHistoryLimt"))
+    env = {"PATH": str(installed), "HOME": str(tmp_path)}
+    clean, broken = (subprocess.run([str(installed / "canary-analyzer"), "rollout", "lint", str(path)],
+                                    capture_output=True, text=True, env=env) for path in (example, typo))
+    assert (clean.returncode, clean.stdout, clean.stderr) == (0, "", "")
+    assert broken.returncode == 1 and "'revisionHistoryLimt' was unexpected" in broken.stdout
