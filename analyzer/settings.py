@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal, get_args
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
@@ -23,6 +24,9 @@ from analyzer.sources.datasources import Datasource
 ARGO_WEB_TIMEOUT_SECONDS = 10.0
 #: What the service keeps for itself (judging, storing, answering) within Argo's timeout.
 OWN_BUDGET_SECONDS = 2.0
+#: The events webhook notifications can announce (notify_events).
+NotifyEvent = Literal["canary.failed", "candidate.quarantined", "stage.rolled_back", "promotion.forced",
+                      "promotion.confirmed"]
 
 
 class Settings(BaseSettings):
@@ -110,6 +114,26 @@ class Settings(BaseSettings):
         default=None, description="label/annotation keys meaning 'managed from Git' (default: Argo CD's and Flux's)"
     )
     reactor_metrics_port: int = Field(default=9464, ge=0, le=65535, description="its /metrics (0: none)")
+    # Webhook notifications of canary fails, quarantines, rollbacks and forced promotions (analyzer/service/notify.py,
+    # docs/promotion.md#notifications). Sent from a background queue: never on an API answer's time.
+    notify_slack_url: SecretStr | None = Field(
+        default=None, description="Slack (or Slack-compatible) incoming-webhook URL; a secret: it holds the token"
+    )
+    notify_webhook_url: SecretStr | None = Field(
+        default=None, description="a generic webhook: JSON signed with HMAC-SHA256 (X-Canary-Analyzer-Signature)"
+    )
+    notify_webhook_secret: SecretStr | None = Field(default=None, description="the webhook's HMAC key")
+    notify_webhook_secret_file: Path | None = Field(
+        default=None, description="…or a file holding it (a mounted Secret; read at each send, so rotation works)"
+    )
+    notify_events: list[NotifyEvent] = Field(
+        default_factory=lambda: list(get_args(NotifyEvent)), description="which events are sent (default: all)"
+    )
+    notify_retries: int = Field(default=4, ge=0, le=10, description="retries of a failed delivery (5xx, 429, none)")
+    notify_backoff_seconds: float = Field(default=1.0, gt=0, le=60, description="retries wait 0, this, 2×, 4×…")
+    notify_timeout_seconds: float = Field(default=5.0, gt=0, le=60, description="per connect or read of one delivery")
+    notify_queue_size: int = Field(default=1000, ge=1, le=100_000, description="queued at most; more: dropped")
+
 
     def window_cache_policy(self) -> CachePolicy | None:
         """How each process keeps windows (None: every look fetches its whole window)."""

@@ -17,6 +17,7 @@ from analyzer.errors import ClusterError
 from analyzer.promotion import machine
 from analyzer.promotion.stages import Pipeline
 from analyzer.rollouts import actions
+from analyzer.service import notify_messages as messages
 from analyzer.service.promotion.evidence import record_evidence
 from analyzer.service.promotion.records import (
     AWAITING_SECOND,
@@ -25,6 +26,7 @@ from analyzer.service.promotion.records import (
     PromotionError,
     Promotions,
     StageBusyError,
+    announce,
     find_attempt,
     find_candidate,
     set_state,
@@ -73,6 +75,8 @@ def promote(p: Promotions, candidate_id: str, to_stage: str | None, actor: str, 
                            "idempotency_key": key})
         if not waits:
             start(p, s, attempt, actor)
+        if guard.forced:
+            announce(p, s, messages.forced(candidate, attempt))
     deploy(p, actor)
     return attempt
 
@@ -98,6 +102,7 @@ def confirm(p: Promotions, attempt_id: str, approver: str, queue: bool = True) -
                      stage=attempt.to_stage, attempt_id=attempt.id,
                      data={"requested_by": attempt.requested_by, "confirmed_by": approver})
         start(p, s, attempt, approver)
+        announce(p, s, messages.confirmed(candidate, attempt))
     deploy(p, approver)
     return attempt
 

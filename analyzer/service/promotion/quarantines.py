@@ -14,8 +14,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from analyzer.promotion import machine
+from analyzer.service import notify_messages as messages
 from analyzer.service.promotion.attempts import deploy, release
-from analyzer.service.promotion.records import OPEN_STATES, PromotionError, Promotions, find_candidate, set_state
+from analyzer.service.promotion.records import (
+    OPEN_STATES,
+    PromotionError,
+    Promotions,
+    announce,
+    find_candidate,
+    set_state,
+)
 from analyzer.store.ledger import append_audit, new_id, stage_row, writing
 from analyzer.store.tables import AttemptRow, CandidateRow, EvidenceRow, QuarantineRow, StageStateRow
 
@@ -71,6 +79,7 @@ def quarantine_in(p: Promotions, s: Session, candidate: CandidateRow, reason_cod
                  attempt_id=row.attempt_id, from_state=before, to_state=machine.QUARANTINED, reason=detail,
                  data={"quarantine_id": row.id, "reason_code": reason_code, "impact": impact})
     _roll_back(p, s, candidate, before, actor, row)
+    announce(p, s, messages.quarantined(candidate, row))
     for stage in released:
         release(p, s, stage, actor)
     return row
@@ -132,3 +141,4 @@ def _roll_back(p: Promotions, s: Session, bad: CandidateRow, before: str, actor:
     quarantine.impact = {**quarantine.impact, "rollback_attempt_ids": [attempt.id], "rolled_back_to": target.id}
     append_audit(s, p.clock(), actor, "stage.rolled_back", candidate_id=target.id, stage=last, attempt_id=attempt.id,
                  from_state=previous_state, to_state=machine.STABLE, reason=f"{bad.id[:12]} quarantined")
+    announce(p, s, messages.rolled_back(last, bad, target, attempt, quarantine))

@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from analyzer.errors import InputError
 from analyzer.promotion.stages import Pipeline, Stage, load_pipeline
 from analyzer.rollouts import Kube
 from analyzer.service.analysis import Analyzer
+from analyzer.service.notify import Notification, Notifier, notifier_for
 from analyzer.service.slo import stage_slo
 from analyzer.settings import Settings
 from analyzer.store.db import Database
@@ -61,13 +62,31 @@ class Promotions:
     dry_run: bool = False
     slo_reader: Callable[[Stage], dict[str, Any]] | None = None  # the stage's SLOs from Prometheus
     to_deploy: list[tuple[str, str]] = field(default_factory=list)  # (attempt, stage), filled inside transactions
+    notifier: Notifier | None = None  # webhooks for quarantines, rollbacks, forced promotions (see announce)
 
 
 def promotions_for(settings: Settings, analyzer: Analyzer, dry_run: bool = False) -> Promotions:
     """The flow as the settings configure it: stages, SLOs from Prometheus, the cluster when it drives Rollouts."""
     kube = Kube(settings.kube_context, settings.kubeconfig) if settings.promotion_drive_rollouts else None
     return Promotions(analyzer.database, load_pipeline(settings.stages_file), kube=kube, dry_run=dry_run,
-                      slo_reader=lambda stage: stage_slo(stage, analyzer))
+                      slo_reader=lambda stage: stage_slo(stage, analyzer), notifier=notifier_for(settings))
+
+
+def announce(p: Promotions, s: Session, notification: Notification) -> None:
+    """Send ``notification`` when the transaction of ``s`` commits (never if it rolls back); sending only
+    queues it, so the commit and the answer after it do not wait for any receiver."""
+    notifier = p.notifier
+    if notifier is None or not notifier.wants(notification.event):
+        return
+    pending: list[Notification] = s.info.setdefault("notifications", [])
+    if not pending:
+        def sent(session: Session) -> None:
+            for queued in session.info.pop("notifications", []):
+                notifier.send(queued)
+
+        event.listen(s, "after_commit", sent, once=True)
+        event.listen(s, "after_rollback", lambda session: session.info.pop("notifications", None), once=True)
+    pending.append(notification)
 
 
 class AmbiguousIdError(InputError):
