@@ -7,6 +7,7 @@ swings, heavy-tailed pods (Student t with 3 degrees of freedom on the log scale)
 
     python -m bench.gauges                 # every cell, 2,000 runs each (CPU time printed per cell)
     python -m bench.gauges --runs 300      # quicker
+    python -m bench.gauges --speed         # CPU per judgment: http's two metrics, and with three gauges
 
 Prints, per cell, the share of runs that failed and that passed with a 95 % Wilson upper bound on the
 fail share, and the CPU seconds the cell took.
@@ -186,10 +187,43 @@ def run_thresholds(cells: Iterable[ThresholdCell], runs: int, seed: int = 29) ->
     ]
 
 
+def speed(rounds: int = 5, judgments: int = 100) -> list[str]:
+    """CPU per judgment, side by side: a 30-step look of http's two metrics, and of http-resources' five."""
+    from analyzer.config import load_query_profile
+    from analyzer.sources.simulate import Scenario, simulate
+
+    base = simulate(Scenario(rps=50.0, steps=30), 1)
+    data = base.model_dump(mode="json")
+    rng = np.random.default_rng(1)
+    data["metrics"] |= {
+        "cpu": simulate_gauge(GaugeCell("cpu", 2, 5), rng),
+        "memory": simulate_gauge(GaugeCell("memory", 2, 5), rng),
+        "restarts": simulate_threshold(ThresholdCell("restarts", mean=0.0, pods=2), rng),
+    }
+    looks = {
+        "http (error-rate, latency)": base,
+        "http-resources (+ cpu, memory, restarts)": Measurement.model_validate(data),
+    }
+    policy = load_query_profile("http-resources").policy
+    times: dict[str, list[float]] = {name: [] for name in looks}
+    for _ in range(rounds):  # interleaved, so that the machine's noise falls on both alike
+        for name, measurement in looks.items():
+            started = time.process_time()
+            for _ in range(judgments):
+                judge(measurement, policy)
+            times[name].append((time.process_time() - started) / judgments * 1000)
+    return [f"{name:<42} {float(np.median(t)):.2f} ms CPU per judgment (median of {rounds})"
+            for name, t in times.items()]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=2000)
+    parser.add_argument("--speed", action="store_true", help="time judgments instead")
     args = parser.parse_args(argv)
+    if args.speed:
+        print("\n".join(speed()))
+        return
     print(f"gauge: canary pods against stable pods (fail_ratio 1.2, pass_ratio 1.3, alpha_fail 0.01), {args.runs} runs")
     for outcome in run_gauges(gauge_cells(), args.runs):
         print("  " + outcome.line())

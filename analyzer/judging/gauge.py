@@ -35,7 +35,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from analyzer.judging.metric import Budget, fmt_ratio
 from analyzer.judging.pod_values import PodValues, result, samples
@@ -76,20 +76,23 @@ class PodComparison:
 
     def bound(self, alpha: float, side: int) -> float:
         """The one-sided (1 - alpha) confidence bound on the log ratio: side -1 lower, +1 upper."""
-        return self.diff + side * float(stats.t.isf(alpha, self.df)) * self.se
+        return self.diff - side * float(special.stdtrit(self.df, alpha)) * self.se  # t's isf(α) = -ppf(α)
 
     def p_value(self, log_margin: float) -> float:
         """One-sided p-value of 'log ratio ≤ log_margin'."""
         if self.se == 0:
             return 0.0 if self.diff > log_margin else 1.0
-        return float(stats.t.sf((self.diff - log_margin) / self.se, self.df))
+        return float(special.stdtr(self.df, -(self.diff - log_margin) / self.se))  # t's survival function
 
 
 def _pod_means(logs: FloatArray) -> FloatArray:
     """Each pod's mean log value over the stretch; pods without a value there are left out."""
-    seen = np.isfinite(logs).any(axis=1)
-    with np.errstate(invalid="ignore"):
-        return np.nanmean(logs[seen], axis=1) if seen.any() else np.zeros(0)
+    finite = np.isfinite(logs)
+    counts = finite.sum(axis=1)
+    sums = np.where(finite, logs, 0.0).sum(axis=1)
+    seen = counts > 0
+    means: FloatArray = sums[seen] / counts[seen]
+    return means
 
 
 def compare(canary_logs: FloatArray, stable_logs: FloatArray, sign: float) -> PodComparison | None:
