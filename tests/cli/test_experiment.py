@@ -96,3 +96,10 @@ def test_terminate_experiment_sends_the_plugins_patch(k8s):
     assert missing.exit_code == 4 and "experiments shop/nope not found" in missing.stderr
     assert _run(k8s, "get", "experiment", "nope").exit_code == 4
     assert _run(k8s, "list", "replicasets").exit_code == 2
+
+
+def test_terminate_with_o_json_prints_the_experiment_afterwards(k8s):
+    done = _run(k8s, "terminate", "experiment", NAME, "-o", "json")
+    assert done.exit_code == 0 and json.loads(done.stdout)["terminated"] is True
+    assert _run(k8s, "terminate", "ar", "checkout-6b9c4d4f8-3-2", "-o", "name").stdout == (
+        "analysisrun/checkout-6b9c4d4f8-3-2\n")

@@ -141,3 +141,13 @@ def test_lists_fold_long_names_at_80_columns_and_never_cut_them(k8s):
     start, end = lines[0].index(" NAME ") + 1, lines[0].index("STRATEGY")
     assert "".join(line[:start].strip() for line in lines[1:]) == long_ns
     assert "".join(line[start:end].strip() for line in lines[1:]) == long_name
+
+
+def test_actions_print_the_state_afterwards_with_o_json_and_the_name_with_o_name(k8s):
+    aborted = _run(k8s, "abort", "checkout", "-o", "json")
+    assert aborted.exit_code == 0, aborted.output
+    assert json.loads(aborted.stdout)["aborted"] is True  # read back after the patch, as `get -o json` shows it
+    assert [c[:2] for c in k8s.calls()] == [("PATCH", f"{ROLLOUTS}/checkout/status"), ("GET", f"{ROLLOUTS}/checkout")]
+    assert "paused: true" in _run(k8s, "pause", "checkout", "-o", "yaml").stdout
+    assert _run(k8s, "retry", "rollout", "checkout", "-o", "name").stdout == "rollout/checkout\n"
+    assert _run(k8s, "abort", "nope", "-o", "json").exit_code == 4
