@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-_TAGS = ("ratio", "histogram")
+_TAGS = ("ratio", "histogram", "gauge")
 
 
 class InputError(Exception):

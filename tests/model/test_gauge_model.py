@@ -77,3 +77,14 @@ def test_a_threshold_judges_gauge_data_and_nothing_else():
     with pytest.raises(InputError, match="'p99' is a ratio in the measurement but a threshold in the policy"):
         policy.for_metric("p99", Kind.RATIO)
     assert Policy().for_metric("cpu", Kind.GAUGE).fail_ratio == 1.2  # unnamed gauges are compared with stable
+
+
+def test_a_bad_gauge_value_is_named_by_metric_arm_pod_and_step():
+    from analyzer.errors import describe
+
+    bad = {"metrics": {"cpu": {**GAUGE, "canary": {"web-c-1": [0.3, 0.3, -2.0]}}}}
+    with pytest.raises(ValidationError) as refused:
+        Measurement.model_validate(bad)
+    assert describe(refused.value, "measurement").startswith(
+        "measurement: metrics.cpu.canary.web-c-1[2] (step 2): Input should be greater than or equal to 0"
+    )
