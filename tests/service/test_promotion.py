@@ -225,3 +225,29 @@ def test_recorded_evaluations_recompute_to_the_same_verdict(p):
                            {"p": '{"judgment_id": "x", "verdict": "fail", "created_at": "2026-11-23T10:02:00+00:00"}'})
     tampered = flow.recompute(p, second.id)
     assert tampered["same"] is False and "changed" in tampered["reason"]
+
+
+def test_a_rolled_back_transaction_leaves_no_deployment_for_the_next_request(p, monkeypatch):
+    """What a transaction plans to deploy lives on its session: a rolled-back plan is never deployed, and
+    another request on the same (shared) flow deploys its own attempt only."""
+    from analyzer.service.promotion import attempts
+    from tests.service.test_promotion_walk import PIPELINE
+
+    p.pipeline = PIPELINE  # stages with Rollouts; no cluster: each deployment is recorded as a dry-run plan
+    first = flow.register(p, [{"name": "checkout", "image": image(41)}], "ci")
+    second = flow.register(p, [{"name": "checkout", "image": image(42)}], "ci")
+    real_start = attempts.start
+
+    def start_then_fail(*args, **kwargs):
+        real_start(*args, **kwargs)
+        raise RuntimeError("the transaction fails after planning its deployment")
+
+    monkeypatch.setattr(attempts, "start", start_then_fail)
+    with pytest.raises(RuntimeError):
+        flow.promote(p, first.id, "V1", "alice")
+    monkeypatch.setattr(attempts, "start", real_start)
+    attempt = flow.promote(p, second.id, "V1", "alice")
+    plans = [e["payload"] for e in flow.show_attempt(p, attempt.id)["evidence"] if e["kind"] == "rollout"]
+    assert plans == [{"namespace": "shop", "name": "checkout-v1", "dry_run": True,
+                      "set_image": [{"container": "checkout", "image": image(42)}]}]
+    assert flow.show_candidate(p, first.id)["attempts"] == []  # rolled back: no attempt, nothing deployed

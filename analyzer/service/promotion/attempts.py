@@ -29,6 +29,8 @@ from analyzer.service.promotion.records import (
     announce,
     find_attempt,
     find_candidate,
+    plan_deploy,
+    planned,
     set_state,
 )
 from analyzer.store.ledger import append_audit, new_id, stage_row, writing
@@ -77,7 +79,7 @@ def promote(p: Promotions, candidate_id: str, to_stage: str | None, actor: str, 
             start(p, s, attempt, actor)
         if guard.forced:
             announce(p, s, messages.forced(candidate, attempt))
-    deploy(p, actor)
+    deploy(p, planned(s), actor)
     return attempt
 
 
@@ -103,7 +105,7 @@ def confirm(p: Promotions, attempt_id: str, approver: str, queue: bool = True) -
                      data={"requested_by": attempt.requested_by, "confirmed_by": approver})
         start(p, s, attempt, approver)
         announce(p, s, messages.confirmed(candidate, attempt))
-    deploy(p, approver)
+    deploy(p, planned(s), approver)
     return attempt
 
 
@@ -143,7 +145,7 @@ def start(p: Promotions, s: Session, attempt: AttemptRow, actor: str) -> None:
     before = candidate.state
     set_state(s, candidate, machine.in_stage(attempt.to_stage))
     attempt.state, attempt.started_at = "running", p.clock()
-    p.to_deploy.append((attempt.id, attempt.to_stage))
+    plan_deploy(s, attempt.id, attempt.to_stage)
     append_audit(s, p.clock(), actor, "promotion.started", candidate_id=candidate.id, stage=attempt.to_stage,
                  attempt_id=attempt.id, from_state=before, to_state=candidate.state,
                  data={"kind": attempt.kind})
@@ -168,9 +170,8 @@ def release(p: Promotions, s: Session, stage_name: str, actor: str) -> None:
                      attempt_id=attempt.id, reason=attempt.reason)
 
 
-def deploy(p: Promotions, actor: str) -> None:
+def deploy(p: Promotions, pending: list[tuple[str, str]], actor: str) -> None:
     """After a commit: set each started attempt's images on its stage's Rollout (or record the plan)."""
-    pending, p.to_deploy[:] = list(p.to_deploy), []
     for attempt_id, stage_name in pending:
         target = p.pipeline.stage(stage_name).rollout
         if target is None:

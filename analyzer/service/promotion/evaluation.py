@@ -21,6 +21,7 @@ from analyzer.service.promotion.records import (
     content_digest,
     find_attempt,
     find_candidate,
+    planned,
     set_state,
     utc,
 )
@@ -44,12 +45,12 @@ def evaluate(p: Promotions, attempt_id: str, actor: str) -> EvaluationRow:
         artifacts = find_candidate(s, attempt.candidate_id).artifacts
     if attempt.state == "running":  # _evaluate refuses the others
         collect(p, attempt, artifacts, actor)
-    evaluation = _evaluate(p, attempt.id, actor)
-    deploy(p, actor)
+    evaluation, pending = _evaluate(p, attempt.id, actor)
+    deploy(p, pending, actor)
     return evaluation
 
 
-def _evaluate(p: Promotions, attempt_id: str, actor: str) -> EvaluationRow:
+def _evaluate(p: Promotions, attempt_id: str, actor: str) -> tuple[EvaluationRow, list[tuple[str, str]]]:
     with writing(p.database) as s:
         attempt = find_attempt(s, attempt_id)
         if attempt.state != "running":
@@ -89,7 +90,7 @@ def _evaluate(p: Promotions, attempt_id: str, actor: str) -> EvaluationRow:
             quarantine_in(p, s, candidate, _FAILED_CHECK_REASON.get(failed[0], "manual"), "; ".join(result.reasons),
                           actor, attempt, [e.id for e in evidence])
         s.flush()
-        return evaluation
+        return evaluation, planned(s)
 
 
 def _qualify(p: Promotions, s: Session, attempt: AttemptRow, candidate: CandidateRow, actor: str) -> None:

@@ -22,6 +22,8 @@ from analyzer.service.promotion.records import (
     Promotions,
     announce,
     find_candidate,
+    plan_deploy,
+    planned,
     set_state,
 )
 from analyzer.store.ledger import append_audit, new_id, stage_row, writing
@@ -46,7 +48,7 @@ def quarantine(p: Promotions, candidate_id: str, reason_code: str, detail: str, 
             return existing
         extra = {"reported": impact_analysis} if impact_analysis else None
         record = quarantine_in(p, s, candidate, reason_code, detail, actor, None, [], extra)
-    deploy(p, actor)
+    deploy(p, planned(s), actor)
     return record
 
 
@@ -132,7 +134,7 @@ def _roll_back(p: Promotions, s: Session, bad: CandidateRow, before: str, actor:
                          requested_at=p.clock(), started_at=p.clock(), finished_at=p.clock(),
                          reason=f"rollback after quarantine {quarantine.id}")
     s.add(attempt)
-    p.to_deploy.append((attempt.id, last))
+    plan_deploy(s, attempt.id, last)
     previous_state = target.state
     if previous_state != machine.STABLE:
         set_state(s, target, machine.STABLE)

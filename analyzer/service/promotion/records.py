@@ -10,7 +10,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -52,7 +52,8 @@ class Promotions:
     """The ledger, the stages, and (optionally) the cluster whose Rollouts the stages drive.
 
     Without ``kube``, or with ``dry_run``, promotions are recorded and planned but nothing in the
-    cluster is touched: the plan is stored as ``rollout`` evidence.
+    cluster is touched: the plan is stored as ``rollout`` evidence. One instance serves concurrent
+    requests (the API's): what a transaction leaves to do after its commit lives on its session.
     """
 
     database: Database
@@ -61,7 +62,6 @@ class Promotions:
     kube: Kube | None = None
     dry_run: bool = False
     slo_reader: Callable[[Stage], dict[str, Any]] | None = None  # the stage's SLOs from Prometheus
-    to_deploy: list[tuple[str, str]] = field(default_factory=list)  # (attempt, stage), filled inside transactions
     notifier: Notifier | None = None  # webhooks for quarantines, rollbacks, forced promotions (see announce)
 
 
@@ -70,6 +70,18 @@ def promotions_for(settings: Settings, analyzer: Analyzer, dry_run: bool = False
     kube = Kube(settings.kube_context, settings.kubeconfig) if settings.promotion_drive_rollouts else None
     return Promotions(analyzer.database, load_pipeline(settings.stages_file), kube=kube, dry_run=dry_run,
                       slo_reader=lambda stage: stage_slo(stage, analyzer), notifier=notifier_for(settings))
+
+
+def plan_deploy(s: Session, attempt_id: str, stage: str) -> None:
+    """Set the attempt's images on ``stage``'s Rollout once this transaction has committed (see
+    :func:`planned`): kept on the session, so a rolled-back plan is never deployed and concurrent
+    requests never deploy each other's."""
+    s.info.setdefault("to_deploy", []).append((attempt_id, stage))
+
+
+def planned(s: Session) -> list[tuple[str, str]]:
+    """The (attempt, stage) deployments the transaction of ``s`` planned, taken off it."""
+    return list(s.info.pop("to_deploy", []))
 
 
 def announce(p: Promotions, s: Session, notification: Notification) -> None:
