@@ -117,3 +117,30 @@ def test_ids_are_unique_prefixes_and_changes_print_their_records(tmp_path, monke
     both = run("audit", "recompute", common_prefix([evaluation["id"], second_evaluation]))
     assert both.exit_code == 4 and evaluation["id"] in both.output and second_evaluation in both.output
     assert run("release", "evaluate", first[:7]).exit_code == 4
+
+
+def test_a_cli_quarantine_delivers_its_notification_before_the_process_ends(tmp_path):
+    """The notifier's queue is drained at exit: a one-shot command's webhook leaves before it returns."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.support.webhooks import Receiver
+
+    with Receiver() as receiver:
+        env = {**os.environ, "CANARY_ANALYZER_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.db'}",
+               "CANARY_ANALYZER_NOTIFY_WEBHOOK_URL": receiver.url, "CANARY_ANALYZER_NOTIFY_WEBHOOK_SECRET": "k"}
+
+        def cli(*args: str) -> str:
+            done = subprocess.run([sys.executable, "-m", "analyzer.cli", *args], env=env, capture_output=True,
+                                  text=True, timeout=60, check=False)
+            assert done.returncode == 0, done.stderr
+            return done.stdout.strip()
+
+        cid = cli("release", "register", "--image", f"checkout={IMAGE}", "--alias", "v2.0")
+        quarantine = cli("release", "quarantine", cid, "--reason", "CVE-2026-1234 in the base image", "--code",
+                         "security")
+        (headers, body), = receiver.wait_for(1, seconds=1)  # already there when the command returned
+    sent = json.loads(body)
+    assert sent["event"] == "candidate.quarantined" and sent["facts"]["quarantine"] == quarantine
+    assert headers["x-canary-analyzer-signature"].startswith("sha256=")
