@@ -177,6 +177,7 @@ class Notifier:
         self.events = frozenset(events)
         self._timeout = timeout_seconds
         self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
+        self._closed = False
         self._http = requests.Session()
         # urllib3 waits backoff_factor * 2**(n-1) before retry n >= 2 (the first retry comes at once):
         # factor = backoff_seconds / 2 makes the waits 0, backoff, 2·backoff, 4·backoff … (capped).
@@ -194,7 +195,7 @@ class Notifier:
 
     def send(self, notification: Notification) -> bool:
         """Queue ``notification`` for delivery and return at once; False when it is not wanted or dropped."""
-        if not self.wants(notification.event):
+        if not self.wants(notification.event) or self._closed:
             return False
         try:
             self._queue.put_nowait(notification)
@@ -209,6 +210,7 @@ class Notifier:
         """Deliver what is queued (waiting at most ``timeout_seconds``, default one delivery timeout), then
         stop. Run at interpreter exit too, so that a CLI command's notification leaves before it ends."""
         atexit.unregister(self.close)
+        self._closed = True
         if not self._thread.is_alive():
             return
         try:
@@ -232,7 +234,7 @@ class Notifier:
             url, body, headers = target.request(notification, delivery)
             answer = self._http.post(url, data=body, headers=headers, timeout=self._timeout, allow_redirects=False)
             failure = None if answer.status_code < 300 else f"HTTP {answer.status_code}"
-        except (requests.RequestException, OSError) as error:
+        except Exception as error:  # a receiver's or a target's failure must not end the thread
             failure = type(error).__name__  # never the message: it may hold the URL
         DELIVERIES.labels(target.name, "failed" if failure else "sent").inc()
         if failure:

@@ -146,3 +146,20 @@ def test_settings_build_one_notifier_per_process_and_refuse_an_unsigned_webhook(
     key.write_text("rotated\n")
     assert target.secret() == b"rotated"  # read at each delivery
     first.close(0.5)
+
+
+def test_a_key_that_cannot_be_read_fails_one_delivery_not_the_notifier(notifiers, tmp_path, caplog):
+    key = tmp_path / "hmac"  # not there yet: the Secret is not mounted
+    with Receiver() as receiver:
+        n = notifiers(Webhook(SecretStr(receiver.url), notify.secret_reader(None, key)), retries=0)
+        with caplog.at_level(logging.WARNING, logger="canary_analyzer.notify"):
+            n.send(_note(title="first"))
+            deadline = time.monotonic() + 5
+            while "FileNotFoundError" not in caplog.text and time.monotonic() < deadline:
+                time.sleep(0.01)
+        key.write_text("mounted\n")
+        n.send(_note(title="second"))
+        (headers, body), = receiver.wait_for(1)
+    assert json.loads(body)["title"] == "second" and "FileNotFoundError" in caplog.text
+    assert notify.verify(b"mounted", headers["x-canary-analyzer-timestamp"], headers["x-canary-analyzer-signature"],
+                         body)

@@ -40,7 +40,7 @@ def test_quarantine_of_the_stable_candidate_announces_it_and_the_rollback(p, hea
             _through(p, candidate.id, stage, soak)
     assert heard.events() == []  # promotions that pass announce nothing
     record = flow.quarantine(p, fix.id, "security", "CVE-2026-1234 in the base image", "oncall")
-    rolled, quarantined = sorted(_bodies(heard, 2), key=lambda b: b["event"] != "stage.rolled_back")
+    quarantined, rolled = _bodies(heard, 2)  # in this order: what happened, then what followed
     assert rolled["event"] == "stage.rolled_back" and rolled["title"] == f"V2 rolled back to v1.0 ({good.id[:12]})"
     assert rolled["facts"]["to"] == good.id and rolled["facts"]["from"] == fix.id
     assert quarantined["event"] == "candidate.quarantined" and quarantined["severity"] == "danger"

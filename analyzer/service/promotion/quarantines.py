@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from analyzer.promotion import machine
 from analyzer.service import notify_messages as messages
+from analyzer.service.notify import Notification
 from analyzer.service.promotion.attempts import deploy, release
 from analyzer.service.promotion.records import (
     OPEN_STATES,
@@ -80,8 +81,10 @@ def quarantine_in(p: Promotions, s: Session, candidate: CandidateRow, reason_cod
     append_audit(s, p.clock(), actor, "candidate.quarantined", candidate_id=candidate.id, stage=row.stage,
                  attempt_id=row.attempt_id, from_state=before, to_state=machine.QUARANTINED, reason=detail,
                  data={"quarantine_id": row.id, "reason_code": reason_code, "impact": impact})
-    _roll_back(p, s, candidate, before, actor, row)
+    rollback = _roll_back(p, s, candidate, before, actor, row)
     announce(p, s, messages.quarantined(candidate, row))
+    if rollback is not None:
+        announce(p, s, rollback)
     for stage in released:
         release(p, s, stage, actor)
     return row
@@ -114,9 +117,10 @@ def _impact(p: Promotions, s: Session, candidate: CandidateRow) -> dict[str, Any
 
 
 def _roll_back(p: Promotions, s: Session, bad: CandidateRow, before: str, actor: str,
-               quarantine: QuarantineRow) -> None:
+               quarantine: QuarantineRow) -> Notification | None:
     """The last stage goes back to a good candidate: the stable one when a canary there failed, the last
-    good one when the stable candidate itself is quarantined. Recorded as a rollback attempt and deployed."""
+    good one when the stable candidate itself is quarantined. Recorded as a rollback attempt and deployed;
+    what to announce about it, if it happened."""
     last = p.pipeline.stages[-1].name
     stage = stage_row(s, last)
     if before == machine.STABLE:
@@ -124,11 +128,11 @@ def _roll_back(p: Promotions, s: Session, bad: CandidateRow, before: str, actor:
     elif before == machine.in_stage(last):
         target_id = stage.current_candidate_id
     else:
-        return
+        return None
     target = s.get(CandidateRow, target_id) if target_id else None
     if target is None or target.state == machine.QUARANTINED or target.id == bad.id:
         quarantine.impact = {**quarantine.impact, "rollback": "none: no good candidate to roll back to"}
-        return
+        return None
     attempt = AttemptRow(id=new_id(), idempotency_key=f"rollback:{quarantine.id}", candidate_id=target.id,
                          from_stage=last, to_stage=last, kind="rollback", state="succeeded", requested_by=actor,
                          requested_at=p.clock(), started_at=p.clock(), finished_at=p.clock(),
@@ -143,4 +147,4 @@ def _roll_back(p: Promotions, s: Session, bad: CandidateRow, before: str, actor:
     quarantine.impact = {**quarantine.impact, "rollback_attempt_ids": [attempt.id], "rolled_back_to": target.id}
     append_audit(s, p.clock(), actor, "stage.rolled_back", candidate_id=target.id, stage=last, attempt_id=attempt.id,
                  from_state=previous_state, to_state=machine.STABLE, reason=f"{bad.id[:12]} quarantined")
-    announce(p, s, messages.rolled_back(last, bad, target, attempt, quarantine))
+    return messages.rolled_back(last, bad, target, attempt, quarantine)
