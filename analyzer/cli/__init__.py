@@ -1,6 +1,8 @@
 """The ``canary-analyzer`` command line.
 
-Exit codes: 0 pass, 1 fail, 3 inconclusive, 2 usage error, 4 input or infrastructure error.
+Exit codes: 0 pass, 1 fail, 3 inconclusive, 2 usage error, 4 input, configuration or infrastructure
+error, 5 an unexpected error (one line and a hint; ``--debug`` prints the traceback). A reader that closes
+the pipe early (``judge … | head``) changes nothing: the exit code is still the verdict's.
 Importing it loads only typer and rich; each command imports what it needs when it runs.
 """
 

@@ -17,14 +17,18 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console, RenderableType
 
-#: Verdict (its value) -> exit code; 2 is a usage error, 4 bad input or an unreachable dependency.
+from analyzer.cli.guard import GuardedTyper, options
+
+#: Verdict (its value) -> exit code; 2 is a usage error, 4 bad input, configuration or an unreachable
+#: dependency, 5 an unexpected error (a bug: :mod:`analyzer.cli.guard`).
 EXIT = {"pass": 0, "fail": 1, "inconclusive": 3}
 EXIT_USAGE = 2
 EXIT_INPUT = 4
 
-app = typer.Typer(
+app = GuardedTyper(
     help="Canary judge for Argo Rollouts: canary vs stable, anytime-valid, pass / fail / inconclusive.",
-    epilog="Exit codes: 0 pass, 1 fail, 3 inconclusive, 2 usage error, 4 bad input or infrastructure error.",
+    epilog="Exit codes: 0 pass, 1 fail, 3 inconclusive, 2 usage error, 4 bad input, configuration or "
+    "infrastructure error, 5 unexpected error (a bug: rerun with --debug for the traceback).",
     no_args_is_help=True,
     add_completion=True,
     pretty_exceptions_enable=False,
@@ -157,5 +161,9 @@ def main(
         bool | None,
         typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
     ] = None,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="On an unexpected error (exit 5), print its traceback.")
+    ] = False,
 ) -> None:
     """Canary judge for Argo Rollouts: canary vs stable, anytime-valid, pass / fail / inconclusive."""
+    options.debug = debug

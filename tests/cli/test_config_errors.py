@@ -7,6 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from analyzer.cli import app
+from analyzer.sources.simulate import Scenario, simulate
 
 runner = CliRunner()
 
@@ -18,3 +19,26 @@ def test_a_non_json_setting_exits_4_and_names_it(tmp_path, variable, field):
     result = runner.invoke(app, ["serve"], env=env)
     assert result.exit_code == 4 and field in result.output
     assert isinstance(result.exception, SystemExit)  # no traceback
+
+
+_COMMANDS = [["serve"], ["judgments", "list"], ["release", "status"], ["audit", "verify"], ["token", "list"]]
+_BAD = [("CANARY_ANALYZER_API_TOKENS", "not json", "api_tokens"),
+        ("CANARY_ANALYZER_LOOK_DEADLINE_SECONDS", "soon", "look_deadline_seconds"),
+        ("CANARY_ANALYZER_MAX_BODY_BYTES", "-1", "max_body_bytes")]
+
+
+@pytest.mark.parametrize("command", _COMMANDS, ids=" ".join)
+@pytest.mark.parametrize(("variable", "value", "field"), _BAD, ids=[b[2] for b in _BAD])
+def test_every_command_that_reads_settings_exits_4_naming_the_setting(tmp_path, command, variable, value, field):
+    env = {"CANARY_ANALYZER_DATABASE_URL": f"sqlite:///{tmp_path / 'l.db'}", variable: value}
+    result = runner.invoke(app, command, env=env)
+    assert result.exit_code == 4, result.output
+    assert field in result.output and "Traceback" not in result.output
+    assert isinstance(result.exception, SystemExit)
+
+
+def test_a_bad_setting_does_not_break_commands_that_do_not_read_settings(tmp_path):
+    measurement = tmp_path / "m.json"
+    measurement.write_text(simulate(Scenario(error_ratio=3.0), 1).model_dump_json())
+    result = runner.invoke(app, ["judge", str(measurement)], env={"CANARY_ANALYZER_API_TOKENS": "not json"})
+    assert result.exit_code == 1  # the verdict: fail
