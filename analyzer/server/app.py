@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -33,6 +34,12 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> FastAPI:
         if settings.insecure_no_auth:
             _log.warning("insecure_no_auth: requests without a token are served as 'anonymous' (judge and read)")
         app.state.promotions = promotions_for(settings, app.state.analyzer)
+        if owned:
+            # What start-up built (modules, profiles, the ORM's mappers) lives as long as the process: frozen
+            # out of the collector, so that the full collections a look's many small lists trigger do not
+            # walk it again each time (measured: bench/service_load.py, docs/operations.md#capacity-measured).
+            gc.collect()
+            gc.freeze()
         yield
         if owned:
             app.state.analyzer.source.close()

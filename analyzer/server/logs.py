@@ -9,9 +9,8 @@ import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from analyzer import redact
 from analyzer.server.problems import problem
@@ -47,39 +46,57 @@ def configure(level: str) -> None:
     logging.getLogger("uvicorn.access").disabled = True  # our access line carries the request id
 
 
-def _request_id(request: Request) -> str:
-    offered = request.headers.get("x-request-id", "")
+def _request_id(scope: Scope) -> str:
+    offered = Headers(scope=scope).get("x-request-id", "")
     if 0 < len(offered) <= 64 and offered.replace("-", "").isalnum():
         return offered
     return uuid.uuid4().hex
 
 
-class RequestLog(BaseHTTPMiddleware):
+class RequestLog:
     """Sets the request id (``X-Request-ID`` in and out) and logs one access line per request.
 
     An error no handler maps is answered here — a 500 problem that carries the request id — and logged
     with its traceback under that id, so a caller's report leads to the log line (outside this
-    middleware, Starlette's own 500 would have neither).
+    middleware, Starlette's own 500 would have neither). A pure ASGI middleware: it adds a header to the
+    response start as it goes by, without Starlette's ``BaseHTTPMiddleware`` task and stream per request.
     """
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        token = REQUEST_ID.set(_request_id(request))
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _request_id(scope)
+        token = REQUEST_ID.set(request_id)
         started = time.perf_counter()
+        status: int | None = None
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message)["X-Request-ID"] = request_id
+            await send(message)
+
         try:
             try:
-                response = await call_next(request)
+                await self.app(scope, receive, send_with_id)
             except Exception as error:
-                log.exception("unhandled error", extra={"fields": {"method": request.method, "path": request.url.path}})
-                detail = f"{type(error).__name__}; see the service log for request {REQUEST_ID.get()}"
-                response = problem(500, "Internal error", detail)
-            response.headers["X-Request-ID"] = REQUEST_ID.get()
+                fields = {"method": scope["method"], "path": scope["path"]}
+                log.exception("unhandled error", extra={"fields": fields})
+                if status is not None:  # the answer has begun: nothing else can be sent
+                    raise
+                detail = f"{type(error).__name__}; see the service log for request {request_id}"
+                await problem(500, "Internal error", detail)(scope, receive, send_with_id)
             fields = {
-                "method": request.method,
-                "path": request.url.path,
-                "status": response.status_code,
+                "method": scope["method"],
+                "path": scope["path"],
+                "status": status,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2),
             }
             log.info("request", extra={"fields": fields})
-            return response
         finally:
             REQUEST_ID.reset(token)
