@@ -1,4 +1,4 @@
-"""`canary-analyzer rollout promote|abort|retry|pause|resume|undo|restart|set image|terminate|create`.
+"""`canary-analyzer rollout promote|abort|retry|pause|resume|undo|restart|set image|terminate`.
 
 Each sends exactly what `kubectl argo rollouts` sends (analyzer.rollouts.actions) and prints the plugin's
 one-line message (``-o json|yaml``: the object's state afterwards, as ``get`` prints it; ``-o name``); an
@@ -8,7 +8,6 @@ error is one line on stderr and exit 4 (the API said no, or cannot be reached).
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -20,12 +19,11 @@ from analyzer.cli.common import (
     Kubeconfig,
     Namespace,
     dump,
-    err,
     fail,
     out,
     parse_duration,
 )
-from analyzer.cli.rollout import Name, Output, kube_for, rollout_app, rollout_name
+from analyzer.cli.rollout import EXPERIMENT_KIND, Name, kube_for, rollout_app, rollout_name
 
 if TYPE_CHECKING:
     from analyzer.rollouts import Kube
@@ -100,6 +98,11 @@ def _simple(verb: str, done: str, doc: str) -> None:
                 kubeconfig: Kubeconfig = None, output: ActionOutput = Format.TABLE) -> None:
         from analyzer.rollouts import actions
 
+        if verb == "retry" and plugin_name is not None and name in EXPERIMENT_KIND:  # `retry experiment NAME`
+            experiment = plugin_name
+            _do(context, kubeconfig, namespace, lambda _: f"experiment '{experiment}' retried",
+                lambda k, ns: actions.retry_experiment(k, ns, experiment), ("experiment", experiment), output)
+            return
         rollout = rollout_name(name, plugin_name)
         _do(context, kubeconfig, namespace, lambda _: f"rollout '{rollout}' {done}",
             lambda k, ns: getattr(actions, verb)(k, ns, rollout), ("rollout", rollout), output)
@@ -108,7 +111,8 @@ def _simple(verb: str, done: str, doc: str) -> None:
 
 
 _simple("abort", "aborted", "Abort the update: traffic and replicas go back to stable.")
-_simple("retry", "retried", "Retry an aborted update from its first step (`retry rollout ROLLOUT` too).")
+_simple("retry", "retried", "Retry an aborted update from its first step (`retry rollout ROLLOUT` too); "
+        "`retry experiment NAME` restarts a failed Experiment.")
 _simple("pause", "paused", "Pause the Rollout (spec.paused).")
 _simple("resume", "resumed",
         "Undo a `pause` (spec.paused: false). Controller pauses (steps, inconclusive analysis) need `promote`.")
@@ -193,68 +197,4 @@ _terminate("Experiment", "experiment", "terminate_experiment", ("exp", "experime
            "Stop an Experiment (spec.terminate): its ReplicaSets scale down and its analyses stop.")
 
 
-@rollout_app.command("create")
-def create_command(
-    files: Annotated[
-        list[Path],
-        typer.Option("--filename", "-f", exists=True, dir_okay=False, metavar="FILE",
-                     help="YAML or JSON manifest to create (repeatable; every document in it)"),
-    ],
-    namespace: Namespace = None,
-    context: Context = None,
-    kubeconfig: Kubeconfig = None,
-    output: Output = Format.TABLE,
-) -> None:
-    """Create Rollouts, AnalysisTemplates, ClusterAnalysisTemplates, AnalysisRuns or Experiments from files.
-
-    Every document is checked against its CRD's schema first; when one fails, nothing is sent. Objects go
-    to their own metadata.namespace, else to -n (ClusterAnalysisTemplates to the cluster). Prints
-    `rollout.argoproj.io/NAME created` per object; -o json|yaml prints what the API stored, -o name the names.
-    """
-    from analyzer.errors import ClusterError
-    from analyzer.rollouts import actions
-    from analyzer.rollouts.client import KINDS
-    from analyzer.rollouts.lint import SCHEMA_FILES, Finding, read_documents, schema_problems
-    from analyzer.rollouts.lint_rules import Problem
-
-    documents, findings = [], []
-    for path in files:
-        docs, unreadable = read_documents(path)
-        documents += docs
-        findings += unreadable
-    for doc in documents:
-        if doc.kind not in SCHEMA_FILES or not str(doc.body.get("apiVersion", "")).startswith("argoproj.io/"):
-            unsupported = Problem("kind", f"only {', '.join(KINDS)} can be created here",
-                                  f"{doc.body.get('apiVersion')}/{doc.kind}")
-            findings.append(Finding(doc.source, doc.label, unsupported))
-        else:
-            findings += [Finding(doc.source, doc.label, p) for p in schema_problems(doc)]
-    if findings:
-        for finding in findings:
-            err.print(str(finding), highlight=False, soft_wrap=True)
-        raise fail(f"nothing created: {len(findings)} problem(s) in the files")
-    if not documents:
-        raise fail("nothing to create: the files hold no objects", EXIT_USAGE)
-    kube = kube_for(context, kubeconfig)
-    created = []
-    for doc in documents:
-        try:
-            stored = actions.create(kube, namespace or kube.namespace, doc.body)
-        except ClusterError as error:
-            raise fail(str(error)) from None
-        created.append(stored)
-        if output in (Format.TABLE, Format.WIDE):
-            out.print(f"{_resource(stored)} created", highlight=False)
-    if output is Format.NAME:
-        for stored in created:
-            print(_resource(stored))
-    elif output in (Format.JSON, Format.YAML):
-        listed = {"apiVersion": "v1", "kind": "List", "items": created}  # several objects: kubectl's List
-        print(dump(created[0] if len(created) == 1 else listed, output.value), end="")
-
-
-def _resource(obj: dict[str, object]) -> str:
-    """``rollout.argoproj.io/checkout``: the kind's singular and group, and the name, as kubectl prints them."""
-    meta = obj.get("metadata")
-    name = meta.get("name", "") if isinstance(meta, dict) else ""
-    return f"{str(obj.get('kind', '')).lower()}.argoproj.io/{name}"
+from analyzer.cli import rollout_create  # noqa: E402, F401 - registers `rollout create` (after the actions, in --help)

@@ -18,8 +18,11 @@ undo               JSON patch replace ``/spec/template`` with the revision's    
                    ReplicaSet template minus ``rollouts-pod-template-hash``
 set image          GET, edit ``image`` of the named (``*``: every) container, PUT    main; 409 → re-read, retry
 terminate          ``{"spec":{"terminate":true}}`` on an AnalysisRun or Experiment   main
+retry experiment   ``{"status":null}`` on the Experiment                              main
 create             POST the object to its collection (namespace: the object's, else  collection
                    the command's; ClusterAnalysisTemplates cluster-wide)
+create analysisrun GET the (Cluster)AnalysisTemplate unless it comes from a file;     analysisruns
+                   POST the AnalysisRun :func:`analysis_run_from` makes of it
 =================  ================================================================  ==========================
 
 Merge patches are ``application/merge-patch+json``. ``resume`` is not a plugin command: it is the
@@ -32,12 +35,13 @@ import copy
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from analyzer.errors import ClusterError
-from analyzer.rollouts.client import ANALYSIS_RUNS, EXPERIMENTS, KINDS, Conflict, Kube, NotFound
+from analyzer.errors import ClusterError, InputError
+from analyzer.rollouts.client import ANALYSIS_RUNS, EXPERIMENTS, GROUP, KINDS, VERSION, Conflict, Kube, NotFound
 
 REVISION = "rollout.argoproj.io/revision"
 POD_TEMPLATE_HASH = "rollouts-pod-template-hash"
 SET_IMAGE_ATTEMPTS = 5
+INSTANCE_ID = "argo-rollouts.argoproj.io/controller-instance-id"  # which controller (of several) runs it
 
 
 def _status_first(kube: Kube, namespace: str, name: str, status: dict[str, Any], unified: dict[str, Any]) -> bool:
@@ -127,6 +131,11 @@ def terminate_experiment(kube: Kube, namespace: str, name: str) -> None:
     kube.merge_patch(namespace, name, {"spec": {"terminate": True}}, plural=EXPERIMENTS)
 
 
+def retry_experiment(kube: Kube, namespace: str, name: str) -> None:
+    """Clear a failed Experiment's status (``{"status":null}``): the controller starts it over."""
+    kube.merge_patch(namespace, name, {"status": None}, plural=EXPERIMENTS)
+
+
 def create(kube: Kube, namespace: str, obj: dict[str, Any]) -> dict[str, Any]:
     """Create an Argo object as the plugin does: in its own ``metadata.namespace`` if it names one, else in
     ``namespace``; a ClusterAnalysisTemplate in none. Returns the object the API stored."""
@@ -136,6 +145,52 @@ def create(kube: Kube, namespace: str, obj: dict[str, Any]) -> dict[str, Any]:
     _, namespaced = KINDS[obj["kind"]]
     target = (obj.get("metadata") or {}).get("namespace") or namespace
     return kube.create(obj, target if namespaced else "")
+
+
+def analysis_template(kube: Kube, namespace: str, name: str, cluster: bool) -> dict[str, Any]:
+    """An AnalysisTemplate of the namespace, or (``cluster``) a ClusterAnalysisTemplate, from the cluster."""
+    if cluster:
+        return kube.get_cluster(name, "clusteranalysistemplates")
+    return kube.get(namespace, name, plural="analysistemplates")
+
+
+def analysis_run_from(template: dict[str, Any], args: dict[str, str], namespace: str, name: str | None = None,
+                      generate_name: str | None = None, instance_id: str | None = None) -> dict[str, Any]:
+    """The AnalysisRun the plugin's `create analysisrun` makes of a template: its spec, the given ``args``
+    as values of the arguments it declares (every declared one must then have a value), named ``name`` or
+    ``generate_name`` (default: the template's name and a dash), its labels and annotations kept."""
+    spec = copy.deepcopy(template.get("spec") or {})
+    meta = template.get("metadata") or {}
+    declared = spec.get("args")
+    if declared is not None:
+        known = {arg.get("name") for arg in declared}
+        unknown = sorted(set(args) - known)
+        if unknown:
+            raise InputError(f"{template.get('kind')} {meta.get('name')} declares no argument {', '.join(unknown)} "
+                             f"(it has: {', '.join(sorted(map(str, known))) or 'none'})")
+        for arg in declared:
+            if arg.get("name") in args:
+                arg.pop("valueFrom", None)
+                arg["value"] = args[arg["name"]]
+        missing = [str(arg.get("name")) for arg in declared if "value" not in arg and "valueFrom" not in arg]
+        if missing:
+            raise InputError(f"args.{missing[0]} was not resolved: give it with -a {missing[0]}=VALUE")
+    elif args:
+        spec["args"] = [{"name": key, "value": value} for key, value in args.items()]
+    run_meta: dict[str, Any] = {"namespace": namespace}
+    if name:
+        run_meta["name"] = name
+    else:
+        run_meta["generateName"] = generate_name or f"{meta.get('name', '')}-"
+        if run_meta["generateName"] == "-":
+            raise InputError("the AnalysisRun needs a name: the template has none, give --name or --generate-name")
+    labels = dict(meta.get("labels") or {})
+    if instance_id:
+        labels[INSTANCE_ID] = instance_id
+    for key, value in (("labels", labels), ("annotations", meta.get("annotations"))):
+        if value:
+            run_meta[key] = dict(value)
+    return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "AnalysisRun", "metadata": run_meta, "spec": spec}
 
 
 def _owned_replica_sets(kube: Kube, obj: dict[str, Any]) -> list[dict[str, Any]]:

@@ -116,6 +116,12 @@ class Kube:
             )
         return cast(dict[str, Any], obj)
 
+    def get_cluster(self, name: str, plural: str) -> dict[str, Any]:
+        """A cluster-scoped Argo object (a ClusterAnalysisTemplate)."""
+        with self._t("get", f"{plural} {name}"):
+            obj = self.custom.get_cluster_custom_object(GROUP, VERSION, plural, name, _request_timeout=REQUEST_TIMEOUT)
+        return cast(dict[str, Any], obj)
+
     def list_objects(
         self, namespace: str | None, plural: str = ROLLOUTS, selector: str | None = None
     ) -> list[dict[str, Any]]:

@@ -103,3 +103,10 @@ def test_terminate_with_o_json_prints_the_experiment_afterwards(k8s):
     assert done.exit_code == 0 and json.loads(done.stdout)["terminated"] is True
     assert _run(k8s, "terminate", "ar", "checkout-6b9c4d4f8-3-2", "-o", "name").stdout == (
         "analysisrun/checkout-6b9c4d4f8-3-2\n")
+
+
+def test_retry_experiment_is_the_plugins_status_reset(k8s):
+    done = _run(k8s, "retry", "experiment", NAME)
+    assert done.exit_code == 0 and done.stdout == f"experiment '{NAME}' retried\n"
+    assert k8s.calls() == [("PATCH", f"{ARGO}/namespaces/shop/experiments/{NAME}", "application/merge-patch+json",
+                            {"status": None})]

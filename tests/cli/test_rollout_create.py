@@ -82,3 +82,42 @@ def test_the_api_saying_no_is_exit_4_with_the_object_named(k8s, tmp_path):
     empty.write_text("---\n")
     assert _create(k8s, "-f", str(empty)).exit_code == 2
     assert "Traceback" not in again.output
+
+
+HASHES = ["-a", "namespace=shop", "-a", "rollout=checkout", "-a", "canary-hash=6b9c4d4f8",
+          "-a", "stable-hash=5d8f7c9b7"]
+
+
+def test_create_analysisrun_from_a_cluster_template_in_the_cluster(k8s):
+    k8s.put(f"{ARGO}/clusteranalysistemplates", _docs("cluster-analysis-template.yaml")[0])
+    result = _create(k8s, "analysisrun", "--from", "canary-analyzer", "--global", *HASHES, "-n", "shop")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "analysisrun.argoproj.io/canary-analyzer-00001 created\n"
+    (get, post) = k8s.calls()
+    assert get[:2] == ("GET", f"{ARGO}/clusteranalysistemplates/canary-analyzer")
+    assert post[:3] == ("POST", f"{ARGO}/namespaces/shop/analysisruns", "application/json")
+    assert post[3]["metadata"]["generateName"] == "canary-analyzer-"
+    assert {a["name"]: a.get("value") for a in post[3]["spec"]["args"]}["canary-hash"] == "6b9c4d4f8"
+
+
+def test_create_analysisrun_from_a_file_with_a_name(k8s):
+    result = _create(k8s, "ar", "--from-file", str(TEMPLATES / "analysis-template.yaml"), "--name", "manual-1",
+                     *HASHES, "-o", "name")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "analysisrun.argoproj.io/manual-1\n"
+    assert [c[:2] for c in k8s.calls()] == [("POST", f"{ARGO}/namespaces/shop/analysisruns")]
+
+
+def test_create_analysisrun_refuses_what_the_plugin_refuses(k8s):
+    template = str(TEMPLATES / "analysis-template.yaml")
+    assert _create(k8s, "analysisrun", *HASHES).exit_code == 2  # neither --from nor --from-file
+    assert _create(k8s, "analysisrun", "--from", "x", "--from-file", template).exit_code == 2
+    assert _create(k8s, "analysisrun", "--from-file", template, "-a", "no-equals").exit_code == 2
+    missing = _create(k8s, "analysisrun", "--from-file", template)
+    assert missing.exit_code == 4 and "args.namespace was not resolved" in missing.stderr
+    wrong_kind = _create(k8s, "analysisrun", "--from-file", template, "--global", *HASHES)
+    assert wrong_kind.exit_code == 4 and "holds no ClusterAnalysisTemplate" in wrong_kind.stderr
+    absent = _create(k8s, "analysisrun", "--from", "nope", *HASHES)
+    assert absent.exit_code == 4 and "analysistemplates shop/nope not found" in absent.stderr
+    assert k8s.calls()[-1][0] == "GET" and all(c[0] == "GET" for c in k8s.calls())  # nothing was created
+    assert _create(k8s).exit_code == 2  # `create` alone: -f is needed

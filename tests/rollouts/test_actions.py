@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from analyzer.errors import ClusterError
+from analyzer.errors import ClusterError, InputError
 from analyzer.rollouts import Kube, actions
 from tests.rollouts.conftest import ROLLOUTS, reset
 from tests.support.argo_objects import OLD_IMAGE, experiment, rollout
@@ -188,3 +188,46 @@ def test_create_refuses_what_it_cannot_send_and_names_an_existing_object(k8s, ku
     assert k8s.calls() == []
     with pytest.raises(ClusterError, match="rollouts shop/checkout already exists"):
         actions.create(kube, "shop", rollout())
+
+
+def test_retry_an_experiment_clears_its_status(k8s, kube):
+    k8s.put("/apis/argoproj.io/v1alpha1/namespaces/shop/experiments", experiment(phase="Failed"))
+    actions.retry_experiment(kube, "shop", EXP)
+    assert _writes(k8s) == [("PATCH", f"/apis/argoproj.io/v1alpha1/namespaces/shop/experiments/{EXP}", MERGE,
+                             {"status": None})]
+
+
+def _template() -> dict:
+    return yaml.safe_load((TEMPLATES / "cluster-analysis-template.yaml").read_text())
+
+
+def test_an_analysis_run_of_a_template_gets_the_given_arguments():
+    given = {"namespace": "shop", "rollout": "checkout", "canary-hash": "6b9c4d4f8", "stable-hash": "5d8f7c9b7"}
+    run = actions.analysis_run_from(_template(), given, "shop", instance_id="blue")
+    assert run["kind"] == "AnalysisRun" and run["metadata"]["generateName"] == "canary-analyzer-"
+    assert run["metadata"]["namespace"] == "shop" and "name" not in run["metadata"]
+    assert run["metadata"]["labels"]["argo-rollouts.argoproj.io/controller-instance-id"] == "blue"
+    args = {a["name"]: a for a in run["spec"]["args"]}
+    assert {k: args[k]["value"] for k in given} == given
+    assert args["profile"]["value"] == "http" and "valueFrom" in args["api-token"]  # the template's own kept
+    assert run["spec"]["metrics"] == _template()["spec"]["metrics"]
+    assert actions.analysis_run_from(_template(), given, "shop", name="one-off")["metadata"]["name"] == "one-off"
+
+
+def test_an_analysis_run_needs_every_declared_argument_and_no_other():
+    with pytest.raises(InputError, match=r"args.namespace was not resolved: give it with -a namespace=VALUE"):
+        actions.analysis_run_from(_template(), {}, "shop")
+    with pytest.raises(InputError, match="declares no argument canary"):
+        actions.analysis_run_from(_template(), {"canary": "x"}, "shop")
+
+
+def test_create_analysisrun_reads_a_cluster_template_then_posts_the_run(k8s, kube):
+    k8s.put("/apis/argoproj.io/v1alpha1/clusteranalysistemplates", _template())
+    source = actions.analysis_template(kube, "shop", "canary-analyzer", cluster=True)
+    stored = actions.create(kube, "shop", actions.analysis_run_from(source, dict.fromkeys(
+        ("namespace", "rollout", "canary-hash", "stable-hash"), "x"), "shop"))
+    assert [c[:2] for c in k8s.calls()] == [
+        ("GET", "/apis/argoproj.io/v1alpha1/clusteranalysistemplates/canary-analyzer"),
+        ("POST", "/apis/argoproj.io/v1alpha1/namespaces/shop/analysisruns"),
+    ]
+    assert stored["metadata"]["name"] == "canary-analyzer-00001"  # the API completed the generateName

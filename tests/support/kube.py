@@ -4,7 +4,9 @@ No API server can run here, so the official ``kubernetes`` client talks over HTT
 ``kmock.KubernetesEmulator`` (objects in memory, every request recorded). kmock merges every PATCH
 as a dict and does not serve PUT; this subclass adds RFC 6902 JSON patches, PUT with
 ``resourceVersion`` checks (409 on a stale one), optional injected conflicts, and a switch that
-removes the status subresource (as on old Rollout CRDs) so that fallbacks can be tested.
+removes the status subresource (as on old Rollout CRDs) so that fallbacks can be tested. Creates are
+answered 201 and a ``generateName`` is completed (with a counter, not random characters), as an API
+server does.
 
 With ``bookkeeping`` on it also keeps versions as an API server does: ``resourceVersion`` set on
 create and bumped on every write (so a PUT with a stale one gets 409), ``metadata.generation``
@@ -49,8 +51,13 @@ class ArgoEmulator(kmock.KubernetesEmulator):
     conflicts: int = 0  # the next N PUTs answer 409
     forbidden: set[str] = attrs.field(factory=set)  # HTTP methods answered 403
     bookkeeping: bool = False  # resourceVersion, generation, merge patches and watch events as an API server
+    generated: int = 0  # names completed from generateName so far
 
     async def _handle(self, request: Any) -> aiohttp.web.StreamResponse:
+        meta = request.data.get("metadata") if _method(request) == "POST" and isinstance(request.data, dict) else None
+        if isinstance(meta, dict) and meta.get("generateName") and not meta.get("name"):
+            self.generated += 1  # the API server completes generateName with 5 random characters
+            meta["name"] = f"{meta['generateName']}{self.generated:05d}"
         if self.bookkeeping and request.resource is not None:
             kept = await self._bookkept(request)
             if kept is not None:
