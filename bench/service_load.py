@@ -7,7 +7,9 @@ One run starts a real Prometheus, backfilled by promtool with three canaries who
 and 1,440 one-minute steps long when the run starts and who serve on for 30 more minutes (fine buckets:
 35 latency series per arm, 2 canary and 3 stable pods, a sample every 15 s), a real PostgreSQL, and
 ``canary-analyzer serve`` for each database and worker count; wrk (Debian ``wrk``) drives each side in
-turn at the same concurrency:
+turn at the same concurrency (``--callers``, 50, at the shortest window, whose throughput and latency
+the targets name; ``--long-callers``, 4, at the longer ones, where a 50-deep queue of 0.5-2 s queries
+would finish nothing within a side's seconds; CPU per request does not depend on it):
 
 * **bare**: the one combined range query a look needs for its whole window, straight to Prometheus;
 * **service**: ``GET /api/v1/analysis`` with a bearer token (window start, the query — incremental
@@ -162,11 +164,13 @@ def _wrk(base: str, path: str, headers: dict[str, str], callers: int, seconds: f
 
 
 def load(
-    base: str, path: str, headers: dict[str, str], processes: dict[str, int], args: argparse.Namespace, work: Path
+    base: str, path: str, headers: dict[str, str], processes: dict[str, int], callers: int, seconds: float, work: Path
 ) -> Load:
     """wrk on ``base + path``, and each process tree's CPU time per request meanwhile."""
     before = {name: cpu_seconds(pid) for name, pid in processes.items()}
-    rate, p50, p99, requests = _wrk(base, path, headers, args.callers, args.seconds, work)
+    rate, p50, p99, requests = _wrk(base, path, headers, callers, seconds, work)
+    if requests == 0:
+        raise SystemExit(f"no request to {base} finished in {seconds:g} s with {callers} callers: give it --seconds")
     spent = {name: (cpu_seconds(pid) - before[name]) / requests for name, pid in processes.items()}
     return Load(rate, p50, p99, requests, spent)
 
@@ -250,6 +254,7 @@ def main(argv: list[str] | None = None) -> dict[str, Load]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="3 s per side")
     parser.add_argument("--callers", type=int, default=50)
+    parser.add_argument("--long-callers", type=int, default=4, help="callers at the longer windows (CPU per look)")
     parser.add_argument("--seconds", type=float, default=None)
     parser.add_argument("--windows", type=int, nargs="+", default=[30, 360, 1440])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
@@ -279,7 +284,9 @@ def main(argv: list[str] | None = None) -> dict[str, Load]:
         print(f"{'side':<28}{'looks/s':>9}{'p50 ms':>9}{'p99 ms':>9}   CPU ms per look:"
               " service prometheus postgres  total")
         for w in args.windows:
-            result = load(prom, bare_path(w, starts[w]), {"Accept-Encoding": encoding}, processes, args, work)
+            callers = args.callers if w == min(args.windows) else args.long_callers
+            result = load(prom, bare_path(w, starts[w]), {"Accept-Encoding": encoding}, processes, callers,
+                          args.seconds, work)
             results[f"bare {w}"] = result
             print(f"{f'bare query, {w} steps':<28}{result.rate:9.1f}{ms(result.p50)} {ms(result.p99)}"
                   f"   {'':>16}{ms(result.cpu['prometheus'])}{'':>9}{ms(result.cpu['prometheus'])}")
@@ -301,7 +308,8 @@ def main(argv: list[str] | None = None) -> dict[str, Load]:
                     for w in args.windows:
                         auth = {"Authorization": f"Bearer {TOKEN}"}
                         first = httpx.get(base + look_path(w), headers=auth, timeout=30).json()
-                        result = load(base, look_path(w), auth, watched, args, work)
+                        callers = args.callers if w == min(args.windows) else args.long_callers
+                        result = load(base, look_path(w), auth, watched, callers, args.seconds, work)
                         results[f"service {database} {workers} {w}"] = result
                         cpu = result.cpu
                         total = sum(cpu.values())
