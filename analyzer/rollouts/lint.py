@@ -9,7 +9,8 @@ Three layers, each what some part of Kubernetes would refuse later:
 2. **Rollout rules** — :mod:`analyzer.rollouts.lint_rules`: what Argo's controller refuses (checked once
    the Rollout matches its schema, as the plugin's strict decoding stops at the first structural error).
 3. **References within the files** — Services a Rollout names must select its pods (their selector's
-   labels are the pod template's); an AnalysisTemplate or ClusterAnalysisTemplate a Rollout uses, when it
+   labels are the pod template's); an Ingress that NGINX or ALB routing splits must route to the stable
+   Service; an AnalysisTemplate or ClusterAnalysisTemplate a Rollout uses, when it
    is in the files too, must get every argument it declares without a value, may not repeat a metric
    name across templates of one analysis, and (outside background analysis) must not measure forever.
    A template that is not in the files lives in the cluster and is not checked.
@@ -156,6 +157,36 @@ def service_problems(rollout: Document, services: dict[str, Document]) -> Iterat
                 yield Problem(path, f"Service {json.dumps(name)} has unmatch label {json.dumps(key)} in rollout", name)
 
 
+def _backends(ingress: Document) -> set[str]:
+    """The Services an Ingress routes to (networking.k8s.io/v1 ``service.name``, v1beta1 ``serviceName``)."""
+    names = set()
+    for rule in (ingress.body.get("spec") or {}).get("rules") or []:
+        for path in ((rule or {}).get("http") or {}).get("paths") or []:
+            backend = (path or {}).get("backend") or {}
+            names.add(str((backend.get("service") or {}).get("name") or backend.get("serviceName") or ""))
+    return names
+
+
+def ingress_problems(rollout: Document, ingresses: dict[str, Document]) -> Iterator[Problem]:
+    """An Ingress that NGINX or ALB traffic routing splits, in the files, must route to the stable Service
+    (for ALB: its rootService when set) — else the controller has no rule to add the canary to."""
+    canary = ((rollout.body.get("spec") or {}).get("strategy") or {}).get("canary") or {}
+    routing = canary.get("trafficRouting") or {}
+    base = "spec.strategy.canary.trafficRouting"
+    wanted: list[tuple[str, str, str]] = []
+    for router, single, several in (("nginx", "stableIngress", "stableIngresses"), ("alb", "ingress", "ingresses")):
+        config = routing.get(router)
+        if config is None:
+            continue
+        service = str((config.get("rootService") if router == "alb" else None) or canary.get("stableService", ""))
+        if config.get(single):
+            wanted.append((f"{base}.{router}.{single}", str(config[single]), service))
+        wanted += [(f"{base}.{router}.{several}", str(name), service) for name in config.get(several) or []]
+    for path, name, service in wanted:
+        if name in ingresses and service not in _backends(ingresses[name]):
+            yield Problem(path, f"ingress `{name}` has no rules using service {service} backend", name)
+
+
 @dataclass(frozen=True)
 class AnalysisUse:
     """Where a Rollout runs analysis: the field, its template references, the args it passes, its kind."""
@@ -220,6 +251,8 @@ def analysis_problems(rollout: Document, templates: dict[tuple[bool, str], Docum
 def lint_documents(documents: list[Document]) -> list[Finding]:
     """Every finding of these objects, references resolved among them."""
     services = {d.name: d for d in documents if d.kind == "Service" and d.body.get("apiVersion") == "v1"}
+    ingresses = {d.name: d for d in documents if d.kind == "Ingress"
+                 and d.body.get("apiVersion") in ("networking.k8s.io/v1", "extensions/v1beta1")}
     templates = {(d.kind == "ClusterAnalysisTemplate", d.name): d for d in documents
                  if d.kind in ("AnalysisTemplate", "ClusterAnalysisTemplate")}
     findings = []
@@ -234,6 +267,7 @@ def lint_documents(documents: list[Document]) -> list[Finding]:
         if doc.kind == "Rollout" and not problems:  # the rules read fields of the types the schema promises
             problems += rollout_problems(doc.body)
             problems += service_problems(doc, services)
+            problems += ingress_problems(doc, ingresses)
             problems += analysis_problems(doc, templates)
         findings += [Finding(doc.source, doc.label, problem) for problem in problems]
     return findings

@@ -132,3 +132,32 @@ def test_a_namespaced_and_a_cluster_template_of_one_name_are_not_confused(cluste
         rollout["spec"]["strategy"]["canary"]["steps"][step]["analysis"]["templates"][0]["clusterScope"] = cluster_scope
     problems = _lint(rollout, namespaced)
     assert bool(problems) is not cluster_scope  # only the namespaced reference reaches the broken template
+
+
+def _ingress(version: str, service: str) -> dict:
+    backend = {"service": {"name": service, "port": {"name": "http"}}} if version == "networking.k8s.io/v1" else {
+        "serviceName": service, "servicePort": "http"}
+    return {"apiVersion": version, "kind": "Ingress", "metadata": {"name": "checkout"},
+            "spec": {"rules": [{"http": {"paths": [{"path": "/", "backend": backend}]}}]}}
+
+
+@pytest.mark.parametrize("version", ["networking.k8s.io/v1", "extensions/v1beta1"])
+def test_an_ingress_nginx_splits_must_route_to_the_stable_service(version):
+    """What Argo's controller refuses at run time (the plugin's lint never matches such an Ingress)."""
+    rollout = _load("example-rollout.yaml")
+    rollout["spec"]["strategy"]["canary"].update(canaryService="checkout-canary", stableService="checkout-stable",
+                                                 trafficRouting={"nginx": {"stableIngress": "checkout"}})
+    assert _lint(rollout, _ingress(version, "checkout-stable")) == []
+    assert _lint(rollout, _ingress(version, "checkout-root")) == [
+        'spec.strategy.canary.trafficRouting.nginx.stableIngress: Invalid value: "checkout": '
+        "ingress `checkout` has no rules using service checkout-stable backend"]
+
+
+def test_an_alb_ingress_routes_to_the_root_service_when_there_is_one():
+    rollout = _load("example-rollout.yaml")
+    rollout["spec"]["strategy"]["canary"].update(canaryService="checkout-canary", stableService="checkout-stable",
+                                                 trafficRouting={"alb": {"ingresses": ["checkout"], "servicePort": 80,
+                                                                         "rootService": "checkout-root"}})
+    assert _lint(rollout, _ingress("networking.k8s.io/v1", "checkout-root")) == []
+    problems = _lint(rollout, _ingress("networking.k8s.io/v1", "checkout-stable"))
+    assert len(problems) == 1 and problems[0].startswith("spec.strategy.canary.trafficRouting.alb.ingresses:")
