@@ -136,7 +136,12 @@ def _comparison(
     return Comparison(counts, label=f"le={fmt_le(le[j])}", pass_ratio=pass_ratio)
 
 
-def prepare_histogram(name: str, data: HistogramMetric, policy: MetricPolicy, warmup_steps: int) -> Prepared:
+def prepare_histogram(
+    name: str, data: HistogramMetric, policy: MetricPolicy, warmup_steps: int, descriptive: bool = False
+) -> Prepared:
+    """The latency metric's comparisons at the tested bounds; ``descriptive`` adds the χ² homogeneity
+    p-value and the bootstrap quantile-ratio interval to its diagnostics (they never decide: off the
+    live hot path, computed for the report page and the offline judge)."""
     le = data.le
     q = policy.quantile
     canary_all, dip_c = _repair(np.asarray(data.canary, dtype=np.float64).reshape(data.steps, len(le)))
@@ -210,9 +215,11 @@ def prepare_histogram(name: str, data: HistogramMetric, policy: MetricPolicy, wa
         if untestable and untestable.startswith("resolution")
         else None,
         chi2_p_value=chi2_homogeneity(np.diff(pooled_c, prepend=0.0), np.diff(pooled_s, prepend=0.0))
-        if untestable is None
+        if descriptive and untestable is None
         else None,
-        quantile_ratio_interval=bootstrap_quantile_ratio(q, le, pooled_c, pooled_s) if untestable is None else None,
+        quantile_ratio_interval=bootstrap_quantile_ratio(q, le, pooled_c, pooled_s)
+        if descriptive and untestable is None
+        else None,
         notes=notes,
     )
     return Prepared(

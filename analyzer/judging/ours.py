@@ -77,14 +77,18 @@ def _missing(name: str, policy: MetricPolicy, reason: str = "no data: the measur
 
 
 def _prepare(
-    name: str, data: RatioMetric | HistogramMetric | GaugeMetric, policy: MetricPolicy, default_warmup: int
+    name: str,
+    data: RatioMetric | HistogramMetric | GaugeMetric,
+    policy: MetricPolicy,
+    default_warmup: int,
+    descriptive: bool,
 ) -> Prepared | PodValues:
     warmup = policy.warmup_steps if policy.warmup_steps is not None else default_warmup
     if isinstance(data, RatioMetric):
         return prepare_ratio(name, data, policy, warmup)
     if isinstance(data, GaugeMetric):  # per-pod values: judged by analyzer.judging.gauge / .threshold
         return PodValues(name, data, policy, warmup, pass_from=0)
-    return prepare_histogram(name, data, policy, warmup)
+    return prepare_histogram(name, data, policy, warmup, descriptive)
 
 
 def _decide(ready: Prepared | PodValues, policy: Policy, step_seconds: float, budget: Budget) -> MetricResult:
@@ -99,6 +103,7 @@ def judge(
     policy: Policy,
     unavailable: Mapping[str, str] | None = None,
     pass_from_step: int | None = None,
+    descriptive: bool = False,
 ) -> Judgment:
     """Judge the canary on every metric of the measurement (and every metric the policy names).
 
@@ -111,6 +116,10 @@ def judge(
     ``unavailable`` names metrics whose data the source could not trust (a series missing on one
     arm, a partial response, stale data), each with the reason: they are inconclusive with that
     reason whatever the measurement holds for them — never a pass, never a fail.
+
+    ``descriptive`` adds the diagnostics that never decide (latency's χ² homogeneity p-value and
+    bootstrap quantile-ratio interval): the offline judge and the report page ask for them, the live
+    service does not pay for them on every look.
 
     Raises :class:`~analyzer.errors.InputError` when the policy gives a metric another kind.
     """
@@ -128,7 +137,7 @@ def judge(
             continue
         metric_policy = policy.for_metric(name, Kind(data.kind))
         policies[name] = metric_policy
-        ready = _prepare(name, data, metric_policy, policy.warmup_steps)
+        ready = _prepare(name, data, metric_policy, policy.warmup_steps, descriptive)
         if pass_from_step:
             first = ready.first_step if isinstance(ready, Prepared) else 0  # PodValues count from the window's start
             ready = replace(ready, pass_from=max(0, pass_from_step - first))

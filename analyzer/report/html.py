@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html import escape
 
+from analyzer.judging.descriptive import with_descriptive
 from analyzer.model import (
     GaugeMetric,
     HistogramMetric,
@@ -150,6 +151,8 @@ def render_html(
 ) -> str:
     """The report page of ``judgment``; with its ``measurement`` and ``policy``, with every plot."""
     context = context or ReportContext()
+    if measurement is not None and policy is not None:  # the diagnostics the live look did not compute
+        judgment = with_descriptive(judgment, measurement, policy, context.unavailable)
     ours = judgment.judge == "ours"  # the Kayenta-style judge has no evidence over looks to draw
     paths = evidence_over_looks(measurement, policy, context.unavailable) if measurement and policy and ours else {}
     who = "/".join(escape(p) for p in (context.namespace, context.rollout) if p) or escape(context.title)

@@ -21,7 +21,7 @@ class JudgeName(StrEnum):
 def run_judge(measurement: Measurement, policy: Policy, judge_name: JudgeName = JudgeName.OURS) -> Judgment:
     if judge_name is JudgeName.KAYENTA:
         return judge_kayenta(measurement, policy)
-    return judge(measurement, policy)
+    return judge(measurement, policy, descriptive=True)  # offline: every diagnostic, decisive or not
 
 
 def judge_file(path: str, profile: str | None, judge_name: JudgeName = JudgeName.OURS) -> Judgment:
