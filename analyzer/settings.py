@@ -59,7 +59,16 @@ class Settings(BaseSettings):
         default=8.0,
         gt=0,
         le=ARGO_WEB_TIMEOUT_SECONDS - OWN_BUDGET_SECONDS,
-        description="every Prometheus call of one look, retries included, ends by then (503 past it)",
+        description="every Prometheus call and store access of one look, retries included, ends by then"
+        " (503 past it)",
+    )
+    look_workers: int = Field(
+        default=16, ge=1, le=256, description="looks judged at once per process (their own threads, not the shared"
+        " pool); more wait for a worker"
+    )
+    look_queue_seconds: float = Field(
+        default=2.0, gt=0, le=ARGO_WEB_TIMEOUT_SECONDS - OWN_BUDGET_SECONDS,
+        description="a look that finds no free worker within this is refused at once (503, Retry-After)",
     )
     database_url: str = Field(default="sqlite:///canary-analyzer.db", description="SQLite file or PostgreSQL URL")
     profiles_dir: Path | None = Field(default=None, description="extra query profiles (*.yaml); they win by name")

@@ -1,4 +1,9 @@
-"""Routers: the analysis endpoint Argo calls, judgments read back, and the operations endpoints."""
+"""Routers: the analysis endpoint Argo calls, judgments read back, and the operations endpoints.
+
+The analysis routes are coroutines that hand each look to the looks' own bounded pool
+(:mod:`analyzer.server.look_pool`), under a deadline started when the request arrived; ``/healthz``
+runs on the event loop and waits on no pool.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +19,12 @@ from analyzer.errors import SourceUnavailableError
 from analyzer.model import Verdict
 from analyzer.server.auth import AnalysisCaller, Reader
 from analyzer.server.links import report_links
+from analyzer.server.look_pool import LookPool, LookRefusedError
 from analyzer.server.problems import problem
 from analyzer.server.schemas import AnalysisRequest, AnalysisResult, Instant, JudgmentList, result_of, summary_of
 from analyzer.service.analysis import Analyzer, StoreUnavailableError, analyse
 from analyzer.service.telemetry import exposition
+from analyzer.sources.promapi import Deadline
 from analyzer.store import JudgmentFilter
 from analyzer.store.judgments import get_judgment, list_judgments
 from analyzer.store.tokens import Identity
@@ -26,7 +33,7 @@ api = APIRouter(prefix="/api/v1")  # each route names the role it needs (analyze
 ops = APIRouter()
 
 
-def _analyzer(request: Request) -> Analyzer:
+async def _analyzer(request: Request) -> Analyzer:  # a coroutine: no trip through the shared thread pool
     analyzer: Analyzer = request.app.state.analyzer
     return analyzer
 
@@ -38,31 +45,54 @@ _ANSWERS: dict[int | str, dict[str, object]] = {
     401: {"description": "missing or wrong bearer token (problem+json)"},
     403: {"description": "the token's role or namespace scope does not cover this (problem+json)"},
     422: {"description": "a missing or malformed argument, named in the problem body"},
-    503: {"description": "Prometheus or the database failed after bounded retries; Argo retries"},
+    503: {"description": "Prometheus or the database failed after bounded retries, or every look worker is busy;"
+                 " Argo retries"},
 }
 
 
-def _answer(request: Request, analyzer: Analyzer, args: AnalysisRequest, caller: Identity) -> Response:
+def _looks(request: Request, analyzer: Analyzer) -> LookPool:
+    """The app's pool of look workers, made at its first look (on the event loop: no race), so that it
+    exists however the app was built."""
+    state = request.app.state
+    pool: LookPool | None = getattr(state, "looks", None)
+    if pool is None:
+        settings = analyzer.settings
+        pool = state.looks = LookPool(settings.look_workers, settings.look_queue_seconds)
+    return pool
+
+
+async def _answer(request: Request, analyzer: Analyzer, args: AnalysisRequest, caller: Identity) -> Response:
     if not caller.sees(args.namespace):
         raise HTTPException(403, f"token {caller.name!r} may not judge namespace {args.namespace}")
-    analysis = analyse(analyzer, args.profile, args.target(), args.step)
-    # Serialised here, once: the hot path skips FastAPI's second validation of the response model.
-    body = result_of(analysis.record, report_links(request)).model_dump_json()
+    deadline = Deadline(analyzer.settings.look_deadline_seconds)
+    links = report_links(request)
+
+    def look() -> str:
+        analysis = analyse(analyzer, args.profile, args.target(), args.step, deadline)
+        # Serialised here, once: the hot path skips FastAPI's second validation of the response model.
+        return result_of(analysis.record, links).model_dump_json()
+
+    try:
+        body = await _looks(request, analyzer).run(look, deadline)
+    except LookRefusedError as error:
+        return problem(503, "Too many looks at once", str(error))
     return Response(body, media_type="application/json")
 
 
 @api.get("/analysis", response_model=AnalysisResult, responses=_ANSWERS, tags=["analysis"])
-def analysis_get(
+async def analysis_get(
     request: Request, analyzer: AnalyzerDep, args: Annotated[AnalysisRequest, Query()], caller: AnalysisCaller
 ) -> Response:
     """Judge a Rollout's canary against stable now (Argo's web provider: ``jsonPath: "{$}"``)."""
-    return _answer(request, analyzer, args, caller)
+    return await _answer(request, analyzer, args, caller)
 
 
 @api.post("/analysis", response_model=AnalysisResult, responses=_ANSWERS, tags=["analysis"])
-def analysis_post(request: Request, analyzer: AnalyzerDep, args: AnalysisRequest, caller: AnalysisCaller) -> Response:
+async def analysis_post(
+    request: Request, analyzer: AnalyzerDep, args: AnalysisRequest, caller: AnalysisCaller
+) -> Response:
     """The same as GET, with the arguments as a JSON body (Argo's ``jsonBody``)."""
-    return _answer(request, analyzer, args, caller)
+    return await _answer(request, analyzer, args, caller)
 
 
 class JudgmentQuery(BaseModel):

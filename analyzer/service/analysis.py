@@ -10,10 +10,18 @@ A step's analysis (the template passes ``status.currentStepIndex``) takes its pa
 the steps since that step's first look, recorded per window in the store; fail evidence comes from
 the whole window (see :func:`analyzer.judging.judge`).
 
-Every Prometheus call of a look, retries included, shares one deadline (``look_deadline_seconds``), so
-that a 503 reaches Argo inside its web timeout however slowly Prometheus answers. Metrics whose data
-the source cannot vouch for (missing on an arm, partial, stale) go to the judge as *unavailable*:
-inconclusive with the reason, and never a pass or a fail.
+Every Prometheus call and every store access of a look, retries included, shares one deadline
+(``look_deadline_seconds``), so that a 503 reaches Argo inside its web timeout however slowly
+Prometheus or the database answers. Metrics whose data the source cannot vouch for (missing on an
+arm, partial, stale) go to the judge as *unavailable*: inconclusive with the reason, and never a
+pass or a fail.
+
+Without the store (down, locked, stalled: :mod:`analyzer.service.look_store`) a look still judges
+when the data shows where the window starts — the canary's first data inside the lookback, the same
+on every replica — and says so in its reasons; it records nothing, and a step's analysis cannot pass
+(where the step began is kept in the store), so only a fail (on the whole window's evidence) or
+inconclusive comes of it. When the canary's data reaches back past the lookback, the start cannot be
+vouched for: 503, as before.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from analyzer.config import query_profiles
 from analyzer.errors import InputError, SourceUnavailableError
@@ -31,18 +40,22 @@ from analyzer.judging import judge
 from analyzer.model import Judgment, Measurement
 from analyzer.promotion.stages import load_pipeline
 from analyzer.service import telemetry
-from analyzer.service.reports import keep_measurement
+from analyzer.service.look_store import LookStore, StoreUnavailableError
+from analyzer.service.reports import stored_measurement
 from analyzer.service.windows import canary_requests, idle_tail, pass_from, restart_step
 from analyzer.settings import Settings
 from analyzer.sources.assemble import Fetched
 from analyzer.sources.datasources import Sources, check_datasources
 from analyzer.sources.promapi import Deadline, PrometheusError
-from analyzer.sources.prometheus import PrometheusSource, Window, align_down
+from analyzer.sources.prometheus import MAX_POINTS, PrometheusSource, Window, align_down
 from analyzer.sources.queries import QueryProfile, Target
 from analyzer.store import Database, JudgmentFilter, JudgmentRecord, WindowKey
 from analyzer.store.db import normalise_url
 from analyzer.store.judgments import list_judgments, new_id, record_window_start, save_judgment, window_start
+from analyzer.store.measurements import save_measurement
 from analyzer.store.windows import move_window_start, step_first_look
+
+__all__ = ["Analysis", "Analyzer", "BadArgumentError", "StoreUnavailableError", "UnknownProfileError", "analyse"]
 
 
 class BadArgumentError(InputError):
@@ -72,14 +85,6 @@ def check_target(target: Target) -> None:
             " with itself; pass the stable ReplicaSet's hash as stable",
             ("canary", "stable"),
         )
-
-
-class StoreUnavailableError(Exception):
-    """The database could not be read or written."""
-
-    @classmethod
-    def of(cls, error: SQLAlchemyError) -> StoreUnavailableError:
-        return cls(f"the database is unavailable: {type(error).__name__}")
 
 
 @dataclass
@@ -158,18 +163,33 @@ class Analysis:
 
 
 def _start(
-    analyzer: Analyzer, profile: QueryProfile, target: Target, key: WindowKey, now: float, deadline: Deadline
+    analyzer: Analyzer, profile: QueryProfile, target: Target, key: WindowKey, now: float, store: LookStore
 ) -> int | None:
-    with analyzer.database.session() as session:
-        start = window_start(session, key)
+    start = store.use(lambda session: window_start(session, key), otherwise=None)
     if start is not None:
         return start
     since = now - analyzer.settings.lookback_seconds
-    first = analyzer.source.first_data(profile, target, since=since, until=now, deadline=deadline)
+    first = analyzer.source.first_data(profile, target, since=since, until=now, deadline=store.deadline)
     if first is None:
         return None
-    with analyzer.database.session() as session:
-        return record_window_start(session, key, first, datetime.fromtimestamp(now, UTC))
+    recorded = datetime.fromtimestamp(now, UTC)
+    held = store.use(lambda session: record_window_start(session, key, first, recorded), otherwise=None)
+    if held is None:  # the store is down: the start comes from the data alone, which must show it
+        _check_derived(first, since, now, profile.step_seconds, store)
+        return first
+    return held
+
+
+def _check_derived(first: int, since: float, now: float, step: int, store: LookStore) -> None:
+    """Raise :class:`StoreUnavailableError` unless ``first`` is where the canary's data begins: data at
+    the first step searched may have begun earlier, and a start that moves with the clock would give
+    every look (and replica) another window."""
+    edge = align_down(max(since, now - (MAX_POINTS - 1) * step), step)
+    if first <= edge:
+        raise StoreUnavailableError(
+            f"{store.failure}, and the canary's data reaches back to the start of the {(now - since) / 3600:g} h"
+            " lookback, so its window start cannot be derived from the data"
+        )
 
 
 def _judge(
@@ -192,29 +212,34 @@ def _inconclusive(profile: QueryProfile, reason: str) -> Judgment:
 
 
 def _fetch(
-    analyzer: Analyzer, profile: QueryProfile, target: Target, key: WindowKey, window: Window, deadline: Deadline
+    analyzer: Analyzer, profile: QueryProfile, target: Target, key: WindowKey, window: Window, store: LookStore
 ) -> tuple[Window, Fetched]:
     """The window's data; a window whose canary was gone for ``window_gap_steps`` and came back starts again
-    after the gap (recorded, so that every replica moves with it) and is fetched again from there."""
+    after the gap (recorded, so that every replica moves with it; found in the data again without the
+    store) and is fetched again from there."""
     started = time.perf_counter()
-    fetched = analyzer.source.fetch(profile, target, window, deadline)
+    fetched = analyzer.source.fetch(profile, target, window, store.deadline)
     restart = restart_step(canary_requests(fetched.measurement), analyzer.settings.window_gap_steps)
     if restart is not None:
-        with analyzer.database.session() as session:
-            start = move_window_start(session, key, window.start, window.start + restart * window.step)
+        moved = window.start + restart * window.step
+        start = store.use(lambda session: move_window_start(session, key, window.start, moved), otherwise=moved)
         window = Window(start=start, end=window.end, step=window.step)
-        fetched = analyzer.source.fetch(profile, target, window, deadline)
+        fetched = analyzer.source.fetch(profile, target, window, store.deadline)
     telemetry.QUERY_SECONDS.labels(profile.name).observe(time.perf_counter() - started)
     return window, fetched
 
 
-def _pass_from(analyzer: Analyzer, key: WindowKey, window: Window, step_index: int | None, now: float) -> int | None:
+def _pass_from(store: LookStore, key: WindowKey, window: Window, step_index: int | None, now: float) -> int | None:
     """Where this Rollout step's pass evidence starts, in the window's steps (None: the whole window,
-    for a look that names no step, e.g. a background analysis)."""
+    for a look that names no step, e.g. a background analysis; the window's end without the store,
+    which keeps where each step began: nothing of the step to pass on)."""
     if step_index is None:
         return None
-    with analyzer.database.session() as session:
-        first_look = step_first_look(session, key, window.start, step_index, int(now))
+    first_look = store.use(
+        lambda session: step_first_look(session, key, window.start, step_index, int(now)), otherwise=None
+    )
+    if first_look is None:
+        return window.steps
     # No whole step of its own yet: the judge reads a pass_from at or past the end as the whole window,
     # so the last step is the most it gets, which no pass's minimum duration accepts.
     return min(pass_from(first_look, window.start, window.step), window.steps - 1)
@@ -222,9 +247,9 @@ def _pass_from(analyzer: Analyzer, key: WindowKey, window: Window, step_index: i
 
 def _judge_window(
     analyzer: Analyzer, profile: QueryProfile, target: Target, key: WindowKey, window: Window, step_index: int | None,
-    now: float, deadline: Deadline,
+    now: float, store: LookStore,
 ) -> tuple[Window, Judgment]:
-    window, fetched = _fetch(analyzer, profile, target, key, window, deadline)
+    window, fetched = _fetch(analyzer, profile, target, key, window, store)
     unavailable = dict(fetched.unavailable)
     idle = idle_tail(canary_requests(fetched.measurement))
     if idle >= analyzer.settings.window_gap_steps:  # the old run's data must not judge the one to come
@@ -233,19 +258,53 @@ def _judge_window(
             " aborted); its traffic starts a new window when it serves again"
         )
         unavailable = dict.fromkeys(fetched.measurement.metrics, reason) | unavailable
-    first = _pass_from(analyzer, key, window, step_index, now)
+    first = _pass_from(store, key, window, step_index, now)
     judgment = _judge(fetched.measurement, profile, fetched.notes, unavailable, first)
-    keep_measurement(analyzer.database, key, window.start, fetched.measurement, profile.policy, fetched.unavailable,
-                     datetime.fromtimestamp(now, UTC))
+    kept = stored_measurement(key, window.start, fetched.measurement, profile.policy, fetched.unavailable,
+                              datetime.fromtimestamp(now, UTC))
+    store.use(lambda session: save_measurement(session, kept), otherwise=None)
     return window, judgment
 
 
+def _record(key: WindowKey, judgment: Judgment, window: Window | None, step_seconds: int, now: float) -> JudgmentRecord:
+    return JudgmentRecord(
+        id=new_id(),
+        created_at=datetime.fromtimestamp(now, UTC),
+        key=key,
+        verdict=judgment.verdict.value,
+        score=judgment.score,
+        steps=judgment.steps,
+        window_start=window.start if window else None,
+        window_end=window.end if window else None,
+        step_seconds=step_seconds,
+        input_digest=judgment.input_digest,
+        body=judgment.model_dump(mode="json"),
+    )
+
+
+def _saved(session: Session, record: JudgmentRecord) -> bool:
+    save_judgment(session, record)
+    return True
+
+
+def _unrecorded(judgment: Judgment, failure: StoreUnavailableError, window: Window | None, stepped: bool) -> Judgment:
+    """The judgment with a first reason saying it was judged without the store, and what that changes."""
+    reason = f"not recorded ({failure}): judged from Prometheus alone"
+    if window is not None:
+        began = datetime.fromtimestamp(window.start, UTC)
+        reason += f", on the window from the canary's first data ({began:%Y-%m-%d %H:%M} UTC)"
+    if stepped:
+        reason += "; no pass before the database is back (it keeps where this Rollout step's analysis began)"
+    return judgment.model_copy(update={"reasons": [reason, *judgment.reasons]})
+
+
 def _look(
-    analyzer: Analyzer, profile: QueryProfile, target: Target, key: WindowKey, step_index: int | None, now: float
+    analyzer: Analyzer, profile: QueryProfile, target: Target, key: WindowKey, step_index: int | None, now: float,
+    deadline: Deadline,
 ) -> Analysis:
     step = profile.step_seconds
-    deadline = Deadline(analyzer.settings.look_deadline_seconds)
-    start = _start(analyzer, profile, target, key, now, deadline)
+    store = LookStore(analyzer.database, deadline)
+    start = _start(analyzer, profile, target, key, now, store)
     window: Window | None = None
     if start is None:
         hours = analyzer.settings.lookback_seconds / 3600
@@ -259,26 +318,19 @@ def _look(
         if window.steps == 0:
             judgment = _inconclusive(profile, "no complete step yet since the canary started")
         else:
-            window, judgment = _judge_window(analyzer, profile, target, key, window, step_index, now, deadline)
-    record = JudgmentRecord(
-        id=new_id(),
-        created_at=datetime.fromtimestamp(now, UTC),
-        key=key,
-        verdict=judgment.verdict.value,
-        score=judgment.score,
-        steps=judgment.steps,
-        window_start=window.start if window else None,
-        window_end=window.end if window else None,
-        step_seconds=profile.step_seconds,
-        input_digest=judgment.input_digest,
-        body=judgment.model_dump(mode="json"),
-    )
-    with analyzer.database.session() as session:
-        save_judgment(session, record)
+            window, judgment = _judge_window(analyzer, profile, target, key, window, step_index, now, store)
+    record = _record(key, judgment, window, step, now)
+    store.use(lambda session: _saved(session, record), otherwise=False)
+    if store.failure is not None:
+        judgment = _unrecorded(judgment, store.failure, window, step_index is not None)
+        record = _record(key, judgment, window, step, now)
     return Analysis(record=record, judgment=judgment, window=window)
 
 
-def analyse(analyzer: Analyzer, profile_name: str, target: Target, step_index: int | None = None) -> Analysis:
+def analyse(
+    analyzer: Analyzer, profile_name: str, target: Target, step_index: int | None = None,
+    deadline: Deadline | None = None,
+) -> Analysis:
     """Judge the canary of ``target`` now, record the judgment, and return it.
 
     ``step_index`` is the Rollout's ``status.currentStepIndex`` when a step's analysis asks: its pass
@@ -287,18 +339,25 @@ def analyse(analyzer: Analyzer, profile_name: str, target: Target, step_index: i
     evidence uses the whole window. Without it (a background analysis) the whole window is judged.
 
     Metrics whose data is missing, partial or stale are judged inconclusive with the reason, never
-    pass or fail. Raises :class:`BadArgumentError` (a bad request: an unknown profile, the same hash on
-    both arms), :class:`SourceUnavailableError` and :class:`StoreUnavailableError` (the service cannot
-    answer now; Argo counts an Error and retries).
+    pass or fail. ``deadline`` bounds the look (default: ``look_deadline_seconds`` from now; the server
+    starts it when the request arrives, so a wait for a worker counts too). Without the store the look
+    is judged from the data and not recorded (see the module's docstring). Raises
+    :class:`BadArgumentError` (a bad request: an unknown profile, the same hash on both arms),
+    :class:`SourceUnavailableError` and :class:`StoreUnavailableError` (the service cannot answer
+    now; Argo counts an Error and retries).
     """
     profile = analyzer.profile(profile_name)
     check_target(target)
     key = WindowKey(target.namespace, target.rollout, profile.name, target.canary, target.stable)
+    deadline = deadline or Deadline(analyzer.settings.look_deadline_seconds)
     try:
-        analysis = _look(analyzer, profile, target, key, step_index, analyzer.clock())
+        analysis = _look(analyzer, profile, target, key, step_index, analyzer.clock(), deadline)
     except SourceUnavailableError as error:
         kind = error.kind if isinstance(error, PrometheusError) else "error"
         telemetry.SOURCE_ERRORS.labels(profile.name, kind).inc()
+        raise
+    except StoreUnavailableError:
+        telemetry.STORE_ERRORS.inc()
         raise
     except SQLAlchemyError as error:
         telemetry.STORE_ERRORS.inc()

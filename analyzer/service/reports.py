@@ -33,8 +33,21 @@ def keep_measurement(
     now: datetime,
 ) -> None:
     """Store the window's measurement of this look (kept only if no longer one is stored)."""
+    with database.session() as session:
+        save_measurement(session, stored_measurement(key, window_start, measurement, policy, unavailable, now))
+
+
+def stored_measurement(
+    key: WindowKey,
+    window_start: int,
+    measurement: Measurement,
+    policy: Policy,
+    unavailable: dict[str, str],
+    now: datetime,
+) -> StoredMeasurement:
+    """The row :func:`keep_measurement` saves (a look saves it in its own deadline-bounded session)."""
     steps = max((m.steps for m in measurement.metrics.values()), default=0)
-    stored = StoredMeasurement(
+    return StoredMeasurement(
         key=key,
         window_start=window_start,
         steps=steps,
@@ -43,8 +56,6 @@ def keep_measurement(
         policy=policy.model_dump(mode="json"),
         unavailable=unavailable,
     )
-    with database.session() as session:
-        save_measurement(session, stored)
 
 
 @dataclass(frozen=True)

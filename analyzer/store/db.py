@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from analyzer.errors import InputError
 
@@ -32,11 +33,18 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+#: The longest waits of any session: SQLite's busy wait on a lock, PostgreSQL's statement and lock
+#: timeouts (ms). A session with a deadline (:meth:`Database.session`) waits at most what it leaves.
+SQLITE_BUSY_MS = 5000
+POSTGRESQL_STATEMENT_MS = 3000
+POSTGRESQL_LOCK_MS = 2000
+
 #: A stalled or vanished PostgreSQL must fail a look well inside its 8 s deadline: connect, each
 #: statement and each lock wait are bounded, and TCP keepalives notice a dead peer in about 9 s.
 POSTGRESQL_CONNECT_ARGS: dict[str, Any] = {
     "connect_timeout": 3,
-    "options": "-c statement_timeout=3000 -c lock_timeout=2000 -c idle_in_transaction_session_timeout=30000",
+    "options": f"-c statement_timeout={POSTGRESQL_STATEMENT_MS} -c lock_timeout={POSTGRESQL_LOCK_MS}"
+    " -c idle_in_transaction_session_timeout=30000",
     "keepalives": 1,
     "keepalives_idle": 5,
     "keepalives_interval": 2,
@@ -47,9 +55,18 @@ POSTGRESQL_CONNECT_ARGS: dict[str, Any] = {
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+#: Where a session keeps the deadline of its waits (``Session.info``).
+_SECONDS_LEFT = "seconds_left"
+
+
+def _ms(seconds_left: Callable[[], float] | None, most: int) -> int:
+    """A wait in ms: ``most``, or less when the deadline leaves less (at least 1: 0 would mean no limit)."""
+    return most if seconds_left is None else max(1, min(most, int(seconds_left() * 1000)))
 
 
 class Database:
@@ -67,6 +84,22 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        event.listen(self.sessions, "after_begin", self._bound_waits)
+
+    def _bound_waits(self, session: Session, _transaction: SessionTransaction, connection: Connection) -> None:
+        """Set this transaction's waits from its session's deadline: SQLite's busy wait (a pooled connection
+        keeps a PRAGMA, so every transaction sets it), PostgreSQL's statement and lock timeouts (local to
+        the transaction, so only sessions with a deadline set them)."""
+        seconds_left = session.info.get(_SECONDS_LEFT)
+        if self.is_sqlite:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={_ms(seconds_left, SQLITE_BUSY_MS)}")
+        elif seconds_left is not None:
+            connection.execute(
+                text("SELECT set_config('statement_timeout', :statement, true),"
+                     " set_config('lock_timeout', :lock, true)"),
+                {"statement": str(_ms(seconds_left, POSTGRESQL_STATEMENT_MS)),
+                 "lock": str(_ms(seconds_left, POSTGRESQL_LOCK_MS))},
+            )
 
     @property
     def sqlite_path(self) -> Path | None:
@@ -74,8 +107,11 @@ class Database:
         name = make_url(self.url).database
         return Path(name) if self.is_sqlite and name and name != ":memory:" else None
 
-    def session(self) -> Session:
-        return self.sessions()
+    def session(self, seconds_left: Callable[[], float] | None = None) -> Session:
+        """A session; with ``seconds_left`` (what a deadline leaves, in seconds, when a transaction begins)
+        its lock and statement waits end by then, so that a locked or stalled database cannot hold a look
+        past its deadline."""
+        return self.sessions(info={_SECONDS_LEFT: seconds_left} if seconds_left is not None else {})
 
     def migrate(self) -> None:
         """Upgrade the schema to the newest revision (under an advisory lock on PostgreSQL)."""

@@ -54,7 +54,7 @@ def test_prometheus_down_is_503_problem_within_argo_timeout(tmp_path):
         assert client.get("/api/v1/judgments").json()["items"] == []  # nothing recorded for a failed look
 
 
-def test_database_down_is_503_and_nothing_is_lost(service, backfilled, tmp_path):
+def test_database_down_judges_from_the_data_alone_and_nothing_is_lost(service, backfilled, tmp_path):
     made = service.client.get("/api/v1/analysis", params=backfilled.args("errors")).json()
     service.analyzer.database.engine.dispose()
     db_file = tmp_path / "ledger.db"
@@ -62,8 +62,10 @@ def test_database_down_is_503_and_nothing_is_lost(service, backfilled, tmp_path)
     (tmp_path / "ledger.db").mkdir()  # the path is now a directory: SQLite cannot open it
     try:
         response = service.client.get("/api/v1/analysis", params=backfilled.args("errors"))
-        assert response.status_code == 503
-        assert response.json()["title"] == "Database unavailable"
+        assert response.status_code == 200  # the window start is the canary's first data, as recorded
+        body = response.json()
+        assert body["reasons"][0].startswith("not recorded (the database is unavailable: OperationalError)")
+        assert (body["verdict"], body["window"]) == (made["verdict"], made["window"])
         assert service.client.get("/readyz").status_code == 503
     finally:
         (tmp_path / "ledger.db").rmdir()

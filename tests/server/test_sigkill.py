@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -15,23 +14,11 @@ import httpx
 from sqlalchemy import create_engine, text
 
 from tests.support.prometheus import free_port
+from tests.support.serving import serve
 
 
 def _serve(prometheus_url: str, ledger: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "CANARY_ANALYZER_PROMETHEUS_URL": prometheus_url,
-           "CANARY_ANALYZER_DATABASE_URL": f"sqlite:///{ledger}", "CANARY_ANALYZER_INSECURE_NO_AUTH": "true",
-           "CANARY_ANALYZER_PORT": str(port), "CANARY_ANALYZER_HOST": "127.0.0.1"}
-    process = subprocess.Popen([sys.executable, "-m", "analyzer.cli", "serve"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    process.kill()
-    raise RuntimeError("the service did not start")
+    return serve(port, prometheus_url, f"sqlite:///{ledger}")
 
 
 def _look(base: str, args: dict[str, str]) -> tuple[int | None, float]:
