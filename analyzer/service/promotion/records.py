@@ -1,4 +1,5 @@
-"""What every promotion use case shares: the flow's handle, its refusals, and the row look-ups.
+"""What every promotion use case shares: the flow's handle, its refusals, the row look-ups (by id or a
+unique prefix), and what a transaction leaves for after its commit (deployments, notifications).
 
 Kept apart so that candidates, attempts, evidence, quarantine and evaluation import one small module
 instead of each other for the basics.
