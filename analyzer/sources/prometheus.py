@@ -16,9 +16,9 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-import requests.auth
 
 from analyzer.sources.assemble import Fetched, Series, assemble
 from analyzer.sources.cache import CachePolicy, WindowCache
@@ -76,19 +76,9 @@ class PrometheusSource(PrometheusApi):
     A look's window is fetched through this client's :class:`~analyzer.sources.cache.WindowCache`
     (``cache``; ``None``: every look fetches its whole window), so that it costs its newest steps."""
 
-    def __init__(
-        self,
-        url: str,
-        headers: dict[str, str] | None = None,
-        timeout_seconds: float = 2.0,
-        retries: int = 2,
-        backoff_seconds: float = 0.1,
-        ca_file: str | None = None,
-        auth: requests.auth.AuthBase | None = None,
-        compress: bool = False,
-        cache: CachePolicy | None = None,
-    ) -> None:
-        super().__init__(url, headers, timeout_seconds, retries, backoff_seconds, ca_file, auth, compress)
+    def __init__(self, url: str, cache: CachePolicy | None = None, **options: Any) -> None:
+        """``options``: those of :class:`~analyzer.sources.promapi.PrometheusApi` (headers, timeouts, auth…)."""
+        super().__init__(url, **options)
         self.cache = WindowCache(cache) if cache is not None else None
 
     def _range(self, query: str, window: Window, deadline: Deadline) -> tuple[list[Series], list[str]]:

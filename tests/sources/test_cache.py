@@ -33,6 +33,7 @@ STEP = 60
 STEPS = 30
 RESET_STEP, NEW_POD_STEP, LATE_AFTER_STEP = 12, 18, 28
 TARGET = Target(namespace="cache", rollout="checkout", canary="c0ffee1", stable="5ab1e22")
+ADMIN = ("--web.enable-admin-api",)  # to delete samples that were kept (history changes)
 _SAMPLE = re.compile(r"^(?P<series>\S+) (?P<value>\S+) (?P<ts>\d+)$")
 
 
@@ -76,13 +77,13 @@ class Server:
     def __init__(self, workdir: Path, data: Data) -> None:
         self.workdir, self.data, self.port, self.start = workdir, data, free_port(), data.start
         backfill(data.on_time, workdir / "data")
-        self._running = prometheus(workdir, port=self.port)
+        self._running = prometheus(workdir, port=self.port, flags=ADMIN)
         self.url = self._running.__enter__()
 
     def restart_with_late_samples(self) -> None:
         self.stop()
         backfill(self.data.late, self.workdir / "data")
-        self._running = prometheus(self.workdir, port=self.port)
+        self._running = prometheus(self.workdir, port=self.port, flags=ADMIN)
         assert self._running.__enter__() == self.url
 
     def stop(self) -> None:
@@ -202,3 +203,22 @@ def test_a_profile_change_is_another_key(server):
     assert source.cache is not None and len(source.cache) == 2
     assert len(fetched.measurement.metrics["error-rate"].canary.total) == 10
     source.close()
+
+
+def test_samples_deleted_from_kept_steps_are_a_full_fetch(server):
+    """A kept series whose re-read steps are gone from Prometheus (deleted here through the admin API)."""
+    cached, full = PrometheusSource(server.url, cache=CachePolicy()), PrometheusSource(server.url)
+    _look(cached, full, _window(server, 26))
+    _look(cached, full, _window(server, 27))
+    pod = "checkout-5ab1e22-p2"
+    deleted = httpx.post(f"{server.url}/api/v1/admin/tsdb/delete_series", params={
+        "match[]": f'{{pod="{pod}"}}', "start": str(server.start + 24 * STEP + 1), "end": str(server.start + 40 * STEP),
+    })
+    assert deleted.status_code == 204, deleted.text
+    before = _outcomes()
+    fetched, _ = _look(cached, full, _window(server, 27))
+    assert _outcomes()["changed"] - before["changed"] == 1
+    pods = fetched.measurement.metrics["error-rate"].pods
+    assert pods is not None and sum(pods.stable[pod].total[25:]) == 0
+    cached.close()
+    full.close()

@@ -50,16 +50,18 @@ def backfill(openmetrics: str, data_dir: Path) -> None:
 
 @contextmanager
 def prometheus(
-    workdir: Path, scrape_configs: str = "[]", scrape_interval: str = "15s", port: int | None = None
+    workdir: Path, scrape_configs: str = "[]", scrape_interval: str = "15s", port: int | None = None,
+    flags: tuple[str, ...] = (),
 ) -> Iterator[str]:
-    """Start Prometheus on loopback (a free port unless ``port``) over ``workdir/data``; yield its base URL."""
+    """Start Prometheus on loopback (a free port unless ``port``; more command-line ``flags``) over
+    ``workdir/data``; yield its base URL."""
     config = workdir / "prometheus.yml"
     config.write_text(f"global: {{scrape_interval: {scrape_interval}}}\nscrape_configs: {scrape_configs}\n")
     port = port or free_port()
     log = (workdir / "prometheus.log").open("w")
     process = subprocess.Popen(
         [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={workdir / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=100y"],
+         f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=100y", *flags],
         stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
