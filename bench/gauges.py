@@ -127,10 +127,12 @@ def threshold_cells() -> list[ThresholdCell]:
     return [
         ThresholdCell("at the limit", mean=0.5),
         ThresholdCell("at the limit, ar 0.5", mean=0.5, ar=0.5),
+        ThresholdCell("at the limit, ar 0.8", mean=0.5, ar=0.8),
         ThresholdCell("80 % of the limit", mean=0.4),
         ThresholdCell("80 % of the limit, ar 0.5", mean=0.4, ar=0.5),
         ThresholdCell("50 % of the limit", mean=0.25),
         ThresholdCell("120 % of the limit", mean=0.6),
+        ThresholdCell("120 % of the limit, ar 0.5", mean=0.6, ar=0.5),
         ThresholdCell("200 % of the limit", mean=0.8),
     ]
 

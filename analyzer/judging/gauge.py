@@ -19,9 +19,9 @@ than the margin is ≤ α however often Argo asks. Evidence grows little after t
 
 * **fail** — at a checkpoint, the lower confidence bound of the worse-direction ratio of geometric
   means (canary ÷ stable, or stable ÷ canary when lower is worse) is above ``fail_ratio``;
-* **pass** — at the latest pass checkpoint, counted from the current analysis step and starting
-  once ``min_duration_seconds`` of data exist (then ×2, ×4…, spending α_pass the same way), the
-  upper bound is below ``pass_ratio``;
+* **pass** — at a pass checkpoint, counted from the current analysis step and starting once
+  ``min_duration_seconds`` of data exist (then ×2, ×4…, spending α_pass the same way), the upper
+  bound is below ``pass_ratio``;
 * **inconclusive** — otherwise; in particular when the pods cannot tell: one canary and one stable
   pod (no degrees of freedom), or pods so different that the bounds stay wide.
 
@@ -165,11 +165,12 @@ def judge_gauge(values: PodValues, policy: Policy, step_seconds: float, budget: 
     first_pass = max(1, math.ceil(policy.min_duration_seconds / step_seconds))
     marks = checkpoints(first_pass, steps - pass_from)
     upper, passing = None, None
-    if marks:
-        j, k = len(marks), marks[-1]
+    for j, k in enumerate(marks, 1):  # a pass at any checkpoint stands: the union bound covers them all
         passing = compare(log_c[:, pass_from : pass_from + k], log_s[:, pass_from : pass_from + k], sign)
         if passing is not None:
             upper = passing.bound(checkpoint_alpha(budget.alpha_pass, j), +1)
+            if upper < log_pass:
+                break
     pods = f"{whole.canary_pods} canary and {whole.stable_pods} stable pods"
     notes.append(f"pooled t test on the pods' log means: {pods}, {whole.df} degrees of freedom")
     fields = {

@@ -130,3 +130,9 @@ def test_cpu_times_one_and_a_half_on_two_canary_pods_fails():
     rng = np.random.default_rng(2)
     first = judge(_measure(simulate_gauge(cell, rng)), POLICY).metrics[0]
     assert first.verdict is Verdict.FAIL and first.fail_step is not None and first.fail_step < 10
+
+
+def test_a_canary_at_the_pass_margin_rarely_passes():
+    """×1.3 is pass_ratio itself: a pass there is a false pass, at most α_pass = 5 % over every checkpoint."""
+    (outcome,) = run_gauges([GaugeCell("x1.3", 2, 10, effect=1.3)], runs=200, seed=8)
+    assert outcome.passes <= 10, outcome.line()

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from analyzer.judging import judge
-from analyzer.judging.threshold import BET_CAP, log_wealth, plug_in_bets
+from analyzer.judging.threshold import BET_CAP, PRIOR_PERSISTENCE, log_wealth, persistence, plug_in_bets
 from analyzer.model import Measurement, MetricPolicy, Policy, Verdict
 from bench.gauges import ThresholdCell, run_thresholds
 
@@ -77,8 +77,23 @@ def test_a_canary_without_values_is_inconclusive():
     assert result.verdict is Verdict.INCONCLUSIVE and "no data" in result.reason
 
 
+def test_persistence_reads_the_autocorrelation_of_the_steps_before():
+    rng = np.random.default_rng(4)
+    ar = np.zeros((3, 400))
+    for t in range(1, 400):
+        ar[:, t] = 0.6 * ar[:, t - 1] + rng.normal(0, 1, 3)
+    phi = persistence(ar + np.array([[0.0], [5.0], [-5.0]]))  # pods at other levels are not persistence
+    assert phi[0] == phi[1] == (1 + PRIOR_PERSISTENCE) / (1 - PRIOR_PERSISTENCE)  # before any pairs
+    assert phi[-1] == pytest.approx((1 + 0.6) / (1 - 0.6), rel=0.15)
+    independent = persistence(rng.normal(0, 1, (3, 400)))
+    assert independent[-1] == pytest.approx(1.0, abs=0.15)
+    assert persistence(np.ones((2, 10)))[-1] == 1.0  # constant pods: no evidence of anything
+
+
 def test_at_the_limit_false_fails_stay_below_alpha():
-    """Ville's inequality at the null's edge: every pod-step's mean is the limit (bench: 2,000 runs)."""
-    (at, below) = run_thresholds([ThresholdCell("at", mean=0.5), ThresholdCell("80 %", mean=0.4)], runs=300, seed=3)
-    assert at.fails <= 3, at.line()  # ≤ 1 % of 300
+    """At the null's edge (every pod-step's mean is the limit), independent and autocorrelated (bench: 2,000 runs)."""
+    cells = [ThresholdCell("at", mean=0.5), ThresholdCell("at, ar 0.8", mean=0.5, ar=0.8),
+             ThresholdCell("80 %", mean=0.4)]
+    at, persistent, below = run_thresholds(cells, runs=300, seed=3)
+    assert at.fails <= 3 and persistent.fails <= 3, (at.line(), persistent.line())  # ≤ 1 % of 300
     assert below.fails == 0 and below.passes >= 290, below.line()
