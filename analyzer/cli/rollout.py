@@ -161,8 +161,13 @@ def get_command(
 
         get_experiment(kube, namespace or kube.namespace, plugin_name, output, watch, parse_duration(timeout))
         return
-    name = rollout_name(name, plugin_name)
-    for status in _follow(kube, namespace or kube.namespace, name, watch, parse_duration(timeout)):
+    get_rollout(kube, namespace or kube.namespace, rollout_name(name, plugin_name), output, watch,
+                parse_duration(timeout))
+
+
+def get_rollout(kube: Kube, namespace: str, name: str, output: Format, watch: bool, timeout: float) -> None:
+    """Print a Rollout (again on every change with ``watch``, until Healthy, Degraded or the timeout)."""
+    for status in _follow(kube, namespace, name, watch, timeout):
         if output is Format.NAME:
             print(f"rollout/{status.name}")
         elif not printed_as_data(status.model_dump(mode="json"), output):

@@ -9,12 +9,15 @@ AnalysisTemplate (or, with --global, a ClusterAnalysisTemplate) from the cluster
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from analyzer.cli.common import EXIT_USAGE, Context, Format, Kubeconfig, Namespace, dump, err, fail, out
 from analyzer.cli.rollout import Output, kube_for, rollout_app
+
+if TYPE_CHECKING:
+    from analyzer.rollouts import Kube
 
 create_app = typer.Typer(invoke_without_command=True)  # its help is create_command's docstring
 rollout_app.add_typer(create_app, name="create")
@@ -32,6 +35,9 @@ def create_command(
     context: Context = None,
     kubeconfig: Kubeconfig = None,
     output: Output = Format.TABLE,
+    watch: Annotated[
+        bool, typer.Option("--watch", "-w", help="then follow the Rollout or Experiment as `get --watch` does")
+    ] = False,
 ) -> None:
     """Create Rollouts, AnalysisTemplates, ClusterAnalysisTemplates, AnalysisRuns or Experiments from files.
 
@@ -44,11 +50,11 @@ def create_command(
         return
     if not files:
         raise fail("create needs -f FILE (or: create analysisrun --from TEMPLATE)", EXIT_USAGE)
-    _create_files(files, namespace, context, kubeconfig, output)
+    _create_files(files, namespace, context, kubeconfig, output, watch)
 
 
 def _create_files(files: list[Path], namespace: str | None, context: str | None, kubeconfig: str | None,
-                  output: Format) -> None:
+                  output: Format, watch: bool) -> None:
     from analyzer.errors import ClusterError
     from analyzer.rollouts import actions
     from analyzer.rollouts.client import KINDS
@@ -73,6 +79,9 @@ def _create_files(files: list[Path], namespace: str | None, context: str | None,
         raise fail(f"nothing created: {len(findings)} problem(s) in the files")
     if not documents:
         raise fail("nothing to create: the files hold no objects", EXIT_USAGE)
+    if watch and (len(documents) > 1 or documents[0].kind not in ("Rollout", "Experiment")):
+        raise fail("--watch follows one Rollout or one Experiment" + (": these files hold several objects"
+                                                                      if len(documents) > 1 else ""), EXIT_USAGE)
     kube = kube_for(context, kubeconfig)
     created = []
     for doc in documents:
@@ -84,6 +93,18 @@ def _create_files(files: list[Path], namespace: str | None, context: str | None,
         if output in (Format.TABLE, Format.WIDE):
             out.print(f"{_resource(stored)} created", highlight=False)
     _print_created(created, output)
+    if watch:
+        _follow_created(kube, created[0], output)
+
+
+def _follow_created(kube: Kube, obj: dict[str, Any], output: Format) -> None:
+    """`create -w`: `get --watch` of what was just created, until it settles (no timeout, as the plugin)."""
+    from analyzer.cli.experiment import get_experiment
+    from analyzer.cli.rollout import get_rollout
+
+    meta = obj.get("metadata") or {}
+    follow = get_rollout if obj.get("kind") == "Rollout" else get_experiment
+    follow(kube, str(meta.get("namespace", "")), str(meta.get("name", "")), output, True, 0.0)
 
 
 def _print_created(created: list[dict[str, Any]], output: Format) -> None:

@@ -111,7 +111,7 @@ def selector_matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
             return False
         if operator == "NotIn" and present and labels[key] in values:
             return False
-        if (operator == "Exists") != present and operator in ("Exists", "DoesNotExist"):
+        if (operator == "Exists" and not present) or (operator == "DoesNotExist" and present):
             return False
     return True
 

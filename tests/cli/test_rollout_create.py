@@ -121,3 +121,26 @@ def test_create_analysisrun_refuses_what_the_plugin_refuses(k8s):
     assert absent.exit_code == 4 and "analysistemplates shop/nope not found" in absent.stderr
     assert k8s.calls()[-1][0] == "GET" and all(c[0] == "GET" for c in k8s.calls())  # nothing was created
     assert _create(k8s).exit_code == 2  # `create` alone: -f is needed
+
+
+def test_watch_follows_the_created_rollout_or_experiment_until_it_settles(k8s, tmp_path):
+    from tests.support.argo_objects import experiment
+
+    done = experiment(phase="Successful")
+    del done["metadata"]["creationTimestamp"], done["metadata"]["uid"], done["metadata"]["ownerReferences"]
+    (tmp_path / "exp.yaml").write_text(yaml.safe_dump(done))
+    watched = _create(k8s, "-f", str(tmp_path / "exp.yaml"), "-w")
+    assert watched.exit_code == 0, watched.output
+    lines = watched.stdout.splitlines()
+    assert lines[0] == f"experiment.argoproj.io/{done['metadata']['name']} created"
+    assert any(line.startswith("Status") and "Successful" in line for line in lines[1:])
+    rollout, = _docs("example-rollout.yaml")
+    rollout["status"] = {"phase": "Healthy"}
+    (tmp_path / "ro.yaml").write_text(yaml.safe_dump(rollout))
+    followed = _create(k8s, "-f", str(tmp_path / "ro.yaml"), "--watch", "-o", "name")
+    assert followed.stdout == "rollout.argoproj.io/checkout\nrollout/checkout\n"
+    k8s.forget_calls()
+    several = _create(k8s, "-f", str(tmp_path / "exp.yaml"), "-f", str(tmp_path / "ro.yaml"), "-w")
+    assert several.exit_code == 2 and "several objects" in several.stderr
+    assert _create(k8s, "-f", str(TEMPLATES / "analysis-template.yaml"), "-w").exit_code == 2
+    assert k8s.calls() == []
