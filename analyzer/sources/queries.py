@@ -8,7 +8,9 @@ step as a PromQL duration, e.g. ``60s``), and in selectors ``$namespace``, ``$ro
 as a regular expression matching itself only, for ``pod=~"$rollout_regex-$hash-.*"``: a Rollout's
 pods are named ``<rollout>-<pod-template-hash>-<suffix>``). A gauge metric (CPU, memory, restarts
 from cAdvisor or kube-state-metrics, whose series carry no Rollout labels) may bring its own
-``selector`` per arm, e.g. by pod name. A profile whose exporter labels series
+``selector`` per arm, e.g. by pod name. ``$rollout_stats`` and ``$namespace_stats`` are the names with
+every character other than a letter or digit made ``_``, the way Emissary names a Mapping's Envoy
+cluster statistics (its default ``stats_name``). A profile whose exporter labels series
 with the pod names that label (``pod_label``), and its queries group by it, so that the judge sees
 how pods of one version differ; one without (e.g. an ingress, which sees no upstream pods) judges on
 arm totals.
@@ -58,12 +60,19 @@ class Target(BaseModel):
         return self.canary if arm == "canary" else self.stable
 
 
+def stats_name(value: str) -> str:
+    """``value`` with every character other than an ASCII letter or digit made ``_`` (Emissary's stats names)."""
+    return re.sub(r"[^A-Za-z0-9]", "_", value)
+
+
 def promql_string_contents(value: str) -> str:
     """Escape a value for use inside a double-quoted PromQL string (backslash, quote, newline)."""
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-_SELECTOR_KEYS = ("namespace", "rollout", "hash", "canary", "stable", "rollout_regex")
+_SELECTOR_KEYS = (
+    "namespace", "rollout", "hash", "canary", "stable", "rollout_regex", "rollout_stats", "namespace_stats"
+)
 _QUERY_KEYS = ("selector", "step")
 
 
@@ -184,6 +193,8 @@ class QueryProfile(BaseModel):
             "canary": target.canary,
             "stable": target.stable,
             "rollout_regex": re.escape(target.rollout),
+            "rollout_stats": stats_name(target.rollout),
+            "namespace_stats": stats_name(target.namespace),
         }
         escaped = {key: promql_string_contents(value) for key, value in values.items()}
         queries = self.metrics[metric]

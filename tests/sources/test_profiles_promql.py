@@ -91,9 +91,15 @@ EXPORTERS = {
     "contour": Exporter("envoy_cluster_upstream_rq", "envoy_response_code", "200", "503",
                         "envoy_cluster_upstream_rq_time_bucket",
                         {arm: {"envoy_cluster_name": f"shop_checkout-{arm}_80"} for arm in ARMS}),
+    # Argo's canary Mapping names the bare canaryService and port; the stable Mapping here is fully qualified.
+    "ambassador": Exporter("envoy_cluster_upstream_rq", "envoy_response_code", "200", "503",
+                           "envoy_cluster_upstream_rq_time_bucket",
+                           {"canary": {"envoy_cluster_name": "checkout_canary_80"},
+                            "stable": {"envoy_cluster_name": "checkout_stable_shop_svc_cluster_local_80"}}),
 }
 #: Series of the same exporter that no arm's selector may pick: another Rollout's, another namespace's.
-DECOYS = {"checkout-canary": "checkout-canary2", "shop": "shop2", TARGET.canary: "0ther"}
+DECOYS = {"checkout-canary": "checkout-canary2", "checkout_canary": "checkout_canary2", "shop": "shop2",
+          TARGET.canary: "0ther"}
 
 
 def _decoy(labels: dict[str, str]) -> dict[str, str]:
@@ -140,7 +146,7 @@ def test_profile_queries_select_the_right_series(name, tmp_path):
 def test_the_pod_grouped_profiles_are_the_ones_whose_series_come_from_the_serving_pod():
     assert {name: load_query_profile(name).pod_label for name in EXPORTERS} == {
         "http": "pod", "http-resources": "pod", "istio": "pod", "istio-subset": "pod", "linkerd": "pod",
-        "nginx": None, "traefik": None, "contour": None,
+        "nginx": None, "traefik": None, "contour": None, "ambassador": None,
     }
 
 
@@ -152,3 +158,23 @@ def test_a_profile_with_a_pod_label_must_group_by_it():
     with pytest.raises(ValueError, match="the events query must group by the pod label"):
         QueryProfile.model_validate(data)
 
+
+
+@pytest.mark.parametrize(("cluster", "arm"), [
+    ("checkout_canary", "canary"), ("checkout_canary_80", "canary"), ("checkout_stable_80", "stable"),
+    ("checkout_stable_shop_80", "stable"), ("checkout_stable_shop_svc_cluster_local_8080", "stable"),
+    ("checkout_stable_shop2_80", None), ("checkout_stable2_80", None), ("checkout2_canary_80", None),
+    ("my_checkout_canary_80", None), ("checkout_canary_other_80", None),
+])
+def test_ambassador_finds_each_way_a_mapping_can_name_its_service(cluster, arm):
+    """Emissary's stats name is the Mapping's service with non-alphanumerics made '_' (RE2 anchors =~ fully)."""
+    import re
+
+    profile = load_query_profile("ambassador")
+    picked = set()
+    for side in ARMS:
+        selector = profile.render("error-rate", "total", side, TARGET)
+        pattern = re.search(r'envoy_cluster_name=~"([^"]+)"', selector).group(1)
+        if re.fullmatch(pattern, cluster):
+            picked.add(side)
+    assert picked == ({arm} if arm else set())
