@@ -21,7 +21,7 @@ def serve(port: int, prometheus_url: str, database_url: str, **settings: str) ->
            **{f"CANARY_ANALYZER_{name.upper()}": value for name, value in settings.items()}}
     process = subprocess.Popen([sys.executable, "-m", "analyzer.cli", "serve"], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60  # its imports alone take 2 s of CPU, much longer on a loaded machine
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
