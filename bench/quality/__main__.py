@@ -1,9 +1,14 @@
-"""python -m bench.quality [--quick | --full | --acceptance] [--runs-aa N] [--runs-ab N] [--workers N] [--out docs]"""
+"""python -m bench.quality [--quick | --full | --acceptance] [--cells REGEX] [--runs-aa N] [--runs-ab N] [--workers N]
+[--out docs]
+
+``--cells`` runs only the grid's cells whose name matches, with the seeds they have in the whole grid
+(so their figures equal the whole run's), and writes ``…-subset`` files beside the others."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -27,6 +32,7 @@ def main() -> None:
     mode.add_argument("--acceptance", action="store_true", help="exactly issue 11's acceptance cells")
     parser.add_argument("--runs-aa", type=int, help="runs per A/A cell (quick 200, acceptance 500, full 2000)")
     parser.add_argument("--runs-ab", type=int, help="runs per other cell (quick 100, acceptance 200, full 500)")
+    parser.add_argument("--cells", type=re.compile, help="only the cells whose name matches this regular expression")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--out", type=Path, default=Path("docs"), help="where benchmarks.md, the CSV and plots go")
     args = parser.parse_args()
@@ -34,12 +40,15 @@ def main() -> None:
     cells = {"full": grid.full, "acceptance": grid.acceptance, "quick": grid.quick}[name]()
     runs_aa = args.runs_aa or {"full": 2000, "acceptance": 500, "quick": 200}[name]
     runs_ab = args.runs_ab or {"full": 500, "acceptance": 200, "quick": 100}[name]
+    indices = [i for i, cell in enumerate(cells) if args.cells is None or args.cells.search(cell.name)]
+    if not indices:
+        parser.error(f"--cells {args.cells.pattern!r} matches none of the {name} grid's cells")
     tasks = []
-    for i, cell in enumerate(cells):
-        runs = runs_aa if cell.kind is grid.Kind.AA else runs_ab
+    for i in indices:  # seeds by the cell's place in the whole grid
+        runs = runs_aa if cells[i].kind is grid.Kind.AA else runs_ab
         first = SEED_BASE + 100_000 * i
         tasks += [(i, range(s, min(s + CHUNK, first + runs))) for s in range(first, first + runs, CHUNK)]
-    records: dict[int, list[Record]] = {i: [] for i in range(len(cells))}
+    records: dict[int, list[Record]] = {i: [] for i in indices}
     started = time.monotonic()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns) as progress, ProcessPoolExecutor(args.workers) as pool:
@@ -49,11 +58,14 @@ def main() -> None:
             records[futures[future]] += future.result()
             progress.advance(bar)
     seconds = time.monotonic() - started
-    summaries = [s for i, cell in enumerate(cells) for s in summarise(cell, records[i])]
+    cells = [cells[i] for i in indices]
+    summaries = [s for i, cell in zip(indices, cells, strict=True) for s in summarise(cell, records[i])]
+    if args.cells is not None:
+        name += "-subset"
     write_csv(args.out / f"benchmarks-{name}.csv", summaries)
     images = plots(cells, summaries, args.out / "img", name)
     command = "python -m bench.quality " + " ".join(sys.argv[1:])
-    markdown = args.out / ("benchmarks-acceptance.md" if name == "acceptance" else "benchmarks.md")
+    markdown = args.out / ("benchmarks.md" if name in ("quick", "full") else f"benchmarks-{name}.md")
     write_markdown(markdown, cells, summaries, name, command.strip(), seconds, images)
     print(f"{len(cells)} cells, {sum(len(r) for r in records.values())} judge runs in {seconds:.0f} s; see {markdown}")
     print("\n".join(["Summary", *headline(cells, summaries), "", "Acceptance (issue 11)",
