@@ -9,6 +9,7 @@ in the cluster stops working within ``cache_seconds``.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import threading
 import time
@@ -35,7 +36,7 @@ class TokenReviewer:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
         self._kube_factory = kube
-        self._kube: Kube | None = None
+        self._authentication: Any = None
         self._clock = clock
         self._lock = threading.Lock()
         self._answers: OrderedDict[str, tuple[float, str | None]] = OrderedDict()
@@ -59,7 +60,6 @@ class TokenReviewer:
         return user
 
     def _review(self, token: str) -> str | None:
-        from kubernetes import client
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError
 
@@ -68,8 +68,7 @@ class TokenReviewer:
             spec["audiences"] = list(self.settings.audiences)
         body: Any = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": spec}  # sent as is
         try:
-            api = client.AuthenticationV1Api(self._client().api)
-            review = api.create_token_review(body, _request_timeout=REVIEW_TIMEOUT_SECONDS)
+            review = self._api().create_token_review(body, _request_timeout=REVIEW_TIMEOUT_SECONDS)
         except ApiException as error:
             raise ClusterError(f"the Kubernetes API refused a TokenReview: HTTP {error.status} {error.reason}"
                                " (the service account needs create on tokenreviews)") from None
@@ -82,8 +81,14 @@ class TokenReviewer:
             return None
         return str(status.user.username or "") or None
 
-    def _client(self) -> Kube:
+    def _api(self) -> Any:
+        """The authentication API on the Kube's credentials, without urllib3's retries: an API server that is
+        gone fails the look at once (503, which Argo retries) instead of after seconds of backoff."""
+        from kubernetes import client
+
         with self._lock:
-            if self._kube is None:
-                self._kube = self._kube_factory()
-            return self._kube
+            if self._authentication is None:
+                configuration = copy.copy(self._kube_factory().api.configuration)
+                configuration.retries = 0
+                self._authentication = client.AuthenticationV1Api(client.ApiClient(configuration))
+            return self._authentication

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -150,7 +151,7 @@ def test_tokens_the_cluster_does_not_vouch_for_or_grant_are_refused(service, api
     assert api.requests == [_review_of(token)]  # the refusal is kept too (for a tenth of the time)
 
 
-def test_an_api_server_that_refuses_or_is_gone_is_a_503_naming_the_rbac(service, api, backfilled):
+def test_an_api_server_that_refuses_the_review_is_a_503_naming_the_rbac(service, api, backfilled):
     api.refuse = 403
     answer = service.get("/api/v1/analysis", params=backfilled.args("healthy"), headers=_bearer(ARGO))
     assert answer.status_code == 503 and answer.headers["retry-after"] == "5"
@@ -176,6 +177,22 @@ def test_answers_expire_so_a_deleted_account_stops_working(api):
         reviewer.username(ARGO)
 
 
+def test_an_api_server_that_is_gone_is_a_cluster_error(tmp_path):
+    from tests.support.prometheus import free_port
+
+    kubeconfig = tmp_path / "gone"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\n"
+        f"clusters: [{{name: c, cluster: {{server: 'http://127.0.0.1:{free_port()}'}}}}]\n"
+        "users: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\n"
+        "current-context: c\n")
+    reviewer = TokenReviewer(TokenReviewSettings.model_validate(REVIEW), lambda: Kube(kubeconfig=str(kubeconfig)))
+    started = time.monotonic()
+    with pytest.raises(ClusterError, match="did not answer a TokenReview"):
+        reviewer.username(ARGO)
+    assert time.monotonic() - started < 1.0  # no retries with backoff: Argo gets its 503 at once
+
+
 def test_without_review_tokens_of_the_cluster_are_unknown_and_nothing_is_asked(api, backfilled, tmp_path):
     settings = settings_for(backfilled.url, tmp_path, api_tokens=["a-static-token-of-16"],
                             kubeconfig=str(api.kubeconfig))
@@ -187,7 +204,8 @@ def test_without_review_tokens_of_the_cluster_are_unknown_and_nothing_is_asked(a
 
 @pytest.mark.parametrize(("grant", "message"), [
     ({"service_account": "healthy/argo", "role": "root"}, "role 'root' is not one of viewer"),
-    ({"service_account": "Healthy/argo", "role": "viewer"}, r"token_review.grants\[0\].service_account: String should match"),
+    ({"service_account": "Healthy/argo", "role": "viewer"},
+     r"token_review.grants\[0\].service_account: String should match"),
     ({"service_account": "ci/runner", "role": "admin", "unscoped": True, "namespaces": ["a"]}, "not both"),
 ])
 def test_bad_grants_are_refused_at_start_naming_the_setting(tmp_path, grant, message):
