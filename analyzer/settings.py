@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     prometheus_retries: int = Field(default=2, ge=0, le=5, description="retries on connection errors and 5xx")
     prometheus_compression: bool = Field(
         default=False, description="ask for gzip answers: worth it over a slow link; on loopback or in-cluster it"
-        " only doubles Prometheus' CPU per query"
+        " only costs Prometheus a fifth more CPU per query"
     )
     window_cache: bool = Field(default=True, description="keep windows' past steps per process: a look fetches its"
                                " newest steps (docs/operations.md, incremental looks)")
