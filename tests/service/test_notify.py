@@ -32,6 +32,19 @@ def _note(event: str = "candidate.quarantined", title: str = "v1.1 (ab12cd34ef56
 
 
 @pytest.fixture
+def caplog(caplog):
+    """caplog on the notifier's logger itself: the service's logging setup (other tests) may stop
+    ``canary_analyzer`` records from propagating to the root logger, where caplog listens."""
+    logger = logging.getLogger("canary_analyzer.notify")
+    logger.addHandler(caplog.handler)
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    yield caplog
+    logger.removeHandler(caplog.handler)
+    logger.setLevel(level)
+
+
+@pytest.fixture
 def notifiers():
     made: list[Notifier] = []
 
@@ -51,10 +64,9 @@ def test_a_signed_webhook_is_retried_on_500_and_verifies(notifiers, caplog):
     with Receiver(statuses=[500, 503]) as receiver:
         url = receiver.url + "?token=do-not-log-me"
         n = notifiers(Webhook(SecretStr(url), lambda: SECRET), retries=3)
-        with caplog.at_level(logging.INFO, logger="canary_analyzer.notify"):
-            assert n.send(_note())
-            tries = receiver.wait_for(3)
-            n.close(2.0)
+        assert n.send(_note())
+        tries = receiver.wait_for(3)
+        n.close(2.0)
     assert len(receiver.requests) == 3  # 500, 503, then 200: delivered on the third try, not again
     (headers, body), *retries = tries
     assert all(h == headers and b == body for h, b in retries)  # one delivery id and signature per notification
@@ -75,10 +87,9 @@ def test_retries_are_bounded_then_counted_as_failed(notifiers, caplog):
     failed_before = _count("canary_analyzer_notifications_total", target="webhook", outcome="failed")
     with Receiver(statuses=[500] * 10) as receiver:
         n = notifiers(Webhook(SecretStr(receiver.url), lambda: SECRET), retries=2)
-        with caplog.at_level(logging.WARNING, logger="canary_analyzer.notify"):
-            n.send(_note())
-            receiver.wait_for(3)
-            n.close(2.0)
+        n.send(_note())
+        receiver.wait_for(3)
+        n.close(2.0)
         assert len(receiver.requests) == 3  # the first try and 2 retries
     assert _count("canary_analyzer_notifications_total", target="webhook", outcome="failed") == failed_before + 1
     assert "failed after retries: HTTP 500" in caplog.text
@@ -111,12 +122,11 @@ def test_a_hung_receiver_fills_the_queue_and_the_rest_is_dropped_not_waited_for(
     dropped_before = _count("canary_analyzer_notifications_dropped_total", event="candidate.quarantined")
     with Receiver(hang=True) as receiver:
         n = notifiers(Webhook(SecretStr(receiver.url), lambda: SECRET), queue_size=2, timeout_seconds=5.0)
-        with caplog.at_level(logging.WARNING, logger="canary_analyzer.notify"):
-            n.send(_note())
-            receiver.wait_for(1)  # the worker now waits on the hung receiver
-            started = time.perf_counter()
-            accepted = [n.send(_note()) for _ in range(10)]
-            spent = time.perf_counter() - started
+        n.send(_note())
+        receiver.wait_for(1)  # the worker now waits on the hung receiver
+        started = time.perf_counter()
+        accepted = [n.send(_note()) for _ in range(10)]
+        spent = time.perf_counter() - started
     assert accepted == [True, True] + [False] * 8
     assert spent < 0.2, spent  # ten sends, none waited for the receiver (it holds each request 5 s)
     assert _count("canary_analyzer_notifications_dropped_total", event="candidate.quarantined") == dropped_before + 8
@@ -152,11 +162,10 @@ def test_a_key_that_cannot_be_read_fails_one_delivery_not_the_notifier(notifiers
     key = tmp_path / "hmac"  # not there yet: the Secret is not mounted
     with Receiver() as receiver:
         n = notifiers(Webhook(SecretStr(receiver.url), notify.secret_reader(None, key)), retries=0)
-        with caplog.at_level(logging.WARNING, logger="canary_analyzer.notify"):
-            n.send(_note(title="first"))
-            deadline = time.monotonic() + 5
-            while "FileNotFoundError" not in caplog.text and time.monotonic() < deadline:
-                time.sleep(0.01)
+        n.send(_note(title="first"))
+        deadline = time.monotonic() + 5
+        while "FileNotFoundError" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.01)
         key.write_text("mounted\n")
         n.send(_note(title="second"))
         (headers, body), = receiver.wait_for(1)
