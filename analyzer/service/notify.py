@@ -8,7 +8,8 @@ notification as JSON signed with HMAC-SHA256 (see :func:`sign`; receivers check 
 
 Delivery never happens on a request's time. :meth:`Notifier.send` only puts the notification on a
 bounded queue and returns; one background thread per process posts it, retrying connection errors,
-timeouts, 429 and 5xx with exponential backoff (urllib3's ``Retry``), a bounded number of times. When
+timeouts, 429 and 5xx with exponential backoff, a bounded number of times (its own loop: urllib3's
+retry logs the request path, which for Slack holds the webhook's token). When
 the queue is full (a receiver that is down while events keep coming) the notification is dropped,
 counted in ``canary_analyzer_notifications_dropped_total`` and logged. URLs and secrets are never
 logged: a log line names the receiver kind and the event.
@@ -34,8 +35,6 @@ from typing import Any, Protocol, get_args
 import requests
 from prometheus_client import Counter
 from pydantic import SecretStr
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
 from analyzer.errors import InputError
 from analyzer.settings import NotifyEvent, Settings
@@ -178,14 +177,8 @@ class Notifier:
         self._timeout = timeout_seconds
         self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
         self._closed = False
-        self._http = requests.Session()
-        # urllib3 waits backoff_factor * 2**(n-1) before retry n >= 2 (the first retry comes at once):
-        # factor = backoff_seconds / 2 makes the waits 0, backoff, 2·backoff, 4·backoff … (capped).
-        retry = Retry(total=retries, connect=retries, read=retries, status=retries, other=0,
-                      allowed_methods=None, status_forcelist=_RETRIED_STATUSES, backoff_factor=backoff_seconds / 2,
-                      backoff_max=BACKOFF_MAX_SECONDS, respect_retry_after_header=False, raise_on_status=False)
-        for scheme in ("http://", "https://"):
-            self._http.mount(scheme, HTTPAdapter(max_retries=retry))
+        self._retries, self._backoff = retries, backoff_seconds
+        self._http = requests.Session()  # its adapters do not retry (nor log): _post does
         self._thread = threading.Thread(target=self._run, name="canary-analyzer-notifier", daemon=True)
         self._thread.start()
         atexit.register(self.close)
@@ -231,9 +224,7 @@ class Notifier:
 
     def _deliver(self, target: Target, notification: Notification, delivery: str) -> None:
         try:
-            url, body, headers = target.request(notification, delivery)
-            answer = self._http.post(url, data=body, headers=headers, timeout=self._timeout, allow_redirects=False)
-            failure = None if answer.status_code < 300 else f"HTTP {answer.status_code}"
+            failure = self._post(*target.request(notification, delivery))
         except Exception as error:  # a receiver's or a target's failure must not end the thread
             failure = type(error).__name__  # never the message: it may hold the URL
         DELIVERIES.labels(target.name, "failed" if failure else "sent").inc()
@@ -242,6 +233,27 @@ class Notifier:
                         notification.event, delivery)
         else:
             log.info("notification sent to %s (%s %s)", target.name, notification.event, delivery)
+
+
+    def _post(self, url: str, body: bytes, headers: dict[str, str]) -> str | None:
+        """None once delivered, else why the last try failed. No answer, 429 and 5xx are tried again,
+        after waits of 0, backoff, 2·backoff, 4·backoff … (at most BACKOFF_MAX_SECONDS); other answers not."""
+        failure = None
+        for attempt in range(self._retries + 1):
+            if attempt > 1:
+                time.sleep(min(self._backoff * 2 ** (attempt - 2), BACKOFF_MAX_SECONDS))
+            try:
+                answer = self._http.post(url, data=body, headers=headers, timeout=self._timeout,
+                                         allow_redirects=False)
+            except requests.RequestException as error:
+                failure = type(error).__name__
+                continue
+            if answer.status_code < 300:
+                return None
+            failure = f"HTTP {answer.status_code}"
+            if answer.status_code not in _RETRIED_STATUSES:
+                return failure
+        return failure
 
 
 _current: tuple[tuple[Any, ...], Notifier] | None = None  # (the settings it was made from, the notifier)

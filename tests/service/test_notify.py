@@ -37,11 +37,13 @@ def caplog(caplog):
     ``canary_analyzer`` records from propagating to the root logger, where caplog listens."""
     logger = logging.getLogger("canary_analyzer.notify")
     logger.addHandler(caplog.handler)
-    level = logger.level
+    level, propagate = logger.level, logger.propagate
     logger.setLevel(logging.INFO)
+    logger.propagate = False  # each record once, whether or not the root logger would see it too
     yield caplog
     logger.removeHandler(caplog.handler)
     logger.setLevel(level)
+    logger.propagate = propagate
 
 
 @pytest.fixture
@@ -64,9 +66,14 @@ def test_a_signed_webhook_is_retried_on_500_and_verifies(notifiers, caplog):
     with Receiver(statuses=[500, 503]) as receiver:
         url = receiver.url + "?token=do-not-log-me"
         n = notifiers(Webhook(SecretStr(url), lambda: SECRET), retries=3)
-        assert n.send(_note())
-        tries = receiver.wait_for(3)
-        n.close(2.0)
+        http_log = logging.getLogger("urllib3")
+        http_log.addHandler(caplog.handler)  # urllib3 warns at its retries with the path (a Slack URL's token)
+        try:
+            assert n.send(_note())
+            tries = receiver.wait_for(3)
+            n.close(2.0)
+        finally:
+            http_log.removeHandler(caplog.handler)
     assert len(receiver.requests) == 3  # 500, 503, then 200: delivered on the third try, not again
     (headers, body), *retries = tries
     assert all(h == headers and b == body for h, b in retries)  # one delivery id and signature per notification
@@ -93,6 +100,15 @@ def test_retries_are_bounded_then_counted_as_failed(notifiers, caplog):
         assert len(receiver.requests) == 3  # the first try and 2 retries
     assert _count("canary_analyzer_notifications_total", target="webhook", outcome="failed") == failed_before + 1
     assert "failed after retries: HTTP 500" in caplog.text
+
+
+def test_a_refusal_is_not_retried(notifiers, caplog):
+    with Receiver(statuses=[400, 400]) as receiver:
+        n = notifiers(Webhook(SecretStr(receiver.url), lambda: SECRET), retries=3)
+        n.send(_note())
+        receiver.wait_for(1)
+        n.close(2.0)
+    assert len(receiver.requests) == 1 and "failed after retries: HTTP 400" in caplog.text
 
 
 def test_backoff_doubles_between_retries(notifiers):
