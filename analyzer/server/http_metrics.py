@@ -22,8 +22,8 @@ DURATION = Histogram(
 )
 
 
-class HttpMetrics:
-    """Counts and times each HTTP request by its route template."""
+class HttpMiddleware:
+    """A pure ASGI middleware of HTTP requests: ``http`` sees each one; lifespan and websockets pass through."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -32,6 +32,16 @@ class HttpMetrics:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        await self.http(scope, receive, send)
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+class HttpMetrics(HttpMiddleware):
+    """Counts and times each HTTP request by its route template."""
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         status = 500
 

@@ -10,9 +10,10 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 
 from starlette.datastructures import Headers, MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from analyzer import redact
+from analyzer.server.http_metrics import HttpMiddleware
 from analyzer.server.problems import problem
 
 REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="-")
@@ -53,7 +54,7 @@ def _request_id(scope: Scope) -> str:
     return uuid.uuid4().hex
 
 
-class RequestLog:
+class RequestLog(HttpMiddleware):
     """Sets the request id (``X-Request-ID`` in and out) and logs one access line per request.
 
     An error no handler maps is answered here — a 500 problem that carries the request id — and logged
@@ -62,13 +63,7 @@ class RequestLog:
     response start as it goes by, without Starlette's ``BaseHTTPMiddleware`` task and stream per request.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = _request_id(scope)
         token = REQUEST_ID.set(request_id)
         started = time.perf_counter()
