@@ -20,8 +20,9 @@ from analyzer.model import Verdict
 from analyzer.server.auth import AnalysisCaller, Reader
 from analyzer.server.links import report_links
 from analyzer.server.look_pool import LookPool, LookRefusedError
-from analyzer.server.problems import problem
+from analyzer.server.problems import problem, redact
 from analyzer.server.schemas import AnalysisRequest, AnalysisResult, Instant, JudgmentList, result_of, summary_of
+from analyzer.service import notify_messages
 from analyzer.service.analysis import Analyzer, StoreUnavailableError, analyse
 from analyzer.service.telemetry import exposition
 from analyzer.sources.promapi import Deadline
@@ -69,8 +70,11 @@ async def _answer(request: Request, analyzer: Analyzer, args: AnalysisRequest, c
 
     def look() -> str:
         analysis = analyse(analyzer, args.profile, args.target(), args.step, deadline)
+        result = result_of(analysis.record, links)
+        # A fail is announced once per canary (a webhook, if configured): queued, never waited for.
+        notify_messages.canary_failed(analysis.record, result.report if analysis.recorded else None)
         # Serialised here, once: the hot path skips FastAPI's second validation of the response model.
-        return result_of(analysis.record, links).model_dump_json()
+        return result.model_dump_json()
 
     try:
         body = await _looks(request, analyzer).run(look, deadline)
@@ -154,22 +158,29 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@ops.get("/readyz", tags=["operations"], responses={503: {"description": "Prometheus or the database is down"}})
+@ops.get("/readyz", tags=["operations"])
 def readyz(request: Request, analyzer: AnalyzerDep) -> Response:
-    """Readiness: Prometheus and the database both answer; ``auth`` says whether tokens are required."""
-    failures = []
+    """Readiness: the service is up and serves looks; the body says how Prometheus and the database are.
+
+    Always 200 once started: every replica shares Prometheus and the database, so failing readiness on
+    them would take every replica out of the Service at once and turn the looks' 503 with Retry-After
+    (which Argo retries, ``consecutiveErrorLimit`` times) into refused connections, and a look can still
+    be judged without the database. ``status`` is ``degraded`` and the failing part named when either
+    does not answer (alert on it: CanaryAnalyzerPrometheusUnreachable, CanaryAnalyzerDatabaseErrors).
+    ``auth`` says whether tokens are required.
+    """
+    parts = {"prometheus": "ok", "database": "ok"}
     try:
         analyzer.source.ping()
     except SourceUnavailableError as error:
-        failures.append(str(error))
+        parts["prometheus"] = redact(str(error))
     try:
         analyzer.database.ping()
     except SQLAlchemyError as error:
-        failures.append(str(StoreUnavailableError.of(error)))
+        parts["database"] = redact(str(StoreUnavailableError.of(error)))
+    status = "ready" if all(value == "ok" for value in parts.values()) else "degraded"
     auth = "insecure-no-auth" if request.app.state.insecure else "tokens"
-    if failures:
-        return problem(503, "Not ready", "; ".join(failures), auth=auth)
-    return JSONResponse({"status": "ready", "prometheus": "ok", "database": "ok", "auth": auth})
+    return JSONResponse({"status": status, **parts, "auth": auth})
 
 
 @ops.get("/metrics", tags=["operations"], response_class=PlainTextResponse)

@@ -43,7 +43,8 @@ def test_one_scheme_per_credential_and_the_secured_operations_declare_401_403_50
         if secured:
             assert {"403", "503"} <= responses, (method, path)
     assert "WWW-Authenticate" in document["paths"]["/api/v1/judgments"]["get"]["responses"]["401"]["headers"]
-    assert "Retry-After" in document["paths"]["/readyz"]["get"]["responses"]["503"]["headers"]
+    assert "Retry-After" in document["paths"]["/api/v1/analysis"]["get"]["responses"]["503"]["headers"]
+    assert "503" not in document["paths"]["/readyz"]["get"]["responses"]  # degraded is a 200 that says so
 
 
 def test_operations_on_an_id_declare_404_and_promotion_writes_409(document):
