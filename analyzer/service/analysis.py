@@ -160,6 +160,7 @@ class Analysis:
     record: JudgmentRecord
     judgment: Judgment
     window: Window | None
+    recorded: bool = True  # False: judged without the store (its id and report link lead nowhere)
 
 
 def _start(
@@ -324,7 +325,7 @@ def _look(
     if store.failure is not None:
         judgment = _unrecorded(judgment, store.failure, window, step_index is not None)
         record = _record(key, judgment, window, step, now)
-    return Analysis(record=record, judgment=judgment, window=window)
+    return Analysis(record=record, judgment=judgment, window=window, recorded=store.failure is None)
 
 
 def analyse(
