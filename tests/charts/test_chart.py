@@ -23,6 +23,8 @@ SECRETS = {
     "db": "postgresql://analyzer:s3cret-pw@db.internal:5432/canary",
     "header": "Bearer prom-s3cret",
     "ds-header": "ds-h3ader-s3cret",
+    "slack": "https://hooks.slack.com/services/T000/B000/sl4ck-t0ken",
+    "hook-key": "h00k-s1gning-key",
 }
 
 MATRIX = {
@@ -75,6 +77,11 @@ MATRIX = {
         '{"tokenUrl": "https://auth.vendor.example/token", "clientId": "canary", "clientSecretSecret": {"name": '
         '"vendor-oauth", "key": "client-secret"}, "scopes": ["metrics.read"]}, "caConfigMap": {"name": '
         '"vendor-ca", "key": "bundle.pem"}}}',
+    ],
+    "webhooks": [
+        "--set", f"webhooks.slackUrl={SECRETS['slack']}", "--set", "webhooks.url=https://hooks.example.com/canary",
+        "--set", f"webhooks.secret={SECRETS['hook-key']}", "--set-json", 'webhooks.events=["canary.failed"]',
+        "--set", "settings.preStopSleepSeconds=0", "--set", "settings.lookWorkers=4",
     ],
     "observability": [
         "--set", "prometheusRule.enabled=true", "--set", "grafanaDashboard.enabled=true",
@@ -193,6 +200,7 @@ def test_no_secret_values_in_configmaps(rendered):
     text = json.dumps(_kinds(rendered["templates-and-everything"])["ConfigMap"])
     text += json.dumps(_kinds(rendered["postgresql-3-replicas-hpa"])["ConfigMap"])
     text += json.dumps(_kinds(rendered["datasources-callers-retention"])["ConfigMap"])
+    text += json.dumps(_kinds(rendered["webhooks"])["ConfigMap"])
     for secret in SECRETS.values():
         assert secret not in text
     secrets = _kinds(rendered["templates-and-everything"])["Secret"]
@@ -245,6 +253,33 @@ def test_postgresql_by_default_survives_a_rolling_upgrade_and_a_node_drain(rende
 def test_the_look_deadline_and_window_gap_reach_the_settings(rendered):
     config = yaml.safe_load(_kinds(rendered["defaults"])["ConfigMap"][0]["data"]["config.yaml"])
     assert config["look_deadline_seconds"] == 8 and config["window_gap_steps"] == 5
+    assert (config["look_workers"], config["look_queue_seconds"]) == (16, 2) and "notify_events" not in config
+
+
+def _service_container(objects: list[dict]) -> dict:
+    return next(c for c in _kinds(objects)["Deployment"][0]["spec"]["template"]["spec"]["containers"]
+                if c["name"] == "canary-analyzer")
+
+
+def test_a_stopping_pod_keeps_serving_while_it_leaves_the_endpoints(rendered):
+    """5 s preStop by default (bench/rolling_restart.py: 6-7 failed looks per restart without, 0 with)."""
+    assert _service_container(rendered["defaults"])["lifecycle"] == {"preStop": {"exec": {"command": ["sleep", "5"]}}}
+    assert "lifecycle" not in _service_container(rendered["webhooks"])  # 0: none
+
+
+def test_webhook_urls_and_key_reach_the_service_from_the_secret(rendered):
+    objects = _kinds(rendered["webhooks"])
+    config = yaml.safe_load(objects["ConfigMap"][0]["data"]["config.yaml"])
+    assert config["notify_events"] == ["canary.failed"] and config["look_workers"] == 4
+    secret = objects["Secret"][0]["stringData"]
+    assert (secret["slack-url"], secret["webhook-secret"]) == (SECRETS["slack"], SECRETS["hook-key"])
+    env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in _service_container(rendered["webhooks"])["env"]
+           if e["name"].startswith("CANARY_ANALYZER_NOTIFY_")}
+    assert {name: ref["key"] for name, ref in env.items()} == {
+        "CANARY_ANALYZER_NOTIFY_SLACK_URL": "slack-url", "CANARY_ANALYZER_NOTIFY_WEBHOOK_URL": "webhook-url",
+        "CANARY_ANALYZER_NOTIFY_WEBHOOK_SECRET": "webhook-secret"}
+    plain = _service_container(rendered["defaults"])["env"]
+    assert not any(e["name"].startswith("CANARY_ANALYZER_NOTIFY_") for e in plain)
 
 
 def test_the_step_template_passes_the_step_and_the_background_does_not(rendered):

@@ -47,7 +47,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "ca.needsSecret" -}}
 {{- $db := and (eq .Values.database.type "postgresql") (not .Values.database.postgresql.existingSecret) -}}
 {{- $tokens := not .Values.auth.existingSecret -}}{{/* given or generated (_auth.tpl) */}}
-{{- if or $db $tokens .Values.prometheus.headers (include "ca.datasourceHeaders" .) .Values.reports.signingKey .Values.notifications.enabled -}}true{{- end -}}
+{{- $hooks := and (not .Values.webhooks.existingSecret) (or .Values.webhooks.slackUrl .Values.webhooks.url) -}}
+{{- if or $db $tokens .Values.prometheus.headers (include "ca.datasourceHeaders" .) .Values.reports.signingKey .Values.notifications.enabled $hooks -}}true{{- end -}}
 {{- end -}}
 
 {{- define "ca.serviceURL" -}}
@@ -90,6 +91,25 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
     secretKeyRef:
       name: {{ include "ca.fullname" . }}
       key: report-notification-key
+{{- end }}
+{{- include "ca.webhookEnv" . }}
+{{- end -}}
+
+{{/* The webhook receivers' URLs and key, from the chart's Secret or webhooks.existingSecret (keys optional there). */}}
+{{- define "ca.webhookEnv" -}}
+{{- $existing := .Values.webhooks.existingSecret -}}
+{{- $name := default (include "ca.fullname" .) $existing -}}
+{{- range $env, $key := dict "CANARY_ANALYZER_NOTIFY_SLACK_URL" "slack-url" "CANARY_ANALYZER_NOTIFY_WEBHOOK_URL" "webhook-url" "CANARY_ANALYZER_NOTIFY_WEBHOOK_SECRET" "webhook-secret" }}
+{{- if or $existing (and (eq $key "slack-url") $.Values.webhooks.slackUrl) (and (ne $key "slack-url") $.Values.webhooks.url) }}
+- name: {{ $env }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $name }}
+      key: {{ $key }}
+      {{- if $existing }}
+      optional: true
+      {{- end }}
+{{- end }}
 {{- end }}
 {{- end -}}
 
