@@ -109,6 +109,9 @@ def show_command(
 def prune_command(
     older_than: Annotated[str, typer.Option(help="delete judgments older than this, e.g. 30d, 12h")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="count only; delete nothing")] = False,
+    output: Annotated[Format, typer.Option("--output", "-o", help="name (the count alone), json or yaml")] = (
+        Format.NAME
+    ),
 ) -> None:
     """Delete old judgments, keeping those promotion evidence references (run it from a CronJob)."""
     from datetime import UTC, datetime, timedelta
@@ -120,7 +123,10 @@ def prune_command(
     _, analyzer = connected(read_only=True)
     before = datetime.now(UTC) - timedelta(seconds=seconds)
     pruned = run(lambda: prune_judgments(analyzer.database, before, dry_run))
-    print(pruned.deleted)
+    counts = {"deleted": pruned.deleted, "kept_as_evidence": pruned.kept_as_evidence, "dry_run": dry_run,
+              "older_than": older_than, "before": before.isoformat()}
+    if not printed_as_data(counts, output):
+        print(pruned.deleted)
     verb = "would delete" if dry_run else "deleted"
     err.print(f"{verb} {pruned.deleted} judgments older than {older_than}; kept {pruned.kept_as_evidence} that "
               "promotion evidence references", highlight=False)

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from analyzer.cli.common import Format, app, err, fail, out, print_names, printed_as_data, show
+from analyzer.cli.common import Format, app, dump, err, fail, out, print_names, printed_as_data, show
 from analyzer.cli.release import Output, connected, promotions, run
 
 audit_app = typer.Typer(help="The hash-chained audit log: verify it, read it, re-run an evaluation.",
@@ -31,6 +31,7 @@ def audit_verify_command(
     checkpoint: Annotated[Path | None, typer.Option(
         exists=True, dir_okay=False, help="a file `audit checkpoint` wrote: also detect truncation and rewrites"
     )] = None,
+    output: Output = Format.TABLE,
 ) -> None:
     """Re-walk the hash chain; exit 1 and name the first broken event if anything was changed."""
     from analyzer.service import promotion as flow
@@ -39,12 +40,18 @@ def audit_verify_command(
     settings, _ = connected(read_only=True)
     key = settings.audit_key.get_secret_value().encode() if settings.audit_key else None
     result = run(lambda: flow.verify_audit(promotions(read_only=True), anchor, key))
-    out.print(result.detail, highlight=False)
+    verdict = {"intact": result.ok, "events": result.events, "first_break": result.first_break,
+               "detail": result.detail, "checkpoint": str(checkpoint) if checkpoint else None}
+    if not printed_as_data(verdict, output) and output is not Format.NAME:  # name: the exit code says it
+        out.print(result.detail, highlight=False)
     raise typer.Exit(0 if result.ok else 1)
 
 
 @audit_app.command("checkpoint")
-def audit_checkpoint_command() -> None:
+def audit_checkpoint_command(
+    output: Annotated[Format, typer.Option("--output", "-o", help="json (one line: the file `audit verify` reads)"
+                                           " or yaml")] = Format.JSON,
+) -> None:
     """Print a signed checkpoint of the chain (JSON: count, head hash, time, HMAC with audit_key), to keep
     outside the database (a file, a ConfigMap, shipped logs): `audit verify --checkpoint` checks it."""
     from analyzer.service import promotion as flow
@@ -52,8 +59,14 @@ def audit_checkpoint_command() -> None:
     settings, _ = connected(read_only=True)
     if settings.audit_key is None:
         raise fail("audit checkpoint needs the audit key: set audit_key (CANARY_ANALYZER_AUDIT_KEY)")
+    if output not in (Format.JSON, Format.YAML):
+        raise fail(f"audit checkpoint writes json or yaml, not {output.value}", code=2)
     key = settings.audit_key.get_secret_value().encode()
-    print(json.dumps(run(lambda: flow.checkpoint_audit(promotions(read_only=True), key)), sort_keys=True))
+    checkpoint = run(lambda: flow.checkpoint_audit(promotions(read_only=True), key))
+    if output is Format.JSON:
+        print(json.dumps(checkpoint, sort_keys=True))  # one line, as `audit verify --checkpoint` reads it
+    else:
+        print(dump(checkpoint, "yaml"), end="")
 
 
 def _read_checkpoint(path: Path) -> dict[str, Any]:
@@ -123,24 +136,29 @@ def token_create(
     namespace: Annotated[list[str] | None, typer.Option(
         "--namespace", "-n", help="scope: only these namespaces' canaries (repeatable; default: all)"
     )] = None,
+    output: Output = Format.NAME,
 ) -> None:
-    """Create a token; it is printed once (stdout) and stored only as a hash."""
+    """Create a token; it is printed once (stdout: the token alone, or with -o json|yaml the record with it)
+    and stored only as a hash."""
     from analyzer.store.tokens import create_token
 
     _, analyzer = connected()
-    print(run(lambda: create_token(analyzer.database, name, role, datetime.now(UTC), namespace)))
+    token = run(lambda: create_token(analyzer.database, name, role, datetime.now(UTC), namespace))
+    if not printed_as_data({"name": name, "role": role, "namespaces": namespace or [], "token": token}, output):
+        print(token)
     scope = f", namespaces {', '.join(namespace)}" if namespace else ""
     err.print(f"token {name} created ({role}{scope}); it is not shown again", highlight=False)
 
 
 @token_app.command("revoke")
-def token_revoke(name: TokenName) -> None:
+def token_revoke(name: TokenName, output: Output = Format.NAME) -> None:
     """Revoke a token: requests that carry it are refused from now on."""
     from analyzer.store.tokens import revoke_token
 
     _, analyzer = connected(read_only=True)
     run(lambda: revoke_token(analyzer.database, name, datetime.now(UTC)))
-    print(name)
+    if not printed_as_data({"name": name, "revoked": True}, output):
+        print(name)
     err.print(f"token {name} revoked", highlight=False)
 
 
