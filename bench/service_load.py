@@ -7,9 +7,9 @@ One run starts a real Prometheus, backfilled by promtool with three canaries who
 and 1,440 one-minute steps long when the run starts and who serve on for 30 more minutes (fine buckets:
 35 latency series per arm, 2 canary and 3 stable pods, a sample every 15 s), a real PostgreSQL, and
 ``canary-analyzer serve`` for each database and worker count; wrk (Debian ``wrk``) drives each side in
-turn, the same way (``--callers`` 50 at once for ``--seconds`` at the shortest window, whose throughput
-and latency the targets name; ``--long-looks`` requests one by one at the longer ones, whose CPU per
-request is the figure):
+turn, the same way: ``--long-looks`` requests one by one at every window (CPU per request, compared
+across windows and sides), and ``--callers`` (50) at once for ``--seconds`` at the shortest window
+(throughput and latency under load, which the targets name):
 
 * **bare**: the one combined range query a look needs for its whole window, straight to Prometheus;
 * **service**: ``GET /api/v1/analysis`` with a bearer token (window start, the query — incremental
@@ -24,8 +24,8 @@ throughput and wall-clock p50/p99: on a shared 2-core machine, CPU time is the f
 Fixed ports, so that runs are comparable and a firewall rule can name them: the service on 19080,
 Prometheus on 19090, PostgreSQL on 19095 (``--port-base`` moves the three together; ``--free-ports``
 takes any, for the test suite's smoke run). ``--profile`` also profiles looks in process (cProfile on
-CPU time) and prints the judge's share per window length. ``--quick``: 3 s per side instead of 10, and
-4 requests at the longer windows instead of 12.
+CPU time) and prints the judge's share per window length. ``--quick``: 3 s under load instead of 10, and
+4 requests one by one instead of 12.
 
 Targets (issue 15): service + Prometheus CPU per look <= 1.5x the bare query's; a 360-step look
 <= 1.5x a 30-step look, 1,440 steps <= 2x; 2 workers on PostgreSQL at 50 callers >= 200 looks/s with
@@ -198,18 +198,6 @@ def one_by_one(base: str, path: str, headers: dict[str, str], processes: dict[st
     return Load(requests / sum(took), took[len(took) // 2], took[-1], requests, spent)
 
 
-def measure(
-    base: str, path: str, headers: dict[str, str], processes: dict[str, int], shortest: bool,
-    args: argparse.Namespace, work: Path,
-) -> Load:
-    """At the shortest window, ``--callers`` concurrent callers (throughput and latency at load); at the
-    longer ones ``--long-looks`` requests one by one (CPU per request does not depend on it, and a deep
-    queue of 0.5-5 s requests would finish nothing within a side's seconds)."""
-    if shortest:
-        return load(base, path, headers, processes, args.callers, args.seconds, work)
-    return one_by_one(base, path, headers, processes, args.long_looks)
-
-
 # --- the two sides -------------------------------------------------------------------------------------
 
 
@@ -306,7 +294,7 @@ def main(argv: list[str] | None = None) -> dict[str, Load]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="3 s per side")
     parser.add_argument("--callers", type=int, default=50)
-    parser.add_argument("--long-looks", type=int, default=None, help="requests one by one at the longer windows")
+    parser.add_argument("--long-looks", type=int, default=None, help="requests one by one at every window")
     parser.add_argument("--seconds", type=float, default=None)
     parser.add_argument("--windows", type=int, nargs="+", default=[30, 360, 1440])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
@@ -334,15 +322,16 @@ def main(argv: list[str] | None = None) -> dict[str, Load]:
         prom = stack.enter_context(prometheus(work, port=prometheus_port))
         pg = stack.enter_context(postgres(postgres_port)) if "postgresql" in args.databases else None
         processes = {"prometheus": prometheus_pid(prometheus_port)}
-        print(f"{'side':<28}{'looks/s':>9}{'p50 ms':>9}{'p99 ms':>9}   CPU ms per look:"
+        print(f"{'side':<34}{'looks/s':>9}{'p50 ms':>9}{'p99 ms':>9}   CPU ms per request:"
               " service prometheus postgres  total")
+        bare_headers = {"Accept-Encoding": encoding}
+        shortest = min(args.windows)
+        results["bare load"] = load(prom, bare_path(shortest, starts[shortest]), bare_headers, processes,
+                                    args.callers, args.seconds, work)
+        report(f"bare, {shortest} steps, {args.callers} at once", results["bare load"])
         for w in args.windows:
-            shortest = w == min(args.windows)
-            result = measure(prom, bare_path(w, starts[w]), {"Accept-Encoding": encoding}, processes, shortest, args,
-                             work)
-            results[f"bare {w}"] = result
-            print(f"{f'bare query, {w} steps':<28}{result.rate:9.1f}{ms(result.p50)} {ms(result.p99)}"
-                  f"   {'':>16}{ms(result.cpu['prometheus'])}{'':>9}{ms(result.cpu['prometheus'])}")
+            results[f"bare {w}"] = one_by_one(prom, bare_path(w, starts[w]), bare_headers, processes, args.long_looks)
+            report(f"bare, {w} steps, 1 by 1", results[f"bare {w}"])
         n = 0
         for database in args.databases:
             for workers in args.workers:
@@ -358,19 +347,18 @@ def main(argv: list[str] | None = None) -> dict[str, Load]:
                     watched = {"service": server.pid, **processes}
                     if pg is not None and database == "postgresql":
                         watched["postgres"] = postmaster(postgres_port)
+                    auth = {"Authorization": f"Bearer {TOKEN}"}
                     for w in args.windows:
-                        auth = {"Authorization": f"Bearer {TOKEN}"}
                         first = warm(base + look_path(w), auth)
-                        result = measure(base, look_path(w), auth, watched, w == min(args.windows), args, work)
-                        results[f"service {database} {workers} {w}"] = result
-                        cpu = result.cpu
-                        total = sum(cpu.values())
-                        label = f"{database}, {workers}w, {first['steps']} steps"
-                        print(f"{label:<28}{result.rate:9.1f}{ms(result.p50)} {ms(result.p99)}   {'':>8}"
-                              f"{ms(cpu['service'])}{ms(cpu['prometheus'])}{ms(cpu.get('postgres', 0.0))}{ms(total)}"
-                              f"  ({first['verdict']})")
+                        key = f"service {database} {workers} {w}"
+                        results[key] = one_by_one(base, look_path(w), auth, watched, args.long_looks)
+                        report(f"{database}, {workers}w, {first['steps']} steps, 1 by 1", results[key])
+                    results[f"load {database} {workers}"] = load(base, look_path(shortest), auth, watched, args.callers,
+                                                                  args.seconds, work)
+                    report(f"{database}, {workers}w, {shortest}, {args.callers} at once",
+                           results[f"load {database} {workers}"])
                     rss = [rss_mib(pid) for pid in workers_of(server.pid)]
-                    print(f"{'':<28}RSS per worker: {', '.join(f'{r:.0f} MiB' for r in rss)}")
+                    print(f"{'':<34}RSS per worker: {', '.join(f'{r:.0f} MiB' for r in rss)}")
         if args.profile:
             profiled(prom, args.windows, work)
     summary(results, args)
@@ -378,9 +366,15 @@ def main(argv: list[str] | None = None) -> dict[str, Load]:
     return results
 
 
+def report(label: str, result: Load) -> None:
+    cpu = result.cpu
+    print(f"{label:<34}{result.rate:9.1f}{ms(result.p50)} {ms(result.p99)}   {ms(cpu.get('service', 0.0))}"
+          f"{ms(cpu['prometheus'])}{ms(cpu.get('postgres', 0.0))}{ms(sum(cpu.values()))}")
+
+
 def summary(results: dict[str, Load], args: argparse.Namespace) -> None:
     """The issue's acceptance figures from this run's measurements."""
-    print("\nacceptance (CPU per look: service + Prometheus; bare: Prometheus per combined query)")
+    print("\nacceptance (CPU per look one by one: service + Prometheus; bare: Prometheus per combined query)")
     for key, result in results.items():
         if not key.startswith("service"):
             continue
@@ -394,7 +388,7 @@ def summary(results: dict[str, Load], args: argparse.Namespace) -> None:
             limit = 1.5 if int(w) <= 360 else 2.0
             line += f"; {ours / shorter:.1f}x the {min(args.windows)}-step look (target <= {limit:g}x)"
         print(line)
-    key = f"service postgresql 2 {min(args.windows)}"
+    key = "load postgresql 2"
     if key in results:
         r = results[key]
         print(f"  2 workers, PostgreSQL, {args.callers} callers: {r.rate:.0f} looks/s (target >= 200),"

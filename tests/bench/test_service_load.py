@@ -25,10 +25,10 @@ def test_a_tiny_run_measures_both_sides(capsys):
     started = time.monotonic()
     results = service_load.main(["--windows", "30", "--workers", "1", "--databases", "sqlite", "--seconds", "1",
                                  "--callers", "4", "--free-ports"])
-    assert set(results) == {"bare 30", "service sqlite 1 30"}
+    assert set(results) == {"bare load", "bare 30", "service sqlite 1 30", "load sqlite 1"}
     bare, ours = results["bare 30"], results["service sqlite 1 30"]
     assert bare.requests > 0 and ours.requests > 0
     assert bare.cpu["prometheus"] > 0 and ours.cpu["service"] > 0 and ours.cpu["prometheus"] > 0
     out = capsys.readouterr().out
-    assert "bare query, 30 steps" in out and "acceptance" in out and "RSS per worker" in out
+    assert "bare, 30 steps, 1 by 1" in out and "acceptance" in out and "RSS per worker" in out
     assert time.monotonic() - started < 60
