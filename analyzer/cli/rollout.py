@@ -28,7 +28,7 @@ from analyzer.cli.common import (
     show,
     version_text,
 )
-from analyzer.cli.rollout_views import fields_table, follow, listed, print_list
+from analyzer.cli.rollout_views import fields_table, follow, listed, print_list, watch_changes
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -184,16 +184,22 @@ def list_command(
     namespace: Namespace = None,
     all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A", help="every namespace")] = False,
     name: Annotated[str | None, typer.Option("--name", help="only the object of this name")] = None,
+    watch: Annotated[bool, typer.Option("--watch", "-w", help="rollouts: then a line whenever one changes")] = False,
+    timestamps: Annotated[bool, typer.Option("--timestamps", help="with --watch: the time before each change")] = (
+        False
+    ),
+    timeout: Annotated[
+        str, typer.Option("--timeout", "-t", metavar="DURATION", help="with --watch: stop after this long (0: never)")
+    ] = "0",
     context: Context = None,
     kubeconfig: Kubeconfig = None,
     output: Output = Format.TABLE,
 ) -> None:
     """Rollouts (or Experiments, or AnalysisRuns) of a namespace, or of all of them, one line each."""
-    from analyzer.rollouts import read_status
-    from analyzer.rollouts.client import ROLLOUTS
-
     if kind is not None and kind not in ROLLOUT_KIND | EXPERIMENT_KIND | ANALYSIS_RUN_KIND:
         raise fail(f"{kind!r}: list rollouts, experiments or analysisruns", EXIT_USAGE)
+    if watch and (kind not in (None, *ROLLOUT_KIND) or output not in (Format.TABLE, Format.WIDE)):
+        raise fail("--watch lists rollouts as a table (-o table or wide)", EXIT_USAGE)
     kube = kube_for(context, kubeconfig)
     if kind in EXPERIMENT_KIND | ANALYSIS_RUN_KIND:
         from analyzer.cli.experiment import list_analysis_runs, list_experiments
@@ -201,14 +207,37 @@ def list_command(
         lister = list_experiments if kind in EXPERIMENT_KIND else list_analysis_runs
         lister(kube, None if all_namespaces else namespace or kube.namespace, name, output)
         return
-    statuses = [s for s in map(read_status, listed(kube, None if all_namespaces else namespace or kube.namespace,
-                                                   ROLLOUTS)) if name is None or s.name == name]
+    scope = None if all_namespaces else namespace or kube.namespace
     wide = output is Format.WIDE
+    statuses = _listed_rollouts(kube, scope, name)
     columns = ["NAME", "STRATEGY", "STATUS", "STEP", "SET-WEIGHT"] + (["CANARY", "STABLE"] if wide else [])
-    rows = [[s.name, s.strategy, s.phase, step_text(s).split(" ")[0], "–" if s.set_weight is None else
-             str(s.set_weight)] + ([s.canary_hash if s.has_canary and s.canary_hash else "–", s.stable_hash or "–"]
-                                   if wide else []) for s in statuses]
+    rows = [_rollout_row(s, wide) for s in statuses]
     print_list("rollout", statuses, output, columns, rows, all_namespaces)
+    if watch:
+        seen = {(s.namespace, s.name): row for s, row in zip(statuses, rows, strict=True)}
+        for status, row in watch_changes(lambda: _listed_rollouts(kube, scope, name), lambda s: _rollout_row(s, wide),
+                                         seen, parse_duration(timeout)):
+            cells = [status.namespace, *row] if all_namespaces else row
+            print("  ".join([_now_text(), *cells] if timestamps else cells), flush=True)
+
+
+def _listed_rollouts(kube: Kube, namespace: str | None, name: str | None) -> list[RolloutStatus]:
+    from analyzer.rollouts import read_status
+    from analyzer.rollouts.client import ROLLOUTS
+
+    return [s for s in map(read_status, listed(kube, namespace, ROLLOUTS)) if name is None or s.name == name]
+
+
+def _rollout_row(s: RolloutStatus, wide: bool) -> list[str]:
+    """One Rollout's line of `list`: name, strategy, status, step, weight (and both hashes, wide)."""
+    row = [s.name, s.strategy, s.phase, step_text(s).split(" ")[0], "–" if s.set_weight is None else str(s.set_weight)]
+    return row + ([s.canary_hash if s.has_canary and s.canary_hash else "–", s.stable_hash or "–"] if wide else [])
+
+
+def _now_text() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @rollout_app.command("status")

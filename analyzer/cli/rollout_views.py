@@ -2,7 +2,8 @@
 
 Shared by the Rollout commands (analyzer.cli.rollout) and the Experiment/AnalysisRun ones
 (analyzer.cli.experiment): a list folds names and messages rather than cutting them, an object is a
-two-column field table, and ``follow`` re-reads until a state settles (``get --watch``, ``status``).
+two-column field table, ``follow`` re-reads until a state settles (``get --watch``, ``status``), and
+``watch_changes`` reports the lines of a list that change (``list --watch``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ class Listed(Protocol):
     def model_dump(self, *, mode: str) -> dict[str, Any]: ...
 
 
+#: How often ``follow`` and ``watch_changes`` read again (the plugin watches; re-reading keeps this stateless).
+POLL_SECONDS = 2.0
 #: List columns that hold free-length text: they fold onto more lines at 80 columns; the others never wrap.
 FOLDING = frozenset({"NAMESPACE", "NAME", "OWNER", "MESSAGE"})
 
@@ -85,6 +88,22 @@ def fields_table(rows: list[tuple[str, str]]) -> Table:
     return table
 
 
+def watch_changes(
+    read: Callable[[], Sequence[Listed]], row: Callable[[Any], list[str]], seen: dict[tuple[str, str], list[str]],
+    timeout: float,
+) -> Iterator[tuple[Any, list[str]]]:
+    """Each listed object whose row differs from what ``seen`` holds (new ones too), every ``POLL_SECONDS``,
+    until the timeout (0: until interrupted, as ``kubectl get -w``)."""
+    deadline = time.monotonic() + timeout if timeout > 0 else float("inf")
+    while time.monotonic() < deadline:
+        time.sleep(POLL_SECONDS)
+        for item in read():
+            line = row(item)
+            if seen.get((item.namespace, item.name)) != line:
+                seen[(item.namespace, item.name)] = line
+                yield item, line
+
+
 def follow(read: Callable[[], T], settled: Callable[[T], bool], watch: bool, timeout: float) -> Iterator[T]:
     """What ``read`` returns; with ``watch``, each change until ``settled`` or the timeout (0: none)."""
     deadline = time.monotonic() + timeout if timeout > 0 else float("inf")
@@ -96,4 +115,4 @@ def follow(read: Callable[[], T], settled: Callable[[T], bool], watch: bool, tim
             last = status
         if not watch or settled(status) or time.monotonic() > deadline:
             return
-        time.sleep(2)
+        time.sleep(POLL_SECONDS)

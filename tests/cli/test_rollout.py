@@ -151,3 +151,31 @@ def test_actions_print_the_state_afterwards_with_o_json_and_the_name_with_o_name
     assert "paused: true" in _run(k8s, "pause", "checkout", "-o", "yaml").stdout
     assert _run(k8s, "retry", "rollout", "checkout", "-o", "name").stdout == "rollout/checkout\n"
     assert _run(k8s, "abort", "nope", "-o", "json").exit_code == 4
+
+
+def test_list_watch_prints_a_line_for_each_change_with_its_time(k8s, monkeypatch):
+    """The plugin's `list rollouts -w --timestamps`: the table, then a line per changed Rollout."""
+    import re
+    import time
+    import types
+
+    from analyzer.cli import rollout_views
+
+    polls = []
+
+    def sleep(seconds: float) -> None:  # the Rollout goes Healthy before the second poll, then stays so
+        polls.append(seconds)
+        if len(polls) == 2:
+            k8s.patch(f"{ROLLOUTS}/checkout", {"status": {"phase": "Healthy"}})
+        time.sleep(0.01)
+
+    monkeypatch.setattr(rollout_views, "time", types.SimpleNamespace(sleep=sleep, monotonic=time.monotonic))
+    watched = _run(k8s, "list", "rollouts", "-w", "--timestamps", "--timeout", "1s")
+    assert watched.exit_code == 0, watched.output
+    lines = watched.stdout.splitlines()
+    assert lines[0].split()[:3] == ["NAME", "STRATEGY", "STATUS"] and "Paused" in lines[1]
+    updates = [line for line in lines[2:] if line.strip()]
+    assert len(updates) == 1 and len(polls) > 5, (lines, len(polls))  # one change, once: unchanged polls print nothing
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ  checkout  canary  Healthy", updates[0]), updates
+    assert _run(k8s, "list", "experiments", "-w").exit_code == 2  # rollouts only
+    assert _run(k8s, "list", "-w", "-o", "json").exit_code == 2  # a table only
