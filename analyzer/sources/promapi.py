@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import logging
 import time
 import zlib
 from dataclasses import dataclass
@@ -36,6 +37,10 @@ import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
 from analyzer.errors import SourceUnavailableError
+
+#: Prometheus' error texts and odd bodies go here (redacted like every log line), not into answers:
+#: they may quote label values, queries or a proxy's page.
+_log = logging.getLogger("canary_analyzer.prometheus")
 
 #: Statuses a proxy or an overloaded Prometheus answers for a moment: worth another attempt.
 RETRY_STATUSES = frozenset({502, 503, 504})
@@ -197,13 +202,18 @@ class PrometheusApi:
         try:
             answer = json.loads(body)
         except (ValueError, UnicodeDecodeError):
+            _log.warning("Prometheus at %s answered HTTP %s with a body that is not JSON: %r", self.url, status,
+                         body[:200])
             if status != 200:  # a proxy's error page, say
                 raise PrometheusError("error", f"Prometheus at {self.url} answered HTTP {status}") from None
-            raise malformed(self.url, f"HTTP {status} with a body that is not JSON: {body[:80]!r}") from None
+            raise malformed(self.url, f"HTTP {status} with a body that is not JSON (logged)") from None
         if status != 200:
             detail = answer.get("error") if isinstance(answer, dict) else None
             error_type = answer.get("errorType") if isinstance(answer, dict) else None
-            raise PrometheusError("error", f"Prometheus at {self.url} answered HTTP {status}: {error_type}: {detail}")
+            _log.warning("Prometheus at %s answered HTTP %s: %s: %s", self.url, status, error_type, detail)
+            raise PrometheusError(
+                "error", f"Prometheus at {self.url} answered HTTP {status}: {error_type} (its message is logged)"
+            )
         return parse_matrix(self.url, answer)
 
     def _late(self, deadline: Deadline) -> PrometheusError:

@@ -9,8 +9,8 @@ import time
 from fastapi.testclient import TestClient
 
 from analyzer.service import notify, notify_messages
-from tests.server.conftest import settings_for
 from tests.conftest import STEP
+from tests.server.conftest import settings_for
 from tests.support.service import Clock, make_app
 from tests.support.webhooks import Receiver
 

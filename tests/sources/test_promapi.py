@@ -79,13 +79,26 @@ def test_transient_statuses_are_retried_then_reported():
         assert server.requests == 3 and raised.value.kind == "error"
 
 
-def test_an_error_status_names_prometheus_reason_without_retrying():
+def test_an_error_status_names_prometheus_reason_without_retrying_and_logs_its_message(caplog):
+    """The error type reaches the caller; Prometheus' own text (it may quote label values) only the log."""
     with fault_server() as server:
-        too_many = "query processing would load too many samples"
+        too_many = "query processing would load too many samples: PRIVATE-LABEL-VALUE"
         server.answer(422, {"status": "error", "errorType": "execution", "error": too_many})
-        with pytest.raises(PrometheusError, match="HTTP 422: execution: query processing would load too many"):
+        with caplog.at_level("WARNING", logger="canary_analyzer.prometheus"), pytest.raises(
+            PrometheusError, match="HTTP 422: execution"
+        ) as raised:
             _fetch(server.url)
         assert server.requests == 1
+    assert "PRIVATE-LABEL-VALUE" not in str(raised.value) and "PRIVATE-LABEL-VALUE" in caplog.text
+
+
+def test_a_body_that_is_not_json_is_logged_not_echoed(caplog):
+    with fault_server() as server:
+        server.answer(200, "<html>PRIVATE proxy page with session=abcdef</html>")
+        with caplog.at_level("WARNING", logger="canary_analyzer.prometheus"), pytest.raises(PrometheusError) as raised:
+            _fetch(server.url)
+    assert raised.value.kind == "malformed" and "session=abcdef" not in str(raised.value)
+    assert "session=abcdef" in caplog.text
 
 
 def test_warnings_are_kept_and_make_every_metric_unavailable():
