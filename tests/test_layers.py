@@ -52,3 +52,21 @@ def test_stats_uses_only_numpy_and_scipy():
         modules |= {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         assert modules <= {"__future__", "numpy", "scipy", "math", "dataclasses", "enum", "functools", "typing",
                            "collections", "bisect", "analyzer"}, (path, modules)
+
+
+def test_the_service_and_our_judge_never_import_scipy_stats():
+    """Issue 15: scipy.stats (~0.3 s and ~30 MB) stays off the live path; only the Kayenta judge and the
+    report's descriptive diagnostics may load it."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, analyzer.server.asgi\n"
+        "from analyzer.judging import judge\n"
+        "from analyzer.model import Policy\n"
+        "from analyzer.sources.simulate import Scenario, simulate\n"
+        "judge(simulate(Scenario(steps=12, canary_pods=2, stable_pods=4), 1), Policy())\n"
+        "print('scipy.stats' in sys.modules)\n"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "False"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from analyzer.config import load_policy
-from analyzer.judging import judge, judge_kayenta
+from analyzer.judging import judge
 from analyzer.model import Judgment, Measurement, Policy
 from analyzer.sources.file import load_measurement
 from analyzer.sources.simulate import FINE_BUCKETS, Latency, Scenario, simulate
@@ -20,6 +20,8 @@ class JudgeName(StrEnum):
 
 def run_judge(measurement: Measurement, policy: Policy, judge_name: JudgeName = JudgeName.OURS) -> Judgment:
     if judge_name is JudgeName.KAYENTA:
+        from analyzer.judging import judge_kayenta  # scipy.stats: only for this judge
+
         return judge_kayenta(measurement, policy)
     return judge(measurement, policy, descriptive=True)  # offline: every diagnostic, decisive or not
 

@@ -23,7 +23,7 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import special, stats
+from scipy import special
 
 Alternative = Literal["greater", "less", "two-sided"]
 
@@ -96,8 +96,9 @@ class RateRatioResult:
         if n <= 0:
             return (0.0, float("inf"))
         tail = (1.0 - confidence_level) / 2.0
-        low = float(stats.beta.ppf(tail, x, n - x + 1.0)) if x > 0 else 0.0
-        high = float(stats.beta.ppf(1.0 - tail, x + 1.0, n - x)) if x < n else 1.0
+        # Beta quantiles (scipy.stats.beta.ppf is this function, without importing scipy.stats on the hot path)
+        low = float(special.betaincinv(x, n - x + 1.0, tail)) if x > 0 else 0.0
+        high = float(special.betaincinv(x + 1.0, n - x, 1.0 - tail)) if x < n else 1.0
         return (
             ratio_from_share(low, self.canary_exposure, self.stable_exposure),
             ratio_from_share(high, self.canary_exposure, self.stable_exposure),
