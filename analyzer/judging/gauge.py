@@ -38,7 +38,8 @@ import numpy as np
 from scipy import special
 
 from analyzer.judging.metric import Budget, fmt_ratio
-from analyzer.judging.pod_values import PodValues, result, samples
+from analyzer.judging.metric import metric_result as result
+from analyzer.judging.pod_values import PodValues, samples
 from analyzer.model import Diagnostics, Direction, Estimate, Interval, MetricResult, Policy, Verdict
 from analyzer.stats.eprocess import FloatArray
 

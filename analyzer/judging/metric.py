@@ -122,20 +122,30 @@ def _samples(counts: StepCounts) -> Samples:
     )
 
 
-def _result(prepared: Prepared, verdict: Verdict, reason: str, **fields: object) -> MetricResult:
-    p = prepared.policy
+def metric_result(
+    name: str, policy: MetricPolicy, verdict: Verdict, reason: str, estimate: Estimate, samples: Samples,
+    **fields: object,
+) -> MetricResult:
+    """A metric's result with what its policy says of it (kind, critical, dry run, weight); ``fields`` are
+    the evidence (interval — none when not given —, e-values, p-value, diagnostics…)."""
+    fields.setdefault("interval", Interval(lower=None, upper=None))
     return MetricResult(
-        name=prepared.name,
-        kind=p.kind,
+        name=name,
+        kind=policy.kind,
         verdict=verdict,
         reason=reason,
-        critical=p.critical,
-        dry_run=p.dry_run,
-        weight=p.weight,
-        estimate=prepared.estimate,
-        samples=_samples(prepared.counts),
+        critical=policy.critical,
+        dry_run=policy.dry_run,
+        weight=policy.weight,
+        estimate=estimate,
+        samples=samples,
         **fields,
     )
+
+
+def _result(prepared: Prepared, verdict: Verdict, reason: str, **fields: object) -> MetricResult:
+    return metric_result(prepared.name, prepared.policy, verdict, reason, prepared.estimate,
+                         _samples(prepared.counts), **fields)
 
 
 def _pod_note(prepared: Prepared, tested: list[Tested]) -> str:

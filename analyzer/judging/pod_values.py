@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analyzer.model import Estimate, GaugeMetric, GaugeSeries, Interval, MetricPolicy, MetricResult, Samples, Verdict
+from analyzer.model import GaugeMetric, GaugeSeries, MetricPolicy, Samples
 from analyzer.stats.eprocess import FloatArray
 
 
@@ -35,30 +35,6 @@ def samples(canary: FloatArray, stable: FloatArray) -> Samples:
         steps=int(canary.shape[1]),
     )
 
-
-def result(
-    name: str,
-    policy: MetricPolicy,
-    verdict: Verdict,
-    reason: str,
-    estimate: Estimate,
-    counted: Samples,
-    **fields: object,
-) -> MetricResult:
-    """A gauge or threshold metric's result; ``fields`` are the evidence (interval, p-value, e-values…)."""
-    fields.setdefault("interval", Interval(lower=None, upper=None))
-    return MetricResult(
-        name=name,
-        kind=policy.kind,
-        verdict=verdict,
-        reason=reason,
-        critical=policy.critical,
-        dry_run=policy.dry_run,
-        weight=policy.weight,
-        estimate=estimate,
-        samples=counted,
-        **fields,
-    )
 
 
 def step_means(data: GaugeMetric) -> tuple[FloatArray, FloatArray]:

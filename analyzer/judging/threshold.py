@@ -33,7 +33,8 @@ import math
 import numpy as np
 
 from analyzer.judging.metric import Budget
-from analyzer.judging.pod_values import PodValues, result, samples
+from analyzer.judging.metric import metric_result as result
+from analyzer.judging.pod_values import PodValues, samples
 from analyzer.model import Diagnostics, Direction, Estimate, Interval, MetricResult, Policy, Verdict
 from analyzer.stats.eprocess import FloatArray
 

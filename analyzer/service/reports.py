@@ -1,7 +1,7 @@
 """Report pages of recorded judgments: keep each window's counts at every look, and draw a judgment's page.
 
-The hot path only writes: :func:`keep_measurement` replaces the window's stored measurement by the
-longer one it just judged (one row per window, not a copy per look). Everything else happens when
+The hot path only writes: the look saves :func:`stored_measurement`, which replaces the window's stored
+measurement by the longer one it just judged (one row per window, not a copy per look). Everything else happens when
 someone opens a page: the judgment's own look is the first ``steps`` steps of its window's stored
 measurement, checked against the judgment's input digest, and the evidence over looks is
 recomputed from it (:mod:`analyzer.report.looks`).
@@ -23,18 +23,10 @@ from analyzer.store.judgments import JudgmentFilter, get_judgment, list_judgment
 from analyzer.store.measurements import StoredMeasurement, get_measurement, save_measurement
 
 
-def keep_measurement(
-    database: Database,
-    key: WindowKey,
-    window_start: int,
-    measurement: Measurement,
-    policy: Policy,
-    unavailable: dict[str, str],
-    now: datetime,
-) -> None:
-    """Store the window's measurement of this look (kept only if no longer one is stored)."""
+def keep_measurement(database: Database, stored: StoredMeasurement) -> None:
+    """Store a window's measurement (kept only if no longer one is stored), in a session of its own."""
     with database.session() as session:
-        save_measurement(session, stored_measurement(key, window_start, measurement, policy, unavailable, now))
+        save_measurement(session, stored)
 
 
 def stored_measurement(

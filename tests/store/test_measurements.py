@@ -9,7 +9,7 @@ from sqlalchemy import func, inspect, select
 
 from analyzer.model import Policy
 from analyzer.service.offline import Regression, demo_scenario
-from analyzer.service.reports import keep_measurement
+from analyzer.service.reports import keep_measurement, stored_measurement
 from analyzer.sources.simulate import simulate
 from analyzer.store import Database, WindowKey
 from analyzer.store.measurements import get_measurement
@@ -22,7 +22,8 @@ MEASUREMENT = simulate(demo_scenario(Regression.ERRORS, 12), 7)
 
 
 def _keep(database: Database, steps: int, key: WindowKey = KEY, start: int = START) -> None:
-    keep_measurement(database, key, start, MEASUREMENT.head(steps), Policy(), {"latency": "stale"}, NOW)
+    keep_measurement(database, stored_measurement(key, start, MEASUREMENT.head(steps), Policy(), {"latency": "stale"},
+                                                  NOW))
 
 
 def test_the_migration_creates_the_table(database):
