@@ -32,7 +32,8 @@ def serve_command(
     port: Annotated[int | None, typer.Option(help="listen port [settings: port, 8080]")] = None,
     workers: Annotated[int, typer.Option(min=1, max=16, help="uvicorn worker processes")] = 1,
     insecure_no_auth: Annotated[bool, typer.Option(
-        "--insecure-no-auth", help="start without any token: anonymous callers judge and read (never in production)"
+        "--insecure-no-auth", "--insecure",
+        help="start without any token: anonymous callers judge and read (never in production)",
     )] = False,
 ) -> None:
     """Run the Argo Rollouts metric provider (FastAPI on uvicorn). Settings: docs/operations.md.

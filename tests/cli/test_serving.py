@@ -190,7 +190,7 @@ def test_metrics_add_up_the_counters_of_every_worker(backfilled, tmp_path):
     env = {**os.environ, "CANARY_ANALYZER_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.db'}",
            "CANARY_ANALYZER_PROMETHEUS_URL": backfilled.url, "CANARY_ANALYZER_LOOKBACK_SECONDS": "43200",
            "CANARY_ANALYZER_WINDOW_GAP_STEPS": "1440", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics")}
-    served = Served(env, "--workers", "2", "--insecure-no-auth")
+    served = Served(env, "--workers", "2", "--insecure")  # the short spelling of --insecure-no-auth
     try:
         served.wait_for_workers(2)
         (directory,) = (tmp_path / "metrics").iterdir()  # this start's own directory

@@ -18,6 +18,7 @@ from analyzer.errors import InputError
 from analyzer.service import notify
 from analyzer.service.notify import Notification, Notifier, Slack, Webhook
 from analyzer.settings import Settings
+from tests.support.logs import logged
 from tests.support.webhooks import Receiver
 
 SECRET = b"s3cret-hmac-key"
@@ -33,17 +34,9 @@ def _note(event: str = "candidate.quarantined", title: str = "v1.1 (ab12cd34ef56
 
 @pytest.fixture
 def caplog(caplog):
-    """caplog on the notifier's logger itself: the service's logging setup (other tests) may stop
-    ``canary_analyzer`` records from propagating to the root logger, where caplog listens."""
-    logger = logging.getLogger("canary_analyzer.notify")
-    logger.addHandler(caplog.handler)
-    level, propagate = logger.level, logger.propagate
-    logger.setLevel(logging.INFO)
-    logger.propagate = False  # each record once, whether or not the root logger would see it too
-    yield caplog
-    logger.removeHandler(caplog.handler)
-    logger.setLevel(level)
-    logger.propagate = propagate
+    """caplog on the notifier's logger itself (tests/support/logs.py says why)."""
+    with logged(caplog, "canary_analyzer.notify"):
+        yield caplog
 
 
 @pytest.fixture

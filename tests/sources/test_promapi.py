@@ -11,6 +11,7 @@ from analyzer.sources.promapi import Deadline, PrometheusError
 from analyzer.sources.prometheus import PrometheusSource, Window
 from analyzer.sources.queries import Target
 from tests.support.faults import fault_server
+from tests.support.logs import logged
 
 TARGET = Target(namespace="shop", rollout="checkout", canary="c4a1e", stable="5b7d2")
 WINDOW = Window(start=1_800_000_000, end=1_800_000_600, step=60)
@@ -84,7 +85,7 @@ def test_an_error_status_names_prometheus_reason_without_retrying_and_logs_its_m
     with fault_server() as server:
         too_many = "query processing would load too many samples: PRIVATE-LABEL-VALUE"
         server.answer(422, {"status": "error", "errorType": "execution", "error": too_many})
-        with caplog.at_level("WARNING", logger="canary_analyzer.prometheus"), pytest.raises(
+        with logged(caplog, "canary_analyzer.prometheus"), pytest.raises(
             PrometheusError, match="HTTP 422: execution"
         ) as raised:
             _fetch(server.url)
@@ -95,7 +96,7 @@ def test_an_error_status_names_prometheus_reason_without_retrying_and_logs_its_m
 def test_a_body_that_is_not_json_is_logged_not_echoed(caplog):
     with fault_server() as server:
         server.answer(200, "<html>PRIVATE proxy page with session=abcdef</html>")
-        with caplog.at_level("WARNING", logger="canary_analyzer.prometheus"), pytest.raises(PrometheusError) as raised:
+        with logged(caplog, "canary_analyzer.prometheus"), pytest.raises(PrometheusError) as raised:
             _fetch(server.url)
     assert raised.value.kind == "malformed" and "session=abcdef" not in str(raised.value)
     assert "session=abcdef" in caplog.text
