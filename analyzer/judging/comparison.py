@@ -74,7 +74,7 @@ class Tested:
 def test_comparison(
     comparison: Comparison, p: MetricPolicy, prior_scale: float, z_fail: float, log_pass: float
 ) -> Tested:
-    """Evidence on one comparison, with the pod term moving its boundaries by z·s."""
+    """Evidence on one comparison: the pod term moves the fail boundary by z·s and is in the pass test's null."""
     counts = comparison.counts
     variation = comparison.variation
     sd = variation.sd if variation is not None else 0.0

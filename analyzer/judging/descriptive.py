@@ -1,8 +1,8 @@
 """The diagnostics that never decide, added to a judgment after the fact (for its report page).
 
 Latency's χ² homogeneity p-value and bootstrap quantile-ratio interval describe the data; no verdict
-rests on them, so the live service does not compute them on every look (issue 15: they were a
-quarter of the judge's own cost). A page drawn from the window's stored counts fills them in here.
+rests on them, so the live service does not compute them on every look (issue 15: 0.75 ms of a
+5.0 ms judgment at 30 steps with pods). A page drawn from the window's stored counts fills them in here.
 """
 
 from __future__ import annotations

@@ -16,19 +16,22 @@ from analyzer.model import Measurement
 def parse_measurement(text: str, source: str) -> Measurement:
     """Validate a measurement document; errors name the source, field and step."""
     try:
+        return _parsed(text, source)
+    except RecursionError:  # thousands of nested brackets (parser or validator): no measurement is like that
+        raise InputError(f"{source}: nested too deeply to be a measurement") from None
+
+
+def _parsed(text: str, source: str) -> Measurement:
+    try:
         data = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as error:
         raise InputError(f"{source}: not valid JSON or YAML: {error}") from None
-    except RecursionError:  # thousands of nested brackets: no measurement is shaped like that
-        raise InputError(f"{source}: nested too deeply to be a measurement") from None
     if not isinstance(data, dict):
         raise InputError(f"{source}: a measurement is an object with 'step_seconds' and 'metrics'")
     try:
         return Measurement.model_validate(data)
     except ValidationError as error:
         raise InputError(describe(error, source)) from None
-    except RecursionError:
-        raise InputError(f"{source}: nested too deeply to be a measurement") from None
 
 
 def load_measurement(path: str) -> Measurement:
