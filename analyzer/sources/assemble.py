@@ -37,6 +37,7 @@ import numpy as np
 from pydantic import TypeAdapter, ValidationError
 
 from analyzer.model import Measurement, PodName
+from analyzer.model.steps import joined, steps_between
 from analyzer.sources.gauges import gauge_metric
 from analyzer.sources.queries import ARMS, Arm, HistogramQueries, QueryProfile, RatioQueries, Target, parse_le
 
@@ -76,6 +77,9 @@ class Fetched:
     measurement: Measurement
     notes: list[str] = field(default_factory=list)
     unavailable: dict[str, str] = field(default_factory=dict)  # metric -> why its data cannot be judged
+    #: Every step before this one is exactly the same target's last look's in this process (0: none is):
+    #: only the steps from here on need storing again.
+    fresh_from: int = 0
 
 
 def _valid_pod(name: str) -> bool:
@@ -215,10 +219,46 @@ class _Builder:
 
 
 def assemble(
-    profile: QueryProfile, target: Target, parts: Parts, steps: int, step_seconds: int, warnings: Sequence[str] = ()
+    profile: QueryProfile,
+    target: Target,
+    parts: Parts,
+    steps: int,
+    step_seconds: int,
+    warnings: Sequence[str] = (),
+    kept: Measurement | None = None,
+    fresh_from: int = 0,
 ) -> Fetched:
-    """The measurement of one look, with the reasons its metrics cannot be judged, from the series of its parts."""
+    """The measurement of one look, with the reasons its metrics cannot be judged, from the series of its parts.
+
+    ``kept``: the last look's measurement, whose first ``fresh_from`` steps were built from exactly these
+    series' first steps (:class:`~analyzer.sources.cache.CachedSeries`). The counts are then built and
+    validated only from ``fresh_from`` on and joined to those steps; whatever does not fit (another metric,
+    pod or bound, a step the new steps' validation refuses) is built and validated again in full, whose
+    error names the step in the window."""
+    if kept is not None and 0 < fresh_from < steps:
+        try:
+            return _assemble(profile, target, parts, steps, step_seconds, warnings, (kept, fresh_from))
+        except ValueError:  # pydantic's ValidationError included
+            pass
+    return _assemble(profile, target, parts, steps, step_seconds, warnings, None)
+
+
+def _tail(parts: Parts, first: int) -> Parts:
+    """The parts' series from step ``first`` on."""
+    return {key: [Series(s.labels, s.values[first:], s.present[first:]) for s in kept] for key, kept in parts.items()}
+
+
+def _assemble(
+    profile: QueryProfile, target: Target, parts: Parts, steps: int, step_seconds: int, warnings: Sequence[str],
+    extend: tuple[Measurement, int] | None,
+) -> Fetched:
+    """:func:`assemble`, in full or (``extend``: the kept measurement and the first fresh step) from the first
+    fresh step on. What the metrics cannot vouch for is always judged over the whole window."""
     builder = _Builder(profile, target, parts, steps, step_seconds)
+    counting = builder
+    if extend is not None:  # counts of the fresh steps only, noting what the whole window would note
+        counting = _Builder(profile, target, _tail(parts, extend[1]), steps - extend[1], step_seconds)
+        counting.notes = builder.notes
     metrics: dict[str, Any] = {}
     unavailable: dict[str, str] = {}
     partial = (
@@ -230,7 +270,7 @@ def assemble(
         if queries.kind == "gauge":  # per-pod values, not counts: analyzer.sources.gauges
             built, doubts = gauge_metric(name, profile, target, parts, steps, STALE_STEPS, builder.notes)
         else:
-            built = builder.ratio(name) if queries.kind == "ratio" else builder.histogram(name, queries)
+            built = counting.ratio(name) if queries.kind == "ratio" else counting.histogram(name, queries)
             doubts = builder.doubts(name, queries)
         if built is not None:
             metrics[name] = built
@@ -241,4 +281,20 @@ def assemble(
         if doubts:
             unavailable[name] = "; ".join(doubts)
     measurement = Measurement.model_validate({"step_seconds": step_seconds, "metrics": metrics})
-    return Fetched(measurement=measurement, notes=builder.notes, unavailable=unavailable)
+    if extend is None:
+        return Fetched(measurement=measurement, notes=builder.notes, unavailable=unavailable)
+    measurement = _extended(extend[0], extend[1], measurement)
+    return Fetched(measurement=measurement, notes=builder.notes, unavailable=unavailable, fresh_from=extend[1])
+
+
+def _counts(measurement: Measurement) -> Measurement:
+    """The measurement without its gauges."""
+    counted = {name: data for name, data in measurement.metrics.items() if data.kind != "gauge"}
+    return measurement.model_copy(update={"metrics": counted})
+
+
+def _extended(kept: Measurement, first: int, fresh: Measurement) -> Measurement:
+    """The kept counts' first ``first`` steps joined to the fresh steps' counts (gauges: ``fresh`` has them
+    whole); ValueError when the kept measurement has other count metrics, bounds or pods."""
+    whole = joined(_counts(steps_between(kept, 0, first)), _counts(fresh)).metrics
+    return fresh.model_copy(update={"metrics": {name: whole.get(name, data) for name, data in fresh.metrics.items()}})

@@ -22,8 +22,13 @@ may still change.
 A different datasource is a different :class:`~analyzer.sources.prometheus.PrometheusSource` with its
 own cache, and a different profile or target is a different query text, hence a different key.
 
+Each entry also keeps the measurement the last look built from its series (:meth:`WindowCache.keep`):
+an incremental look hands it back with the step its fresh answer starts at
+(:attr:`CachedSeries.fresh_from`), so that the caller builds and validates only the steps from there
+(:func:`analyzer.sources.assemble.assemble`) and stores only those (:mod:`analyzer.service.reports`).
+
 Memory is bounded: least recently used windows are dropped past :attr:`CachePolicy.max_entries`
-windows or :attr:`CachePolicy.max_bytes` of kept arrays.
+windows or :attr:`CachePolicy.max_bytes` of kept arrays and measurements.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from prometheus_client import Counter
 
+from analyzer.model import Measurement
 from analyzer.sources.assemble import Series
 
 if TYPE_CHECKING:
@@ -57,6 +63,9 @@ LOOKS = Counter(
 
 #: An estimate of a kept series' overhead beyond its two arrays (labels, objects), in bytes.
 SERIES_OVERHEAD_BYTES = 600
+#: An estimate of what a kept measurement costs per step of each kept series, in bytes: a Python float
+#: and its list slot (32 bytes) for the series' pod and for its share of the arm's sum.
+MEASUREMENT_BYTES_PER_VALUE = 64
 
 
 @dataclass(frozen=True)
@@ -74,14 +83,34 @@ class CachePolicy:
             raise ValueError("reread_steps and refresh_looks must be at least 1, max_new_steps at least 0")
 
 
+#: What a measurement was built with beyond the series (e.g. the profile and target), and the measurement.
+Built = tuple[object, Measurement]
+
+
 @dataclass(frozen=True)
 class _Entry:
-    """One window's series over its first ``steps`` steps, and how many looks used it since a full fetch."""
+    """One window's series over its first ``steps`` steps, how many looks used it since a full fetch, and
+    the measurement built from them (once the caller kept it)."""
 
     steps: int
     series: dict[LabelKey, Series]
     looks: int
     nbytes: int
+    built: Built | None = None
+
+
+@dataclass(frozen=True)
+class CachedSeries:
+    """A look's series over its whole window, and what of the last look it may build on.
+
+    ``fresh_from``: the first step of the fresh answer; every step before it is exactly the last look's
+    (0 after a full fetch). ``built``: what the last look built from its series (None after a full fetch)."""
+
+    series: list[Series]
+    warnings: list[str]
+    outcome: Outcome
+    fresh_from: int = 0
+    built: Built | None = None
 
 
 def label_key(series: Series) -> LabelKey:
@@ -92,6 +121,11 @@ def _entry(steps: int, series: list[Series], looks: int) -> _Entry:
     kept = {label_key(s): s for s in series}
     nbytes = sum(s.values.nbytes + s.present.nbytes + SERIES_OVERHEAD_BYTES for s in kept.values())
     return _Entry(steps=steps, series=kept, looks=looks, nbytes=nbytes)
+
+
+def _with_built(entry: _Entry, built: Built) -> _Entry:
+    extra = sum(s.values.size for s in entry.series.values()) * MEASUREMENT_BYTES_PER_VALUE
+    return replace(entry, built=built, nbytes=entry.nbytes + extra)
 
 
 def _merged(entry: _Entry, first: int, fresh: list[Series], steps: int) -> list[Series] | None:
@@ -141,13 +175,22 @@ class WindowCache:
             self._entries.clear()
             self._bytes = 0
 
-    def series(self, query: str, window: Window, fetch: FetchWindow) -> tuple[list[Series], list[str], Outcome]:
+    def series(self, query: str, window: Window, fetch: FetchWindow) -> CachedSeries:
         """The query's series over the whole ``window``: from what is kept plus its newest steps, or in full."""
-        series, warnings, outcome = self._series(query, window, fetch)
-        LOOKS.labels(outcome).inc()
-        return series, warnings, outcome
+        cached = self._series(query, window, fetch)
+        LOOKS.labels(cached.outcome).inc()
+        return cached
 
-    def _series(self, query: str, window: Window, fetch: FetchWindow) -> tuple[list[Series], list[str], Outcome]:
+    def keep(self, query: str, window: Window, built: Built) -> None:
+        """Keep what the caller built from the series :meth:`series` just gave for ``window``, for the next look."""
+        key = (query, window.start, window.step)
+        entry = self._get(key)
+        if entry is not None and entry.steps == window.steps:
+            kept = _with_built(entry, built)
+            if kept.nbytes <= self.policy.max_bytes:  # else the series alone stay kept
+                self._put(key, kept)
+
+    def _series(self, query: str, window: Window, fetch: FetchWindow) -> CachedSeries:
         key = (query, window.start, window.step)
         entry = self._get(key)
         reason = self._doubt(entry, window)
@@ -158,14 +201,14 @@ class WindowCache:
             merged = None if warnings else _merged(entry, first, fresh, window.steps)
             if merged is not None:
                 self._put(key, _entry(window.steps, merged, entry.looks + 1))
-                return merged, warnings, "incremental"
+                return CachedSeries(merged, warnings, "incremental", first, entry.built)
             reason = "partial" if warnings else "changed"
         series, warnings = fetch(window)
         if warnings:
             self._drop(key)
         else:
             self._put(key, _entry(window.steps, series, 1))
-        return series, warnings, reason or "new"
+        return CachedSeries(series, warnings, reason or "new")
 
     def _doubt(self, entry: _Entry | None, window: Window) -> Outcome | None:
         """Why this look must fetch the whole window (None: the kept steps can be used)."""

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from analyzer.sources.assemble import Fetched, Series, assemble
-from analyzer.sources.cache import CachePolicy, WindowCache
+from analyzer.sources.cache import CachedSeries, CachePolicy, WindowCache
 from analyzer.sources.promapi import Deadline, PrometheusApi, PrometheusError, RawSeries, malformed
 from analyzer.sources.queries import ARMS, Arm, QueryProfile, Target, is_inf_le, queries_of
 
@@ -139,15 +139,21 @@ class PrometheusSource(PrometheusApi):
         combined = combine([profile.render(name, query, arm, target) for name, query, arm in plan])
         deadline = deadline or Deadline(DEFAULT_DEADLINE_SECONDS)
         if self.cache is None:
-            series, warnings = self._range(combined, window, deadline)
+            cached = CachedSeries(*self._range(combined, window, deadline), outcome="new")
         else:
-            fetch = functools.partial(self._range, combined, deadline=deadline)
-            series, warnings, _ = self.cache.series(combined, window, fetch)
+            cached = self.cache.series(combined, window, functools.partial(self._range, combined, deadline=deadline))
         parts: dict[tuple[str, str, Arm], list[Series]] = {key: [] for key in plan}
-        for s in series:
+        for s in cached.series:
             labels = dict(s.labels)
             part = labels.pop(PART, None)
             if part is None or not part.isdigit() or int(part) >= len(plan):
                 raise malformed(self.url, f"a series without its {PART} label")
             parts[plan[int(part)]].append(Series(labels=labels, values=s.values, present=s.present))
-        return assemble(profile, target, parts, window.steps, window.step, warnings)
+        # The profile and target the last look built with: the same query text could come of another profile.
+        made_with = (profile, target)
+        kept = cached.built[1] if cached.built is not None and cached.built[0] == made_with else None
+        fresh_from = cached.fresh_from if kept is not None else 0
+        fetched = assemble(profile, target, parts, window.steps, window.step, cached.warnings, kept, fresh_from)
+        if self.cache is not None and not cached.warnings:
+            self.cache.keep(combined, window, (made_with, fetched.measurement))
+        return fetched

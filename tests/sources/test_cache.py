@@ -136,11 +136,13 @@ def test_a_cached_look_judges_like_a_full_look_through_a_reset_a_new_pod_and_lat
     full = PrometheusSource(server.url)
     assert _resets(server.url, server.start + STEPS * STEP) > 0  # the data does hold a counter reset
     before = _outcomes()
-    for steps in range(6, STEPS + 1):
-        _look(cached, full, _window(server, steps))
+    extended = [_look(cached, full, _window(server, steps))[0].fresh_from for steps in range(6, STEPS + 1)]
     counted = {k: v - before[k] for k, v in _outcomes().items()}
     assert counted["new"] == 1 and counted["changed"] == 1  # the new pod's series: the whole window again
     assert counted["incremental"] == STEPS - 6 - 1
+    # Each incremental look built (and validated) only its re-read and new steps onto the last look's.
+    assert sum(1 for first in extended if first) == counted["incremental"]
+    assert all(first in (0, steps - 1 - 3) for first, steps in zip(extended, range(6, STEPS + 1), strict=True))
     pods = _look(cached, full, _window(server, STEPS))[0].measurement.metrics["error-rate"].pods
     assert pods is not None and len(pods.canary) == 2
 
