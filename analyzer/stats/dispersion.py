@@ -29,7 +29,6 @@ mid-run is not taken for noise. φ never goes below 1: binomial data keeps its f
 
 from __future__ import annotations
 
-import bisect
 from functools import lru_cache
 
 import numpy as np
@@ -107,21 +106,48 @@ def _winsorised(residual: FloatArray, paired: np.ndarray) -> FloatArray:
 
     A regression's onset is one jump in the standardised series — one huge residual that would
     inflate a plain mean for many steps; bursts give many large residuals, which the cap hardly
-    touches (a χ²₁ exceeds 6.6 once in a hundred). The median of χ²₁ is ``CHI2_1_MEDIAN``.
+    touches (a χ²₁ exceeds 6.6 once in a hundred). The median of χ²₁ is ``CHI2_1_MEDIAN``; the
+    median at step k is of the raw (uncapped) paired residuals of steps ≤ k. Only residuals above
+    ``WINSOR`` can be capped (the cap is never below it), so the running median is read only at
+    those steps (:func:`_prefix_medians`): vectorised, equal to the last bit to a per-step running
+    median kept in a sorted list.
     """
-    values = residual.tolist()
-    seen: list[float] = []  # kept sorted: a running median in O(log k) per step
-    floor = WINSOR / CHI2_1_MEDIAN
-    for k in np.flatnonzero(paired).tolist():
-        value = values[k]
-        bisect.insort(seen, value)
-        middle = len(seen) >> 1
-        median = seen[middle] if len(seen) & 1 else 0.5 * (seen[middle - 1] + seen[middle])
-        cap = max(WINSOR, floor * median)
-        if value > cap:
-            values[k] = cap
-    capped: FloatArray = np.asarray(values)
+    capped = residual.copy()
+    steps = np.flatnonzero(paired)
+    values = residual[steps]
+    candidates = np.flatnonzero(values > WINSOR)
+    if candidates.size == 0:
+        return capped
+    caps = np.maximum(WINSOR, (WINSOR / CHI2_1_MEDIAN) * _prefix_medians(values, candidates))
+    over = values[candidates] > caps
+    capped[steps[candidates[over]]] = caps[over]
     return capped
+
+
+#: Cells of the (ends × values) table :func:`_prefix_medians` builds at once (a bound on its memory: 4 MiB).
+_MEDIAN_CELLS = 1 << 20
+
+
+def _prefix_medians(values: FloatArray, ends: np.ndarray) -> FloatArray:
+    """The median of ``values[:e + 1]`` for each index e in ``ends`` (ascending).
+
+    With the values sorted once, row e of a table counts, along the sorted order, how many of the
+    first e + 1 values are among the s + 1 smallest: the r-th smallest of that prefix sits where the
+    count first exceeds r. Rows are built in chunks of at most ``_MEDIAN_CELLS`` cells.
+    """
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    medians = np.empty(ends.size)
+    rows = max(1, _MEDIAN_CELLS // max(values.size, 1))
+    for start in range(0, ends.size, rows):
+        chunk = ends[start : start + rows]
+        inside = order[None, :] <= chunk[:, None]
+        counts = np.cumsum(inside, axis=1, dtype=np.int32)
+        size = chunk + 1
+        upper = ordered[(counts <= (size // 2)[:, None]).sum(axis=1)]
+        lower = ordered[(counts <= ((size - 1) // 2)[:, None]).sum(axis=1)]
+        medians[start : start + rows] = np.where(size & 1, upper, 0.5 * (lower + upper))
+    return medians
 
 
 def ratio_dispersion(
@@ -147,11 +173,15 @@ def ratio_dispersion(
 def rate_dispersion(events: FloatArray, total: FloatArray) -> FloatArray:
     """φ_k of one arm's event counts around its own rate (for absolute limits).
 
-    Centred and scaled at the arm's pooled rate over the steps given: a constant is all the
-    successive differences need, and the pooled rate is the best one there is.
+    Centred and scaled at the arm's pooled rate over the steps so far (≤ k): a constant is all the
+    successive differences need, and the pooled rate is the best one there is. Prequential — φ_k
+    depends on no later step — so a longer window never changes an earlier step's φ, and the judge
+    can resume a window from the look before (issue 15; the whole window's rate made every φ move
+    at every look).
     """
-    served = float(total.sum())
-    rate = min(max(float(events.sum()) / served, 0.0), 1.0) if served > 0 else 0.0
+    served = np.cumsum(total)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(served > 0, np.clip(np.cumsum(events) / served, 0.0, 1.0), 0.0)
     return series_dispersion(events, total * rate, total * rate * (1.0 - rate))
 
 
@@ -162,13 +192,16 @@ def pod_minute_kappa(events: FloatArray, total: FloatArray) -> FloatArray:
     d = x_k/n_k - x_{k-1}/n_{k-1} has E[d²] = p_j (1/n_k + 1/n_{k-1}) + 2κ p_j², p_j the pod's own
     rate (its persistent pod effect cancels), so by moments
 
-        κ_k = max(0, Σ_{j, i≤k} [d² - p̂_j (1/n_i + 1/n_{i-1})] / Σ_{j, i≤k} 2 p̂_j²)
+        κ_k = max(0, Σ_{j, i≤k} [d² - p̂_{j,i} (1/n_i + 1/n_{i-1})] / Σ_{j, i≤k} 2 p̂_{j,i}²)
+
+    with p̂_{j,i} the pod's rate over its steps ≤ i: prequential, so κ_k depends on no later step and
+    a longer window never changes it (the judge resumes from the look before; issue 15).
     """
     both = (total[:, 1:] > 0) & (total[:, :-1] > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = np.where(total > 0, events / total, 0.0)
         inverse = np.where(total > 0, 1.0 / total, 0.0)
-    pod_rate = events.sum(axis=1, keepdims=True) / np.maximum(total.sum(axis=1, keepdims=True), 1.0)
+    pod_rate = (np.cumsum(events, axis=1) / np.maximum(np.cumsum(total, axis=1), 1.0))[:, 1:]
     diff2 = np.where(both, np.diff(rate, axis=1) ** 2, 0.0)
     poisson = np.where(both, pod_rate * (inverse[:, 1:] + inverse[:, :-1]), 0.0)
     scale = np.where(both, 2.0 * pod_rate**2, 0.0)

@@ -62,7 +62,7 @@ def log_ratio_grid(scale: float, include: tuple[float, ...] = ()) -> Grid:
     """
     base = np.linspace(-GRID_HALF_WIDTH, GRID_HALF_WIDTH, GRID_POINTS)
     extra = np.log(np.asarray([v for v in include if v > 0], dtype=np.float64))
-    keep = ~np.any(np.isclose(base[:, None], extra[None, :], rtol=0, atol=1e-9), axis=1) if extra.size else True
+    keep = ~np.any(np.isclose(base[:, None], extra[None, :], rtol=0, atol=1e-9), axis=1) if extra.size else slice(None)
     log_theta = np.unique(np.concatenate([base[keep], extra]))
     log_prior = -0.5 * (log_theta / scale) ** 2
     theta = np.exp(log_theta)
@@ -86,12 +86,24 @@ def cumulative_loglik(
     ``weights`` (K,) temper each step's term — 1/φ_k for overdispersed counts (quasi-likelihood,
     :mod:`analyzer.stats.dispersion`); they must be predictable for the e-process to stay valid.
     """
+    result: FloatArray = np.cumsum(step_loglik(successes, trials, log_p, log_q, weights), axis=1)
+    return result
+
+
+def step_loglik(
+    successes: FloatArray,
+    trials: FloatArray,
+    log_p: FloatArray,
+    log_q: FloatArray,
+    weights: FloatArray | None = None,
+) -> FloatArray:
+    """Each step's term of :func:`cumulative_loglik`, (G, K), before the sum over steps."""
     failures = trials - successes
     with np.errstate(invalid="ignore"):
         per_step = np.where(successes > 0, successes * log_p, 0.0) + np.where(failures > 0, failures * log_q, 0.0)
     if weights is not None:
         per_step = per_step * weights
-    result: FloatArray = np.cumsum(per_step, axis=1)
+    result: FloatArray = per_step
     return result
 
 
