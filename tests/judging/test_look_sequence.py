@@ -1,0 +1,81 @@
+"""Argo's looks at a growing window judge the same with the judge's memo as from scratch (issue 15 item 2).
+
+Each look is the window so far, its newest steps re-read with other counts (late samples: the last
+step holds half its final counts, the one before three quarters), so consecutive looks share all but
+their last few steps — what the memo (analyzer.judging.resumed) resumes from.
+"""
+
+from typing import Any
+
+import pytest
+
+from analyzer.judging import evidence, judge, resumed
+from analyzer.model import Measurement, Policy
+from analyzer.model.steps import steps_between
+from analyzer.sources.simulate import Scenario, simulate
+
+#: Scale of the newest steps' counts at a look (powers of two apart, so that pods still sum to their arm).
+LATE = (0.75, 0.5)
+
+
+def _late(value: Any, steps: int, key: str = "") -> Any:
+    """``value`` (a measurement's JSON) with the last steps of every per-step list scaled as samples arrive."""
+    if isinstance(value, dict):
+        return {k: _late(v, steps, k) for k, v in value.items()}
+    if isinstance(value, list) and key != "le" and len(value) == steps:
+        scaled = list(value)
+        for back, factor in zip(range(len(LATE), 0, -1), LATE, strict=True):
+            row = scaled[steps - back]
+            scaled[steps - back] = [c * factor for c in row] if isinstance(row, list) else row * factor
+        return scaled
+    return value
+
+
+def _looks(scenario: Scenario, first: int) -> list[Measurement]:
+    whole = simulate(scenario, seed=11)
+    return [
+        Measurement.model_validate(_late(steps_between(whole, 0, k).model_dump(mode="json"), k))
+        for k in range(first, scenario.steps + 1)
+    ]
+
+
+#: Each scenario and the verdicts its looks reach (so that fail, pass and their bounds are all compared).
+SCENARIOS = {
+    "arm level, regression at step 20": Scenario(steps=36, rps=50, error_ratio=3.0, onset_step=20),
+    "pods, healthy": Scenario(steps=36, rps=300, canary_share=0.3, canary_pods=2, stable_pods=3),
+    "pods, slower canary from step 12": Scenario(
+        steps=36, rps=50, canary_pods=2, stable_pods=3, latency_scale=1.6, onset_step=12
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_a_look_sequence_judges_the_same_with_the_memo_as_from_scratch(name):
+    policy = Policy()
+    looks = _looks(SCENARIOS[name], first=6)
+    resumed.PATHS.clear()
+    with_memo = [judge(look, policy, pass_from_step=15) for look in looks]
+    from_scratch = []
+    for look in looks:
+        resumed.PATHS.clear()
+        from_scratch.append(judge(look, policy, pass_from_step=15))
+    for memo, scratch in zip(with_memo, from_scratch, strict=True):
+        assert memo.input_digest == scratch.input_digest
+        assert memo.model_dump_json() == scratch.model_dump_json()
+    assert len({j.verdict for j in with_memo}) == 2  # inconclusive, then a fail or a pass
+
+
+@pytest.mark.skipif(
+    not hasattr(evidence, "ratio_path"), reason="evidence.py does not call analyzer.judging.resumed's paths yet"
+)
+def test_the_judge_resumes_its_looks_from_the_memo(monkeypatch):
+    resumed.PATHS.clear()
+    found: list[object] = []
+    longest = resumed.PATHS.longest
+    monkeypatch.setattr(resumed.PATHS, "longest", lambda digests: found.append(longest(digests)) or found[-1])
+    looks = _looks(SCENARIOS["pods, healthy"], first=20)
+    for look in looks:
+        judge(look, Policy())
+    # The error ratio's and the one latency bound's comparisons resume at every look after the first; the two
+    # SLO tests do not while their limits move with the pods' variation over the whole window (a new key).
+    assert sum(entry is not None for entry in found) == 2 * (len(looks) - 1)
