@@ -9,7 +9,8 @@ keeps a window's steps in chunks: neither pays for validating the whole window a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from analyzer.model.measurement import HistogramMetric, Measurement, MetricData, RatioArm, RatioMetric
@@ -90,3 +91,20 @@ def joined(earlier: Measurement, later: Measurement) -> Measurement:
 
         metrics[name] = _per_step(metric, join)
     return earlier.model_copy(update={"metrics": metrics})
+
+
+def from_chunks(chunks: Mapping[int, Any], size: int, steps: int) -> Measurement:
+    """The first ``steps`` steps of a measurement kept as runs of ``size`` steps (chunk ``k``: steps ``k * size``
+    on; each chunk a measurement's JSON, validated here). Raises ValueError (pydantic's ValidationError
+    included) when a chunk is missing, short or does not join the others."""
+    if sorted(chunks) != list(range(len(chunks))) or not chunks:
+        raise ValueError(f"the chunks {sorted(chunks)} are not a run from 0")
+    pieces = [Measurement.model_validate(chunks[k]) for k in range(len(chunks))]
+    lengths = [_steps(piece) for piece in pieces]
+    if any(n != size for n in lengths[:-1]) or sum(lengths) < steps:
+        raise ValueError(f"chunks of {lengths} steps do not make {steps} steps in runs of {size}")
+    return steps_between(functools.reduce(joined, pieces), 0, steps)
+
+
+def _steps(measurement: Measurement) -> int:
+    return max((data.steps for data in measurement.metrics.values()), default=0)

@@ -41,7 +41,7 @@ from analyzer.model import Judgment, Measurement
 from analyzer.promotion.stages import load_pipeline
 from analyzer.service import telemetry
 from analyzer.service.look_store import LookStore, StoreUnavailableError
-from analyzer.service.reports import stored_measurement
+from analyzer.service.reports import StoredSteps, stored_measurement
 from analyzer.service.windows import canary_requests, idle_tail, pass_from, restart_step
 from analyzer.settings import Settings
 from analyzer.sources.assemble import Fetched
@@ -52,7 +52,7 @@ from analyzer.sources.queries import QueryProfile, Target
 from analyzer.store import Database, JudgmentFilter, JudgmentRecord, WindowKey
 from analyzer.store.db import normalise_url
 from analyzer.store.judgments import list_judgments, new_id, record_window_start, save_judgment, window_start
-from analyzer.store.measurements import save_measurement
+from analyzer.store.measurements import StoredMeasurement, save_measurement
 from analyzer.store.windows import move_window_start, step_first_look
 
 __all__ = ["Analysis", "Analyzer", "BadArgumentError", "StoreUnavailableError", "UnknownProfileError", "analyse"]
@@ -96,6 +96,7 @@ class Analyzer:
     source: Sources
     database: Database
     clock: Callable[[], float] = field(default=time.time)
+    stored: StoredSteps = field(default_factory=StoredSteps)  # which of each window's counts this process stored
 
     def profile(self, name: str) -> QueryProfile:
         try:
@@ -251,6 +252,7 @@ def _judge_window(
     now: float, store: LookStore,
 ) -> tuple[Window, Judgment]:
     window, fetched = _fetch(analyzer, profile, target, key, window, store)
+    changed_from = analyzer.stored.lowered(key, window.start, fetched.fresh_from)
     unavailable = dict(fetched.unavailable)
     idle = idle_tail(canary_requests(fetched.measurement))
     if idle >= analyzer.settings.window_gap_steps:  # the old run's data must not judge the one to come
@@ -262,9 +264,15 @@ def _judge_window(
     first = _pass_from(store, key, window, step_index, now)
     judgment = _judge(fetched.measurement, profile, fetched.notes, unavailable, first)
     kept = stored_measurement(key, window.start, fetched.measurement, profile.policy, fetched.unavailable,
-                              datetime.fromtimestamp(now, UTC))
-    store.use(lambda session: save_measurement(session, kept), otherwise=None)
+                              datetime.fromtimestamp(now, UTC), changed_from)
+    if store.use(lambda session: _saved_counts(session, kept), otherwise=False):
+        analyzer.stored.stored(key, window.start, changed_from, kept.steps)
     return window, judgment
+
+
+def _saved_counts(session: Session, kept: StoredMeasurement) -> bool:
+    save_measurement(session, kept)
+    return True
 
 
 def _record(key: WindowKey, judgment: Judgment, window: Window | None, step_seconds: int, now: float) -> JudgmentRecord:

@@ -1,26 +1,30 @@
 """Report pages of recorded judgments: keep each window's counts at every look, and draw a judgment's page.
 
-The hot path only writes: the look saves :func:`stored_measurement`, which replaces the window's stored
-measurement by the longer one it just judged (one row per window, not a copy per look). Everything else happens when
-someone opens a page: the judgment's own look is the first ``steps`` steps of its window's stored
-measurement, checked against the judgment's input digest, and the evidence over looks is
-recomputed from it (:mod:`analyzer.report.looks`).
+The hot path only writes: the look saves :func:`stored_measurement`, the window's latest look with the
+chunks of counts from its first new or changed step on (one window's counts, not a copy per look, and
+not the whole window again at each look: :mod:`analyzer.store.measurements`). Everything else happens
+when someone opens a page: the judgment's own look is the first ``steps`` steps of its window's stored
+counts, checked against the judgment's input digest, and the evidence over looks is recomputed from it
+(:mod:`analyzer.report.looks`).
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 
 from analyzer.config import load_policy
 from analyzer.judging.digest import measurement_digest
 from analyzer.model import Judgment, Measurement, Policy
+from analyzer.model.steps import from_chunks, steps_between
 from analyzer.report.html import ReportContext, render_html
 from analyzer.service.offline import JudgeName, run_judge
 from analyzer.sources.file import load_measurement
 from analyzer.store import Database, JudgmentRecord, WindowKey
 from analyzer.store.judgments import JudgmentFilter, get_judgment, list_judgments
-from analyzer.store.measurements import StoredMeasurement, get_measurement, save_measurement
+from analyzer.store.measurements import CHUNK_STEPS, StoredMeasurement, get_measurement, save_measurement
 
 
 def keep_measurement(database: Database, stored: StoredMeasurement) -> None:
@@ -36,18 +40,59 @@ def stored_measurement(
     policy: Policy,
     unavailable: dict[str, str],
     now: datetime,
+    changed_from: int = 0,
 ) -> StoredMeasurement:
-    """The row :func:`keep_measurement` saves (a look saves it in its own deadline-bounded session)."""
+    """The row :func:`keep_measurement` saves (a look saves it in its own deadline-bounded session), with the
+    chunks of counts from step ``changed_from`` on: those before it are stored as they are (0: none is)."""
     steps = max((m.steps for m in measurement.metrics.values()), default=0)
+    chunks = {
+        chunk: steps_between(measurement, chunk * CHUNK_STEPS, (chunk + 1) * CHUNK_STEPS).model_dump(mode="json")
+        for chunk in range(min(changed_from, steps) // CHUNK_STEPS, -(-steps // CHUNK_STEPS))
+    }
     return StoredMeasurement(
         key=key,
         window_start=window_start,
         steps=steps,
         updated_at=now,
-        measurement=measurement.model_dump(mode="json"),
+        chunks=chunks,
         policy=policy.model_dump(mode="json"),
         unavailable=unavailable,
     )
+
+
+class StoredSteps:
+    """How many of each window's first steps this process has stored exactly as its last look built them.
+
+    A look fetches, then lowers that to the first step its measurement may differ from the process's last
+    look (:attr:`~analyzer.sources.assemble.Fetched.fresh_from`) and stores from there; only a store that
+    succeeds raises it to the look's steps. A look that fails in between (the store down, the deadline
+    passed, an error) leaves it low, so the next look writes what this one did not. Bounded: the least
+    recently used windows are forgotten (their next look stores all their steps again)."""
+
+    def __init__(self, max_windows: int = 4096) -> None:
+        self.max_windows = max_windows
+        self._stored: OrderedDict[tuple[WindowKey, int], int] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _set(self, window: tuple[WindowKey, int], steps: int) -> None:
+        self._stored[window] = steps
+        self._stored.move_to_end(window)
+        while len(self._stored) > self.max_windows:
+            self._stored.popitem(last=False)
+
+    def lowered(self, key: WindowKey, start: int, fresh_from: int) -> int:
+        """The first step a look that just fetched must store (call right after the fetch)."""
+        with self._lock:
+            changed_from = min(self._stored.get((key, start), 0), fresh_from)
+            self._set((key, start), changed_from)
+        return changed_from
+
+    def stored(self, key: WindowKey, start: int, changed_from: int, steps: int) -> None:
+        """A look that stored from ``changed_from`` on succeeded: ``steps`` are stored, unless another look of
+        the window lowered it meanwhile."""
+        with self._lock:
+            if self._stored.get((key, start)) == changed_from:
+                self._set((key, start), steps)
 
 
 @dataclass(frozen=True)
@@ -61,10 +106,12 @@ class Report:
     context: ReportContext
 
 
-def _look_of(stored: StoredMeasurement, judgment: Judgment) -> tuple[Measurement, list[str]]:
-    """The judgment's own look: the first ``steps`` steps of the window's latest measurement."""
-    latest = Measurement.model_validate(stored.measurement)
-    look = latest.head(judgment.steps) if judgment.steps < stored.steps else latest
+def _look_of(stored: StoredMeasurement, judgment: Judgment) -> tuple[Measurement | None, list[str]]:
+    """The judgment's own look: the first ``steps`` steps of the window's stored counts."""
+    try:
+        look = from_chunks(stored.chunks, CHUNK_STEPS, min(judgment.steps, stored.steps))
+    except ValueError:
+        return None, ["the stored counts of this window are incomplete; the page has no plots"]
     if measurement_digest(look) == judgment.input_digest:
         return look, []
     return look, [

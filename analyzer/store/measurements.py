@@ -1,10 +1,16 @@
 """Repository of window measurements: the per-step counts a window's report pages are drawn from.
 
 A window's counts only grow: each look fetches the steps not seen yet and judges the whole window,
-so the newest measurement holds every earlier look's as a prefix. One row per window is enough;
-a judgment of the window names how many steps it read (``JudgmentRecord.steps``), and its report
-takes that prefix. The upsert is one statement that keeps the longer measurement, so two replicas
-answering looks of one window at once cannot replace a longer copy by a shorter one.
+so the newest measurement holds every earlier look's as a prefix. One row per window says how many
+steps the newest look judged (with its policy and what it could not judge); a judgment of the window
+names how many steps it read (``JudgmentRecord.steps``), and its report takes that prefix.
+
+The counts themselves are kept in chunks of :data:`CHUNK_STEPS` steps, and a look writes only the
+chunks from its first new or changed step on (:attr:`StoredMeasurement.chunks`): its cost is that of a
+chunk or two, not of the whole window. Each write is one upsert per row that keeps the longer look's
+(the window row by its ``steps``, a chunk by the ``through`` of the look that wrote it), so two replicas
+answering looks of one window at once cannot replace longer counts by shorter ones. Rows written
+before chunks (revision 0006) keep the whole measurement in the window row and are read as they are.
 """
 
 from __future__ import annotations
@@ -13,62 +19,85 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import null, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from analyzer.store.judgments import WindowKey, key_columns
-from analyzer.store.tables import WindowMeasurementRow
+from analyzer.store.tables import WindowMeasurementChunkRow, WindowMeasurementRow
+
+#: Steps per stored chunk: a look at a window of any length writes at most this many steps (plus the
+#: re-read steps when they reach back into the chunk before), and a day-long window is 90 rows.
+CHUNK_STEPS = 16
 
 
 @dataclass(frozen=True)
 class StoredMeasurement:
-    """A window's latest measurement as stored: plain JSON, validated by whoever reads it."""
+    """A window's latest look as stored: plain JSON, validated by whoever reads it.
+
+    ``chunks``: chunk index -> a measurement's JSON of that chunk's steps. Written: the chunks from the
+    first step that may differ from what is stored; read: every chunk of the window (``{0: whole}`` for a
+    row written before chunks)."""
 
     key: WindowKey
     window_start: int
     steps: int
     updated_at: datetime
-    measurement: dict[str, Any]
+    chunks: dict[int, dict[str, Any]]
     policy: dict[str, Any]
     unavailable: dict[str, str]
 
 
-def save_measurement(session: Session, stored: StoredMeasurement) -> None:
-    """Insert the window's measurement, or replace the stored one if this one has at least as many steps."""
-    values = {
-        **key_columns(stored.key),
-        "window_start": stored.window_start,
-        "steps": stored.steps,
-        "updated_at": stored.updated_at,
-        "measurement": stored.measurement,
-        "policy": stored.policy,
-        "unavailable": stored.unavailable,
-    }
+def _upsert(session: Session, row: type[WindowMeasurementRow | WindowMeasurementChunkRow], values: dict[str, Any],
+            longer: str) -> None:
+    """Insert ``values``, or replace the stored row where its ``longer`` column is at most this one's."""
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    table = WindowMeasurementRow.__table__
-    keys = [column.name for column in WindowMeasurementRow.__mapper__.primary_key]
+    table = row.__table__
+    keys = [column.name for column in row.__mapper__.primary_key]
     insert = dialect.insert(table).values(**values)
-    replace = {name: insert.excluded[name] for name in ("steps", "updated_at", "measurement", "policy", "unavailable")}
     statement = insert.on_conflict_do_update(
         index_elements=keys,
-        set_=replace,
-        where=table.c.steps <= insert.excluded.steps,
+        set_={name: insert.excluded[name] for name in values if name not in keys},
+        where=table.c[longer] <= insert.excluded[longer],
     )
     session.execute(statement)
+
+
+def save_measurement(session: Session, stored: StoredMeasurement) -> None:
+    """Store the window's look and its chunks, each replacing a stored one only if it holds as many steps or more."""
+    window = {**key_columns(stored.key), "window_start": stored.window_start}
+    _upsert(session, WindowMeasurementRow, {
+        **window,
+        "steps": stored.steps,
+        "updated_at": stored.updated_at,
+        "measurement": null(),  # SQL NULL, not JSON null: the counts are in the chunks
+        "policy": stored.policy,
+        "unavailable": stored.unavailable,
+    }, "steps")
+    for chunk, counts in stored.chunks.items():
+        _upsert(session, WindowMeasurementChunkRow, {**window, "chunk": chunk, "through": stored.steps,
+                                                     "counts": counts}, "through")
     session.commit()
 
 
 def get_measurement(session: Session, key: WindowKey, window_start: int) -> StoredMeasurement | None:
-    row = session.get(WindowMeasurementRow, {**key_columns(key), "window_start": window_start})
+    window = {**key_columns(key), "window_start": window_start}
+    row = session.get(WindowMeasurementRow, window)
     if row is None:
         return None
+    if row.measurement is not None:
+        chunks = {0: row.measurement}
+    else:
+        where = [getattr(WindowMeasurementChunkRow, name) == value for name, value in window.items()]
+        found = session.execute(select(WindowMeasurementChunkRow.chunk, WindowMeasurementChunkRow.counts).where(*where))
+        chunks = dict(found.all())
     updated = row.updated_at if row.updated_at.tzinfo else row.updated_at.replace(tzinfo=UTC)  # SQLite drops tz
     return StoredMeasurement(
         key=key,
         window_start=row.window_start,
         steps=row.steps,
         updated_at=updated,
-        measurement=row.measurement,
+        chunks=chunks,
         policy=row.policy,
         unavailable=row.unavailable,
     )

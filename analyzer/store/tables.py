@@ -76,11 +76,12 @@ class JudgmentRow(Base):
 
 
 class WindowMeasurementRow(_WindowKeyColumns, Base):
-    """The latest measurement of one analysis window (per-step counts, per pod when the data has pods).
+    """The latest look of one analysis window: how many steps it judged, its policy and what it could not judge.
 
-    One row per window, replaced at each look by the longer measurement: a judgment of that window
-    (same key and ``window_start``) read ``steps`` of them, so its report re-reads that prefix instead
-    of keeping a copy per look.
+    One row per window, replaced at each look by the longer one: a judgment of that window (same key and
+    ``window_start``) read ``steps`` of them, so its report re-reads that prefix instead of keeping a copy
+    per look. The per-step counts are in :class:`WindowMeasurementChunkRow` (rows written before revision
+    0006 hold them whole in ``measurement``).
     """
 
     __tablename__ = "window_measurements"
@@ -88,11 +89,28 @@ class WindowMeasurementRow(_WindowKeyColumns, Base):
     window_start: Mapped[int] = mapped_column(Integer, primary_key=True, comment="epoch seconds")
     steps: Mapped[int] = mapped_column(Integer, comment="steps held; only a longer measurement replaces it")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    measurement: Mapped[dict[str, Any]] = mapped_column(JSON, comment="analyzer.model.Measurement")
+    measurement: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON, nullable=True, comment="analyzer.model.Measurement as written before 0006; null: in the chunks"
+    )
     policy: Mapped[dict[str, Any]] = mapped_column(JSON, comment="analyzer.model.Policy the looks were judged by")
     unavailable: Mapped[dict[str, str]] = mapped_column(
         JSON, comment="metric -> why the latest look could not judge it"
     )
+
+
+class WindowMeasurementChunkRow(_WindowKeyColumns, Base):
+    """A run of steps of one window's counts: steps ``chunk * size`` to ``(chunk + 1) * size - 1``
+    (:data:`analyzer.store.measurements.CHUNK_STEPS`), so that a look writes only the chunks its new and
+    re-read steps fall in, not the whole window."""
+
+    __tablename__ = "window_measurement_chunks"
+
+    window_start: Mapped[int] = mapped_column(Integer, primary_key=True, comment="epoch seconds")
+    chunk: Mapped[int] = mapped_column(Integer, primary_key=True, comment="the chunk's index in the window")
+    through: Mapped[int] = mapped_column(
+        Integer, comment="the window's steps when written; only a look of as many steps or more replaces it"
+    )
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON, comment="analyzer.model.Measurement of the chunk's steps")
 
 
 # --------------------------------------------------------------------------------------------

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import json
 
+from sqlalchemy import select
+
+from analyzer.config import load_query_profile
+from analyzer.judging.digest import measurement_digest
+from analyzer.model.steps import from_chunks
 from analyzer.service.analysis import analyse
+from analyzer.service.reports import StoredSteps
 from analyzer.settings import Settings
+from analyzer.sources.prometheus import PrometheusSource, Window
 from analyzer.sources.queries import Target
+from analyzer.store import WindowKey
+from analyzer.store.measurements import CHUNK_STEPS, get_measurement
+from analyzer.store.tables import WindowMeasurementChunkRow
 from tests.conftest import STEP, STEPS
 from tests.support.service import Clock, make_analyzer
 
@@ -35,6 +45,48 @@ def test_replicas_share_the_window_and_the_record(backfilled, database_url):
             first.record.id,
             second.record.id,
         }
+
+
+def test_each_look_stores_its_new_steps_and_the_window_reads_back_as_a_full_fetch(backfilled, database_url):
+    """Looks a step apart write only the chunk of their re-read and new steps; the stored window is what a
+    full fetch of it gives, and each judgment's own prefix has the digest that judgment recorded."""
+    settings = Settings(prometheus_url=backfilled.url, database_url=database_url)
+    clock = Clock(backfilled.start + 12 * STEP + 30)
+    analyzer, target = make_analyzer(settings, clock), _target(backfilled, "latency")
+    looks = []
+    for _ in range(2 * CHUNK_STEPS - 12 + 2):
+        looks.append(analyse(analyzer, "http", target))
+        clock.advance(STEP)
+    window = looks[-1].window
+    assert window is not None and window.steps == 2 * CHUNK_STEPS + 1
+    key = WindowKey(target.namespace, target.rollout, "http", target.canary, target.stable)
+    with analyzer.database.session() as session:
+        stored = get_measurement(session, key, window.start)
+        through = dict(session.execute(select(WindowMeasurementChunkRow.chunk, WindowMeasurementChunkRow.through)
+                                       .where(WindowMeasurementChunkRow.namespace == target.namespace)).all())
+    # The last look (33 steps) re-read steps 29-31 (0-based) and added 32: chunks 1 and 2. Chunk 0 was last
+    # written by the look of 19 steps, the last whose re-read steps reached into it.
+    assert through == {0: CHUNK_STEPS + 3, 1: 2 * CHUNK_STEPS + 1, 2: 2 * CHUNK_STEPS + 1}
+    assert stored is not None and stored.steps == window.steps
+    whole = PrometheusSource(backfilled.url).fetch(load_query_profile("http"), target, window).measurement
+    assert from_chunks(stored.chunks, CHUNK_STEPS, stored.steps) == whole
+    for look in looks:
+        assert measurement_digest(from_chunks(stored.chunks, CHUNK_STEPS, look.judgment.steps)) == (
+            look.judgment.input_digest)
+
+
+def test_a_look_whose_store_failed_leaves_its_steps_to_the_next_look():
+    key, start = WindowKey("shop", "checkout", "http", "c0ffee", "5ab1e"), 1_700_000_000
+    stored = StoredSteps(max_windows=1)
+    assert stored.lowered(key, start, fresh_from=27) == 0  # nothing known stored: every step
+    stored.stored(key, start, 0, 30)
+    assert stored.lowered(key, start, fresh_from=27) == 27  # stores 27 on; and fails
+    assert stored.lowered(key, start, fresh_from=28) == 27  # so the next look stores from 27 again
+    stored.stored(key, start, 27, 32)
+    assert stored.lowered(key, start, fresh_from=0) == 0  # a full fetch: every step may have changed
+    stored.stored(key, start, 0, 33)
+    assert stored.lowered(WindowKey("shop", "other", "http", "c0ffee", "5ab1e"), start, fresh_from=5) == 0
+    assert stored.lowered(key, start, fresh_from=31) == 0  # forgotten past max_windows: every step again
 
 
 def test_the_digest_matches_an_offline_rejudge_of_the_exported_measurement(backfilled, database_url):
