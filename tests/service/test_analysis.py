@@ -12,7 +12,7 @@ from analyzer.model.steps import from_chunks
 from analyzer.service.analysis import analyse
 from analyzer.service.reports import StoredSteps
 from analyzer.settings import Settings
-from analyzer.sources.prometheus import PrometheusSource, Window
+from analyzer.sources.prometheus import PrometheusSource
 from analyzer.sources.queries import Target
 from analyzer.store import WindowKey
 from analyzer.store.measurements import CHUNK_STEPS, get_measurement
