@@ -75,6 +75,11 @@ class Settings(BaseSettings):
     api_tokens: list[SecretStr] = Field(
         default_factory=list, description="bearer tokens of unscoped analysis identities (Argo's); see token create"
     )
+    token_cache_seconds: float = Field(
+        default=10.0, ge=0, le=300, description="a ledger token's identity (or its absence) is kept this long per"
+        " process, by the token's SHA-256, instead of read at every request: a revoked token stops working within"
+        " this (0: read the ledger at every request)"
+    )
     insecure_no_auth: bool = Field(
         default=False, description="without any token, anonymous callers may judge and read (never in production)"
     )

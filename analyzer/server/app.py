@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from analyzer import __version__
 from analyzer.server import docs_routes, http_metrics, ledger_metrics, logs, problems, report_routes
-from analyzer.server.auth import refuse_open, static_identities
+from analyzer.server.auth import known_tokens, refuse_open, static_identities
 from analyzer.server.limits import BoundedRequests
 from analyzer.server.promotion_routes import router as promotion_router
 from analyzer.server.routes import api, ops
@@ -60,6 +60,7 @@ def create_app(settings: Settings, analyzer: Analyzer | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.static_tokens = static_identities(settings)
+    app.state.known_tokens = known_tokens()
     app.state.insecure = settings.insecure_no_auth
     if analyzer is not None:
         app.state.analyzer = analyzer

@@ -10,15 +10,14 @@ in the cluster stops working within ``cache_seconds``.
 from __future__ import annotations
 
 import copy
-import hashlib
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from analyzer.errors import ClusterError
 from analyzer.grants import TokenReviewSettings
+from analyzer.server.expiring import Expiring, digest
 
 if TYPE_CHECKING:
     from analyzer.rollouts import Kube
@@ -37,26 +36,19 @@ class TokenReviewer:
         self.settings = settings
         self._kube_factory = kube
         self._authentication: Any = None
-        self._clock = clock
         self._lock = threading.Lock()
-        self._answers: OrderedDict[str, tuple[float, str | None]] = OrderedDict()
+        self._answers: Expiring[str | None] = Expiring(MAX_CACHED, clock)
 
     def username(self, token: str) -> str | None:
         """The authenticated username; None when the API server does not vouch for the token (or for the
         configured audiences). :class:`ClusterError` when it cannot be asked."""
-        key = hashlib.sha256(token.encode()).hexdigest()
-        now = self._clock()
-        with self._lock:
-            kept = self._answers.get(key)
-            if kept is not None and kept[0] > now:
-                return kept[1]
+        key = digest(token)
+        kept = self._answers.get(key)
+        if kept is not None:
+            return kept[0]
         user = self._review(token)
         ttl = self.settings.cache_seconds if user is not None else self.settings.cache_seconds / 10
-        with self._lock:
-            self._answers[key] = (now + ttl, user)
-            self._answers.move_to_end(key)
-            while len(self._answers) > MAX_CACHED:
-                self._answers.popitem(last=False)
+        self._answers.keep(key, user, ttl)
         return user
 
     def _review(self, token: str) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
@@ -11,8 +12,9 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DisconnectionError, SQLAlchemyError
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from analyzer.errors import InputError
 
@@ -63,10 +65,38 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 #: Where a session keeps the deadline of its waits (``Session.info``).
 _SECONDS_LEFT = "seconds_left"
 
+#: A pooled PostgreSQL connection idle longer than this is pinged (``SELECT 1``) before it is handed out,
+#: and replaced when the ping fails, so that a server restarted, failed over or closed by a proxy's idle
+#: timeout while the connection sat in the pool costs no look. One used more recently goes out as it is:
+#: SQLAlchemy's ``pool_pre_ping`` pinged at every checkout, a round trip per store access (three a look),
+#: which under load bought nothing. A server lost in the last second fails the looks that were using it
+#: (as before: they go on from the data alone), and that first failure invalidates the whole pool.
+PING_AFTER_IDLE_SECONDS = 1.0
+#: Where a pooled connection keeps when it was last returned, and the SQLite busy wait it was last given.
+_IDLE_SINCE, _BUSY_MS = "idle_since", "busy_timeout_ms"
+
 
 def _ms(seconds_left: Callable[[], float] | None, most: int) -> int:
     """A wait in ms: ``most``, or less when the deadline leaves less (at least 1: 0 would mean no limit)."""
     return most if seconds_left is None else max(1, min(most, int(seconds_left() * 1000)))
+
+
+def _returned(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    record.info[_IDLE_SINCE] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+    """Ping a connection idle past :data:`PING_AFTER_IDLE_SECONDS`; a failed ping makes the pool discard it
+    and hand out another (DisconnectionError: a new connection, up to three tries)."""
+    idle_since = record.info.get(_IDLE_SINCE)
+    if idle_since is None or time.monotonic() - idle_since <= PING_AFTER_IDLE_SECONDS:
+        return  # new, or just used
+    try:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        dbapi_connection.rollback()  # the ping's implicit transaction ends here: the connection goes out idle
+    except Exception as error:  # any failure of the driver: the connection is not usable
+        raise DisconnectionError(f"a pooled connection did not answer a ping: {type(error).__name__}") from error
 
 
 class Database:
@@ -75,7 +105,7 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = normalise_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
-        options: dict[str, Any] = {"pool_pre_ping": True}
+        options: dict[str, Any] = {}
         if self.is_sqlite:
             options["connect_args"] = {"check_same_thread": False, "timeout": 5}
         else:
@@ -83,22 +113,32 @@ class Database:
         self.engine: Engine = create_engine(self.url, **options)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        else:
+            event.listen(self.engine.pool, "checkin", _returned)
+            event.listen(self.engine.pool, "checkout", _ping_if_idle)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         event.listen(self.sessions, "after_begin", self._bound_waits)
 
     def _bound_waits(self, session: Session, _transaction: SessionTransaction, connection: Connection) -> None:
         """Set this transaction's waits from its session's deadline: SQLite's busy wait (a pooled connection
-        keeps a PRAGMA, so every transaction sets it), PostgreSQL's statement and lock timeouts (local to
-        the transaction, so only sessions with a deadline set them)."""
+        keeps a PRAGMA: set whenever it is not the one this connection last had), PostgreSQL's statement and
+        lock timeouts (local to the transaction: set only when the deadline leaves less than the
+        connection's own, so a look with time to spare sends no extra statement)."""
         seconds_left = session.info.get(_SECONDS_LEFT)
         if self.is_sqlite:
-            connection.exec_driver_sql(f"PRAGMA busy_timeout={_ms(seconds_left, SQLITE_BUSY_MS)}")
-        elif seconds_left is not None:
+            busy = _ms(seconds_left, SQLITE_BUSY_MS)
+            if connection.info.get(_BUSY_MS) != busy:
+                connection.exec_driver_sql(f"PRAGMA busy_timeout={busy}")
+                connection.info[_BUSY_MS] = busy
+            return
+        if seconds_left is None:
+            return
+        statement, lock = _ms(seconds_left, POSTGRESQL_STATEMENT_MS), _ms(seconds_left, POSTGRESQL_LOCK_MS)
+        if (statement, lock) != (POSTGRESQL_STATEMENT_MS, POSTGRESQL_LOCK_MS):
             connection.execute(
                 text("SELECT set_config('statement_timeout', :statement, true),"
                      " set_config('lock_timeout', :lock, true)"),
-                {"statement": str(_ms(seconds_left, POSTGRESQL_STATEMENT_MS)),
-                 "lock": str(_ms(seconds_left, POSTGRESQL_LOCK_MS))},
+                {"statement": str(statement), "lock": str(lock)},
             )
 
     @property

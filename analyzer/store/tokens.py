@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -79,10 +80,11 @@ def any_active_token(database: Database) -> bool:
         return s.scalars(select(TokenRow.name).where(TokenRow.revoked_at.is_(None)).limit(1)).first() is not None
 
 
-def identify(database: Database, token: str) -> Identity | None:
-    """The identity of an active token, or None."""
+def identify(database: Database, token: str, seconds_left: Callable[[], float] | None = None) -> Identity | None:
+    """The identity of an active token, or None; ``seconds_left`` bounds the read's waits
+    (:meth:`Database.session`)."""
     digest = _digest(token)
-    with database.session() as s:
+    with database.session(seconds_left) as s:
         row = s.scalars(select(TokenRow).where(TokenRow.token_sha256 == digest)).first()
     if row is None or row.revoked_at is not None or not hmac.compare_digest(row.token_sha256, digest):
         return None
