@@ -405,10 +405,13 @@ def profiled(prom: str, windows: list[int], work: Path, looks: int = 30) -> None
                         insecure_no_auth=True)
     analyzer = connect(settings)
     parts = {
-        "judge (analyzer.judging)": ("analyzer/judging/ours.py", "judge"),
-        "fetch (query + decode)": ("analyzer/sources/prometheus.py", "_range"),
-        "assemble (series -> measurement)": ("analyzer/sources/assemble.py", "assemble"),
-        "store the window's counts": ("analyzer/store/measurements.py", "save_measurement"),
+        "judge (analyzer.judging)": [("analyzer/judging/ours.py", "judge")],
+        "fetch (query + decode)": [("analyzer/sources/prometheus.py", "_range")],
+        "assemble (series -> measurement)": [("analyzer/sources/assemble.py", "assemble")],
+        "store the window's counts (chunks' JSON + upserts)": [
+            ("analyzer/service/reports.py", "stored_measurement"),
+            ("analyzer/store/measurements.py", "save_measurement"),
+        ],
     }
     print(f"\nin-process profile, {looks} looks per window (CPU ms per look; the HTTP layer not included)")
     for w in windows:
@@ -424,8 +427,8 @@ def profiled(prom: str, windows: list[int], work: Path, looks: int = 30) -> None
         stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
         total = sum(tottime for (_, _, tottime, _, _) in stats.values()) / looks
         shares = []
-        for name, (file, function) in parts.items():
-            cum = sum(v[3] for (f, _, fn), v in stats.items() if f.endswith(file) and fn == function)
+        for name, functions in parts.items():
+            cum = sum(v[3] for (f, _, fn), v in stats.items() if any(f.endswith(p) and fn == n for p, n in functions))
             shares.append(f"{name} {cum / looks * 1e3:.2f} ({cum / looks / total:.0%})")
         print(f"  {w:>5} steps: {total * 1e3:.2f} ms; " + "; ".join(shares))
     analyzer.source.close()

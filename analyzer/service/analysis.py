@@ -5,6 +5,9 @@ the first time it is found: every later look, every restart and every replica ju
 steps from the same start, which is what keeps the judge's any-look guarantee true across Argo's
 looks. Until the canary has data, the answer is inconclusive and no window start is recorded. A canary
 that served nothing for ``window_gap_steps`` and came back (abort, then retry) starts a new window.
+Each process remembers the starts it read or recorded (:attr:`Analyzer.starts`) instead of reading
+them at every look: the store stays the truth, and a start only moves forward when the data shows a
+retry's gap, which a look from a remembered start finds in the same data (see :func:`_fetch`).
 
 A step's analysis (the template passes ``status.currentStepIndex``) takes its pass evidence only from
 the steps since that step's first look, recorded per window in the store; fail evidence comes from
@@ -26,6 +29,7 @@ vouched for: 503, as before.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,7 +46,7 @@ from analyzer.promotion.stages import load_pipeline
 from analyzer.service import telemetry
 from analyzer.service.look_store import LookStore, StoreUnavailableError
 from analyzer.service.reports import StoredSteps, stored_measurement
-from analyzer.service.windows import canary_requests, idle_tail, pass_from, restart_step
+from analyzer.service.windows import Recent, canary_requests, idle_tail, pass_from, restart_step
 from analyzer.settings import Settings
 from analyzer.sources.assemble import Fetched
 from analyzer.sources.datasources import Sources, check_datasources
@@ -54,6 +58,9 @@ from analyzer.store.db import normalise_url
 from analyzer.store.judgments import list_judgments, new_id, record_window_start, save_judgment, window_start
 from analyzer.store.measurements import StoredMeasurement, save_measurement
 from analyzer.store.windows import move_window_start, step_first_look
+
+#: How many times one look follows a window's start forward (a retry's gap) before it judges.
+MAX_MOVES = 3
 
 __all__ = ["Analysis", "Analyzer", "BadArgumentError", "StoreUnavailableError", "UnknownProfileError", "analyse"]
 
@@ -97,6 +104,7 @@ class Analyzer:
     database: Database
     clock: Callable[[], float] = field(default=time.time)
     stored: StoredSteps = field(default_factory=StoredSteps)  # which of each window's counts this process stored
+    starts: Recent[WindowKey, int] = field(default_factory=Recent)  # each window's start as the store last said
 
     def profile(self, name: str) -> QueryProfile:
         try:
@@ -167,8 +175,11 @@ class Analysis:
 def _start(
     analyzer: Analyzer, profile: QueryProfile, target: Target, key: WindowKey, now: float, store: LookStore
 ) -> int | None:
-    start = store.use(lambda session: window_start(session, key), otherwise=None)
+    start = analyzer.starts.get(key)
+    if start is None:
+        start = store.use(lambda session: window_start(session, key), otherwise=None)
     if start is not None:
+        analyzer.starts.put(key, start)
         return start
     since = now - analyzer.settings.lookback_seconds
     first = analyzer.source.first_data(profile, target, since=since, until=now, deadline=store.deadline)
@@ -179,6 +190,7 @@ def _start(
     if held is None:  # the store is down: the start comes from the data alone, which must show it
         _check_derived(first, since, now, profile.step_seconds, store)
         return first
+    analyzer.starts.put(key, held)
     return held
 
 
@@ -218,13 +230,23 @@ def _fetch(
 ) -> tuple[Window, Fetched]:
     """The window's data; a window whose canary was gone for ``window_gap_steps`` and came back starts again
     after the gap (recorded, so that every replica moves with it; found in the data again without the
-    store) and is fetched again from there."""
+    store) and is fetched again from there.
+
+    The start may come from this process's memory (:attr:`Analyzer.starts`) while another replica has
+    moved it since: the same data shows that replica the same gap, so the move here finds the start it
+    recorded, and the window from there is checked for a later gap in turn (at most
+    :data:`MAX_MOVES` times): the look ends where one that read the start from the store would."""
     started = time.perf_counter()
     fetched = analyzer.source.fetch(profile, target, window, store.deadline)
-    restart = restart_step(canary_requests(fetched.measurement), analyzer.settings.window_gap_steps)
-    if restart is not None:
+    for _ in range(MAX_MOVES):
+        restart = restart_step(canary_requests(fetched.measurement), analyzer.settings.window_gap_steps)
+        if restart is None:
+            break
         moved = window.start + restart * window.step
-        start = store.use(lambda session: move_window_start(session, key, window.start, moved), otherwise=moved)
+        move = functools.partial(move_window_start, key=key, old=window.start, new=moved)
+        start = store.use(move, otherwise=moved)
+        if store.failure is None:
+            analyzer.starts.put(key, start)
         window = Window(start=start, end=window.end, step=window.step)
         fetched = analyzer.source.fetch(profile, target, window, store.deadline)
     telemetry.QUERY_SECONDS.labels(profile.name).observe(time.perf_counter() - started)

@@ -10,8 +10,6 @@ counts, checked against the judgment's input digest, and the evidence over looks
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,6 +19,7 @@ from analyzer.model import Judgment, Measurement, Policy
 from analyzer.model.steps import from_chunks, steps_between
 from analyzer.report.html import ReportContext, render_html
 from analyzer.service.offline import JudgeName, run_judge
+from analyzer.service.windows import Recent
 from analyzer.sources.file import load_measurement
 from analyzer.store import Database, JudgmentRecord, WindowKey
 from analyzer.store.judgments import JudgmentFilter, get_judgment, list_judgments
@@ -70,29 +69,17 @@ class StoredSteps:
     recently used windows are forgotten (their next look stores all their steps again)."""
 
     def __init__(self, max_windows: int = 4096) -> None:
-        self.max_windows = max_windows
-        self._stored: OrderedDict[tuple[WindowKey, int], int] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def _set(self, window: tuple[WindowKey, int], steps: int) -> None:
-        self._stored[window] = steps
-        self._stored.move_to_end(window)
-        while len(self._stored) > self.max_windows:
-            self._stored.popitem(last=False)
+        self._steps: Recent[tuple[WindowKey, int], int] = Recent(max_windows)
 
     def lowered(self, key: WindowKey, start: int, fresh_from: int) -> int:
         """The first step a look that just fetched must store (call right after the fetch)."""
-        with self._lock:
-            changed_from = min(self._stored.get((key, start), 0), fresh_from)
-            self._set((key, start), changed_from)
-        return changed_from
+        lowered = self._steps.update((key, start), lambda held: min(held or 0, fresh_from))
+        return lowered or 0
 
     def stored(self, key: WindowKey, start: int, changed_from: int, steps: int) -> None:
         """A look that stored from ``changed_from`` on succeeded: ``steps`` are stored, unless another look of
         the window lowered it meanwhile."""
-        with self._lock:
-            if self._stored.get((key, start)) == changed_from:
-                self._set((key, start), steps)
+        self._steps.update((key, start), lambda held: steps if held == changed_from else None)
 
 
 @dataclass(frozen=True)

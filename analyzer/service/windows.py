@@ -10,6 +10,10 @@ on the aborted one's evidence for as long as the window is kept.
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
 
 import numpy as np
 
@@ -49,3 +53,39 @@ def pass_from(first_look: int, window_start: int, step_seconds: int) -> int:
     """The first whole step after the step's first look (0-based): the one before it mixes the previous
     step's traffic (e.g. the old weight) with this one's."""
     return max(0, math.ceil((first_look - window_start) / step_seconds))
+
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class Recent(Generic[K, V]):
+    """A bounded map of per-window facts a process remembers between looks, least recently used dropped
+    first; each call is atomic across request threads."""
+
+    def __init__(self, max_windows: int = 4096) -> None:
+        self.max_windows = max_windows
+        self._held: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        with self._lock:
+            value = self._held.get(key)
+            if value is not None:
+                self._held.move_to_end(key)
+            return value
+
+    def put(self, key: K, value: V) -> None:
+        self.update(key, lambda _: value)
+
+    def update(self, key: K, change: Callable[[V | None], V | None]) -> V | None:
+        """Replace the value by ``change(value)`` in one step (None: leave it as it is); the value that holds."""
+        with self._lock:
+            value = change(self._held.get(key))
+            if value is None:
+                return self._held.get(key)
+            self._held[key] = value
+            self._held.move_to_end(key)
+            while len(self._held) > self.max_windows:
+                self._held.popitem(last=False)
+            return value

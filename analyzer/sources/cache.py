@@ -103,8 +103,9 @@ class _Entry:
 class CachedSeries:
     """A look's series over its whole window, and what of the last look it may build on.
 
-    ``fresh_from``: the first step of the fresh answer; every step before it is exactly the last look's
-    (0 after a full fetch). ``built``: what the last look built from its series (None after a full fetch)."""
+    ``fresh_from``: every step before it is exactly the last look's (an incremental look: the first re-read
+    step; a full fetch: the first step that differs from what was kept, 0 when a series came or went).
+    ``built``: what the last look built from its series (None when nothing of it holds)."""
 
     series: list[Series]
     warnings: list[str]
@@ -152,6 +153,20 @@ def _merged(entry: _Entry, first: int, fresh: list[Series], steps: int) -> list[
             present=np.concatenate([kept.present[:first], present]),
         ))
     return merged
+
+
+def _same_steps(entry: _Entry, series: list[Series], steps: int) -> int:
+    """How many first steps of a full answer are exactly the kept ones (0 unless it has the same series)."""
+    by_key = {label_key(s): s for s in series}
+    if by_key.keys() != entry.series.keys():
+        return 0
+    same = min(entry.steps, steps)
+    for key, kept in entry.series.items():
+        new = by_key[key]
+        differs = (new.values[:same] != kept.values[:same]) | (new.present[:same] != kept.present[:same])
+        if differs.any():
+            same = int(np.argmax(differs))
+    return same
 
 
 class WindowCache:
@@ -206,9 +221,12 @@ class WindowCache:
         series, warnings = fetch(window)
         if warnings:
             self._drop(key)
-        else:
-            self._put(key, _entry(window.steps, series, 1))
-        return CachedSeries(series, warnings, reason or "new")
+            return CachedSeries(series, warnings, reason or "new")
+        self._put(key, _entry(window.steps, series, 1))
+        if entry is None:
+            return CachedSeries(series, warnings, "new")
+        same = min(_same_steps(entry, series, window.steps), window.steps - 1)
+        return CachedSeries(series, warnings, reason or "new", same, entry.built if same > 0 else None)
 
     def _doubt(self, entry: _Entry | None, window: Window) -> Outcome | None:
         """Why this look must fetch the whole window (None: the kept steps can be used)."""

@@ -18,6 +18,8 @@ from analyzer.store import WindowKey
 from analyzer.store.measurements import CHUNK_STEPS, get_measurement
 from analyzer.store.tables import WindowMeasurementChunkRow
 from tests.conftest import STEP, STEPS
+from tests.server.test_rollout_steps import RETRY
+from tests.server.test_rollout_steps import steps_prometheus as _retry_prometheus  # noqa: F401 - the fixture
 from tests.support.service import Clock, make_analyzer
 
 
@@ -87,6 +89,26 @@ def test_a_look_whose_store_failed_leaves_its_steps_to_the_next_look():
     stored.stored(key, start, 0, 33)
     assert stored.lowered(WindowKey("shop", "other", "http", "c0ffee", "5ab1e"), start, fresh_from=5) == 0
     assert stored.lowered(key, start, fresh_from=31) == 0  # forgotten past max_windows: every step again
+
+
+def test_a_start_another_replica_moved_is_followed_from_the_remembered_one(request, database_url):
+    """Replica A remembers the window's start; replica B moves it after the canary's retry; A's next look,
+    from the start it remembers, ends on B's start and judges what B judges."""
+    retry_prometheus = request.getfixturevalue("_retry_prometheus")  # a canary aborted, then retried
+    start = retry_prometheus.start
+    settings = Settings(prometheus_url=retry_prometheus.url, database_url=database_url)
+    clock = Clock(start + 8 * STEP + 30)
+    replica_a, replica_b = make_analyzer(settings, clock), make_analyzer(settings, clock)
+    target = Target(namespace="retry", rollout="checkout", canary="retrc1", stable="retr51")
+    key = WindowKey("retry", "checkout", "http", "retrc1", "retr51")
+    first = analyse(replica_a, "http", target)
+    assert first.window is not None and replica_a.starts.get(key) == first.window.start == start
+    clock.advance((RETRY - 8 + 4) * STEP)
+    moved = analyse(replica_b, "http", target)
+    assert moved.window is not None and moved.window.start == start + RETRY * STEP
+    followed = analyse(replica_a, "http", target)
+    assert followed.window == moved.window and replica_a.starts.get(key) == moved.window.start
+    assert followed.judgment.input_digest == moved.judgment.input_digest
 
 
 def test_the_digest_matches_an_offline_rejudge_of_the_exported_measurement(backfilled, database_url):
