@@ -182,8 +182,9 @@ class ThreadProfiles:
             anyio.to_thread.run_sync = run_sync
             concurrent.futures.ThreadPoolExecutor.submit = submit  # type: ignore[method-assign]
 
-    def report(self, looks: int, top: int) -> None:
-        stats = pstats.Stats(*self.profiles).stats  # type: ignore[attr-defined]
+    def report(self, looks: int, top: int, callers_of: str | None) -> None:
+        merged = pstats.Stats(*self.profiles)
+        stats = merged.stats  # type: ignore[attr-defined]
         total = sum(v[2] for v in stats.values())
         by_package: dict[str, float] = {}
         for (file, _, _), (_, _, tottime, _, _) in stats.items():
@@ -200,6 +201,8 @@ class ThreadProfiles:
             where = "/".join(Path(file).parts[-2:])
             print(f"  {tottime / looks * 1e3:7.3f} {cumtime / looks * 1e3:8.3f} {calls / looks:7.1f}  "
                   f"{where}:{line} {name}")
+        if callers_of:
+            merged.sort_stats("cumulative").print_callers(callers_of)  # totals over every look, in seconds
 
 
 def settings_for(prom: str, database_url: str, args: argparse.Namespace) -> Settings:
@@ -262,7 +265,7 @@ async def bench(settings: Settings, token: str, processes: dict[str, int], args:
                 loop.enable()
                 await drive(client, path, args.looks, args.callers)
                 loop.disable()
-            profiles.report(args.looks, args.top)
+            profiles.report(args.looks, args.top, args.callers_of)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -273,6 +276,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ledger-token", action="store_true", help="a `token create` token, not an api_tokens one")
     parser.add_argument("--profile", action="store_true", help="also profile the concurrent side per thread")
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--callers-of", help="with --profile: who calls the functions this regex names")
     parser.add_argument("--look-workers", type=int, default=Settings.model_fields["look_workers"].default)
     parser.add_argument("--log-level", default="info", help="the service's (default: the setting's default)")
     args = parser.parse_args(argv)
