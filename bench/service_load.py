@@ -431,6 +431,10 @@ def profiled(prom: str, windows: list[int], work: Path, looks: int = 30) -> None
             cum = sum(v[3] for (f, _, fn), v in stats.items() if any(f.endswith(p) and fn == n for p, n in functions))
             shares.append(f"{name} {cum / looks * 1e3:.2f} ({cum / looks / total:.0%})")
         print(f"  {w:>5} steps: {total * 1e3:.2f} ms; " + "; ".join(shares))
+    cache = analyzer.source.default.cache
+    if cache is not None:  # what the windows' kept series and measurements cost, as the cache estimates it
+        print(f"  window cache: {len(cache)} windows ({', '.join(map(str, windows))} steps),"
+              f" {cache.nbytes / 2**20:.1f} MiB by its estimate")
     analyzer.source.close()
     analyzer.database.dispose()
 
