@@ -413,7 +413,9 @@ def profiled(prom: str, windows: list[int], work: Path, looks: int = 30) -> None
             ("analyzer/store/measurements.py", "save_measurement"),
         ],
     }
-    print(f"\nin-process profile, {looks} looks per window (CPU ms per look; the HTTP layer not included)")
+    print(f"\nin-process profile, {looks} looks per window (CPU ms per look; the HTTP layer not included;"
+          f" a full refresh every {settings.window_cache_refresh_looks} looks)")
+    totals: dict[int, tuple[float, float]] = {}  # window -> (a look, its judge)
     for w in windows:
         for _ in range(5):  # the first look fetches the whole window: on a busy machine it may time out (503)
             with contextlib.suppress(SourceUnavailableError, StoreUnavailableError):
@@ -426,11 +428,19 @@ def profiled(prom: str, windows: list[int], work: Path, looks: int = 30) -> None
         profile.disable()
         stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
         total = sum(tottime for (_, _, tottime, _, _) in stats.values()) / looks
-        shares = []
-        for name, functions in parts.items():
-            cum = sum(v[3] for (f, _, fn), v in stats.items() if any(f.endswith(p) and fn == n for p, n in functions))
-            shares.append(f"{name} {cum / looks * 1e3:.2f} ({cum / looks / total:.0%})")
+        cums = {
+            name: sum(v[3] for (f, _, fn), v in stats.items() if any(f.endswith(p) and fn == n for p, n in functions))
+            / looks
+            for name, functions in parts.items()
+        }
+        shares = [f"{name} {cum * 1e3:.2f} ({cum / total:.0%})" for name, cum in cums.items()]
+        totals[w] = (total, cums["judge (analyzer.judging)"])
         print(f"  {w:>5} steps: {total * 1e3:.2f} ms; " + "; ".join(shares))
+    shortest, (base, base_judge) = min(windows), totals[min(windows)]
+    for w, (total, judge) in sorted(totals.items()):
+        if w != shortest:
+            print(f"  {w} steps against {shortest}: {total / base:.1f}x a look,"
+                  f" {(total - judge) / (base - base_judge):.1f}x without the judge")
     cache = analyzer.source.default.cache
     if cache is not None:  # what the windows' kept series and measurements cost, as the cache estimates it
         print(f"  window cache: {len(cache)} windows ({', '.join(map(str, windows))} steps),"
