@@ -3,10 +3,13 @@
 ``cumulative_loglik`` and ``mixture_log_e_at`` (:mod:`analyzer.stats.eprocess`) are prequential:
 column k of the (grid × steps) log-likelihood and step k of the path depend only on steps ≤ k. A
 look that shares its first L steps with an earlier one takes that look's first L columns and steps
-from :mod:`analyzer.judging.prefix_memo` and computes the rest, so a look costs what its new steps
-cost plus one copy of the array (issue 15: the judge's cost stopped growing with the window). The
-result is the one from scratch to the last bit: the cumulative sum continues from the cached column
-in the same order, and every other operation is per column.
+from :mod:`analyzer.judging.prefix_memo` and computes the rest, so the e-processes of a look cost
+what its new steps cost plus one copy of the array (issue 15; at 1,440 steps a resumed comparison
+takes 0.9 ms against 4.6 ms from scratch). The result is the one from scratch to the last bit: the
+cumulative sum continues from the cached column in the same order, and every other operation is per
+column. A look resumes only as far as its inputs, the weights 1/φ included, equal an earlier look's,
+which is why the dispersion estimates are prequential (:mod:`analyzer.stats.dispersion`); a boundary
+or grid that moves between looks (a new key) is computed from scratch.
 """
 
 from __future__ import annotations
