@@ -14,12 +14,13 @@ involuntary context switches): on a shared 2-core machine, CPU time is the figur
 time. The caller's bearer token is an ``api_tokens`` one (Argo's usual Secret), or with
 ``--ledger-token`` one made by ``token create`` (looked up in the database).
 
-``--profile`` repeats the concurrent run under cProfile on each thread's own CPU clock
+``--profile`` repeats both runs under cProfile on each thread's own CPU clock
 (``time.thread_time``; one profile per thread, merged: the event loop's, AnyIO's worker threads' — the
 look pool and synchronous dependencies — and thread pool executors', where the Prometheus client
-sends its requests): the
-CPU per look by package and the functions with the most CPU of their own. Profiling inflates every figure
-(about 2x); the shares are what it is for.
+sends its requests): the CPU per look by package, one by one beside concurrent, and the functions with
+the most CPU of their own. Profiling inflates every figure (about 2x), and cProfile misses some calls
+(it says how many looks' analyses it saw); the shares and the difference between the sides are what
+it is for.
 """
 
 from __future__ import annotations
@@ -182,27 +183,59 @@ class ThreadProfiles:
             anyio.to_thread.run_sync = run_sync
             concurrent.futures.ThreadPoolExecutor.submit = submit  # type: ignore[method-assign]
 
-    def report(self, looks: int, top: int, callers_of: str | None) -> None:
-        merged = pstats.Stats(*self.profiles)
-        stats = merged.stats  # type: ignore[attr-defined]
-        total = sum(v[2] for v in stats.values())
-        by_package: dict[str, float] = {}
-        for (file, _, _), (_, _, tottime, _, _) in stats.items():
-            package = next((p for p in PACKAGES if p in file), "other")
-            package = "builtins (C)" if package == "~" else package
-            by_package[package] = by_package.get(package, 0.0) + tottime
-        print(f"\nprofiled: {total / looks * 1e3:.2f} ms of CPU per look in {len(self.profiles)} threads; own CPU by"
-              " package, ms per look:")
-        for package, spent in sorted(by_package.items(), key=lambda item: -item[1]):
-            print(f"  {package:<20}{spent / looks * 1e3:8.3f}  {spent / total:5.1%}")
-        print(f"\nthe {top} functions with the most CPU of their own (ms per look; own, with callees; calls per look):")
-        ranked = sorted(stats.items(), key=lambda item: -item[1][2])[:top]
-        for (file, line, name), (_, calls, tottime, cumtime, _) in ranked:
-            where = "/".join(Path(file).parts[-2:])
-            print(f"  {tottime / looks * 1e3:7.3f} {cumtime / looks * 1e3:8.3f} {calls / looks:7.1f}  "
-                  f"{where}:{line} {name}")
-        if callers_of:
-            merged.sort_stats("cumulative").print_callers(callers_of)  # totals over every look, in seconds
+    def merged(self) -> pstats.Stats:
+        return pstats.Stats(*self.profiles)
+
+
+def by_package(stats: dict[Any, Any]) -> dict[str, float]:
+    """Own CPU seconds by the package of each function's file."""
+    spent: dict[str, float] = {}
+    for (file, _, _), (_, _, tottime, _, _) in stats.items():
+        package = next((p for p in PACKAGES if p in file), "other")
+        package = "builtins (C)" if package == "~" else package
+        spent[package] = spent.get(package, 0.0) + tottime
+    return spent
+
+
+def report(sides: dict[str, ThreadProfiles], looks: int, top: int, callers_of: str | None) -> None:
+    """Own CPU per look by package, each side in a column, and the functions the concurrent side spends most
+    in beside what they cost one by one: where the concurrency's extra CPU goes."""
+    merged = {label: profiles.merged() for label, profiles in sides.items()}
+    stats = {label: m.stats for label, m in merged.items()}  # type: ignore[attr-defined]
+    packages = {label: by_package(s) for label, s in stats.items()}
+    single, concurrent = list(sides)
+    calls = {label: sum(v[1] for (f, _, n), v in s.items() if f.endswith("service/analysis.py") and n == "_look")
+             for label, s in stats.items()}
+    print(f"\nprofiled (cProfile per thread, on each thread's CPU clock; it saw the analysis of"
+          f" {', '.join(f'{calls[label]} looks {label}' for label in sides)}): own CPU by package, ms per look")
+    print(f"  {'package':<20}{single:>12}{concurrent:>14}{'extra':>9}")
+    totals = {label: sum(p.values()) for label, p in packages.items()}
+    for package in sorted(packages[concurrent], key=lambda name: -packages[concurrent][name]):
+        one, many = (packages[label].get(package, 0.0) / looks * 1e3 for label in sides)
+        print(f"  {package:<20}{one:12.3f}{many:14.3f}{many - one:+9.3f}")
+    one, many = (totals[label] / looks * 1e3 for label in sides)
+    print(f"  {'total':<20}{one:12.3f}{many:14.3f}{many - one:+9.3f}")
+    print(f"\nthe {top} functions with the most own CPU {concurrent} (ms per look: own {single}, own {concurrent},"
+          f" with callees {concurrent}; calls per look {concurrent}):")
+    ranked = sorted(stats[concurrent].items(), key=lambda item: -item[1][2])[:top]
+    for key, (_, n, tottime, cumtime, _) in ranked:
+        file, line, name = key
+        alone = stats[single].get(key, (0, 0, 0.0, 0.0, None))[2]
+        where = "/".join(Path(file).parts[-2:])
+        print(f"  {alone / looks * 1e3:7.3f} {tottime / looks * 1e3:7.3f} {cumtime / looks * 1e3:8.3f}"
+              f" {n / looks:7.1f}  {where}:{line} {name}")
+    if callers_of:
+        merged[concurrent].sort_stats("cumulative").print_callers(callers_of)  # totals over every look, in seconds
+
+
+async def profiled_side(client: httpx.AsyncClient, path: str, looks: int, callers: int) -> ThreadProfiles:
+    profiles = ThreadProfiles()
+    with profiles.on_worker_threads():
+        loop = profiles.of_this_thread()
+        loop.enable()
+        await drive(client, path, looks, callers)
+        loop.disable()
+    return profiles
 
 
 def settings_for(prom: str, database_url: str, args: argparse.Namespace) -> Settings:
@@ -259,13 +292,9 @@ async def bench(settings: Settings, token: str, processes: dict[str, int], args:
                   + f"{sum(spent.cpu.values()) * 1e3:10.2f}{spent.switches:10.1f}{spent.statements:6.1f}"
                   f"{spent.checkouts:10.1f}{spent.refused:9d}")
         if args.profile:
-            profiles = ThreadProfiles()
-            with profiles.on_worker_threads():
-                loop = profiles.of_this_thread()
-                loop.enable()
-                await drive(client, path, args.looks, args.callers)
-                loop.disable()
-            profiles.report(args.looks, args.top, args.callers_of)
+            profiled = {label: await profiled_side(client, path, args.looks, callers)
+                        for label, callers in (("1 by 1", 1), (f"{args.callers} at once", args.callers))}
+            report(profiled, args.looks, args.top, args.callers_of)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -72,6 +72,10 @@ _SECONDS_LEFT = "seconds_left"
 #: which under load bought nothing. A server lost in the last second fails the looks that were using it
 #: (as before: they go on from the data alone), and that first failure invalidates the whole pool.
 PING_AFTER_IDLE_SECONDS = 1.0
+#: A transaction's own statement and lock timeouts (ms), parsed once.
+_SET_TIMEOUTS = text(
+    "SELECT set_config('statement_timeout', :statement, true), set_config('lock_timeout', :lock, true)"
+)
 #: Where a pooled connection keeps when it was last returned, and the SQLite busy wait it was last given.
 _IDLE_SINCE, _BUSY_MS = "idle_since", "busy_timeout_ms"
 
@@ -135,11 +139,7 @@ class Database:
             return
         statement, lock = _ms(seconds_left, POSTGRESQL_STATEMENT_MS), _ms(seconds_left, POSTGRESQL_LOCK_MS)
         if (statement, lock) != (POSTGRESQL_STATEMENT_MS, POSTGRESQL_LOCK_MS):
-            connection.execute(
-                text("SELECT set_config('statement_timeout', :statement, true),"
-                     " set_config('lock_timeout', :lock, true)"),
-                {"statement": str(statement), "lock": str(lock)},
-            )
+            connection.execute(_SET_TIMEOUTS, {"statement": str(statement), "lock": str(lock)})
 
     @property
     def sqlite_path(self) -> Path | None:
