@@ -2,23 +2,22 @@
 
 A metric is one or more comparisons (the error ratio; for latency, the slow shares at the bucket
 bounds around stable's quantile). Each knows its pods' variation (:mod:`analyzer.stats.heterogeneity`),
-which moves its fail boundary: fail needs the realised ratio shown above ``fail_ratio``·e^{z·s}; the
-pass test has the pod term in its null (:func:`analyzer.judging.evidence.pass_log_e`).
+whose pod term both tests carry in their nulls (:func:`analyzer.judging.evidence.fail_log_e` with the
+80 % bound on τ, :func:`analyzer.judging.evidence.pass_log_e` with its median-unbiased value).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from functools import cached_property
 
 from scipy import special
 
-from analyzer.judging.evidence import PodSeries, RatioEvidence, StepCounts, compare_ratio, ratio_grid
+from analyzer.judging.evidence import RatioEvidence, StepCounts, compare_ratio, ratio_grid
 from analyzer.model import MetricPolicy
 from analyzer.stats.heterogeneity import PodVariation, pod_variation
 
-#: Share of a test's α (fail and pass alike) that bounds the pod term when per-pod data exists.
+#: Share of the SLO test's α that bounds the canary's pod term when per-pod data exists.
 POD_SHARE = 0.5
 
 
@@ -44,19 +43,15 @@ class Comparison:
         return pod_variation(c.events.sum(axis=1), c.total.sum(axis=1), s.events.sum(axis=1), s.total.sum(axis=1))
 
     def since(self, step: int) -> Comparison:
-        """The same comparison on the steps from ``step`` on (pods included)."""
+        """The same comparison on the steps from ``step`` on (pods included; the steps before join their warm-up)."""
         c = self.counts
-
-        def pods(series: PodSeries | None) -> PodSeries | None:
-            return None if series is None else PodSeries(series.events[:, step:], series.total[:, step:])
-
         counts = StepCounts(
             c.canary_events[step:],
             c.canary_total[step:],
             c.stable_events[step:],
             c.stable_total[step:],
-            canary_pods=pods(c.canary_pods),
-            stable_pods=pods(c.stable_pods),
+            canary_pods=None if c.canary_pods is None else c.canary_pods.since(step),
+            stable_pods=None if c.stable_pods is None else c.stable_pods.since(step),
         )
         return replace(self, counts=counts)
 
@@ -66,15 +61,13 @@ class Tested:
     """One comparison's evidence with the boundaries it was tested against."""
 
     evidence: RatioEvidence
-    fail_boundary: float  # the realised ratio a fail must show: fail_ratio moved out by the pod term
+    fail_boundary: float  # the version's ratio a fail must show (the pod term is in the fail test's null)
     pass_ratio: float  # the version's ratio a pass must show (the pod term is in the pass test's null)
     pod_sd: float
 
 
-def test_comparison(
-    comparison: Comparison, p: MetricPolicy, prior_scale: float, z_fail: float, log_pass: float
-) -> Tested:
-    """Evidence on one comparison: the pod term moves the fail boundary by z·s and is in the pass test's null."""
+def test_comparison(comparison: Comparison, p: MetricPolicy, prior_scale: float, log_pass: float) -> Tested:
+    """Evidence on one comparison, the pod term in the nulls of both tests."""
     counts = comparison.counts
     variation = comparison.variation
     sd = variation.sd if variation is not None else 0.0
@@ -83,7 +76,6 @@ def test_comparison(
     pass_ratio = max(p.pass_ratio, comparison.pass_ratio)
     if p.pass_increase > 0 and stable_rate:
         pass_ratio = max(pass_ratio, 1.0 + p.pass_increase / stable_rate)
-    fail_boundary = p.fail_ratio * math.exp(z_fail * sd)
     grid = ratio_grid(prior_scale, p.fail_ratio, p.pass_ratio)
-    evidence = compare_ratio(counts, fail_boundary, pass_ratio, grid, log_pass, pass_sd=sd_pass)
-    return Tested(evidence, fail_boundary, pass_ratio, sd)
+    evidence = compare_ratio(counts, p.fail_ratio, pass_ratio, grid, log_pass, pass_sd=sd_pass, fail_sd=sd)
+    return Tested(evidence, p.fail_ratio, pass_ratio, sd)

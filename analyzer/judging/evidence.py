@@ -4,7 +4,8 @@ Both are read at every prefix of the steps at once, so that judging steps 1..K i
 and the fail guarantee holds over all looks together (see :mod:`analyzer.stats.eprocess`). Each
 step's likelihood is tempered by its predictable dispersion (:mod:`analyzer.stats.dispersion`), so
 bursty minutes count for what they are worth; the pod term (:mod:`analyzer.stats.heterogeneity`)
-is handled by the caller, which moves the boundaries.
+is in both tests' nulls: the realised ratio is the version's times e^δ, δ ~ N(0, s²), and each test
+divides by the marginal likelihood of the version at its boundary with the pods drawn at random.
 """
 
 from __future__ import annotations
@@ -14,27 +15,49 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from analyzer.judging.resumed import limit_path, ratio_path
 from analyzer.stats.dispersion import pod_minute_kappa, pod_ratio_dispersion, rate_dispersion, ratio_dispersion
 from analyzer.stats.eprocess import (
     FloatArray,
     Grid,
-    cumulative_loglik,
     log_ratio_grid,
     lower_bounds,
-    mixture_log_e,
     mixture_log_e_at,
     mixture_log_marginal,
     upper_bounds,
 )
-from analyzer.stats.rate_ratio import log_canary_share
 
 
 @dataclass(frozen=True)
 class PodSeries:
-    """One arm's per-pod events and requests per step, shape (pods, steps), over the steps the tests use."""
+    """One arm's per-pod events and requests per step, shape (pods, steps), over the steps the tests use,
+    and over the warm-up steps before them (shape (pods, warm-up steps); none by default), which the
+    tests leave out but the pod-minute dispersion learns from: a burn-in, so that the first tested
+    step already has a successive difference to be judged by."""
 
     events: FloatArray
     total: FloatArray
+    warmup_events: FloatArray | None = None
+    warmup_total: FloatArray | None = None
+
+    @property
+    def warmup_steps(self) -> int:
+        return 0 if self.warmup_total is None else int(self.warmup_total.shape[1])
+
+    def with_warmup(self, steps: int) -> tuple[FloatArray, FloatArray]:
+        """(events, total) with the last ``steps`` warm-up steps put back in front."""
+        if steps <= 0 or self.warmup_events is None or self.warmup_total is None:
+            return self.events, self.total
+        return (
+            np.hstack([self.warmup_events[:, -steps:], self.events]),
+            np.hstack([self.warmup_total[:, -steps:], self.total]),
+        )
+
+    def since(self, step: int) -> PodSeries:
+        """The steps from ``step`` on; the ones before it join the warm-up."""
+        events, total = self.with_warmup(self.warmup_steps)
+        cut = self.warmup_steps + step
+        return PodSeries(events[:, cut:], total[:, cut:], events[:, :cut], total[:, :cut])
 
 
 @dataclass(frozen=True)
@@ -67,7 +90,8 @@ class RatioEvidence:
 
     grid: Grid
     loglik: FloatArray  # (grid points, steps): tempered cumulative log-likelihood
-    fail_path: FloatArray  # log e-value against r <= the fail boundary, after each step
+    fail_path: FloatArray  # log e-value against the version's r <= the fail boundary, after each step
+    fail_sd: float  # the pod term's sd in the fail test's null
     log_e_pass: float  # current log e-value against r >= the pass boundary
     upper: float  # upper confidence bound on r at the pass level, current look
     dispersion: float  # φ applied to the last step
@@ -89,15 +113,24 @@ def rate_difference(counts: StepCounts) -> FloatArray:
 
 def step_dispersion(counts: StepCounts) -> FloatArray:
     """φ_k per step: from pod-minutes when either arm has a per-pod breakdown of two or more pods, else
-    from the arm-level series (whose first-step value also covers the first step, where pods have no
-    successive difference yet)."""
+    from the arm-level series.
+
+    The pod-minute estimate learns from the warm-up steps too (a burn-in: they are left out of the
+    tests, not out of what the data says about its minutes), so the first tested step is judged by
+    the successive difference from the last warm-up step. Without warm-up steps the first step has
+    no difference yet and takes the arm-level value, prior included."""
     phi = ratio_dispersion(counts.canary_events, counts.canary_total, counts.stable_events, counts.stable_total)
     c, s = counts.canary_pods, counts.stable_pods
-    if c is None or s is None or max(c.total.shape[0], s.total.shape[0]) < 2 or counts.steps < 2:
+    if c is None or s is None or max(c.total.shape[0], s.total.shape[0]) < 2:
         return phi
-    kappa = pod_minute_kappa(np.vstack([c.events, s.events]), np.vstack([c.total, s.total]))
-    from_pods = pod_ratio_dispersion((c.events, c.total), (s.events, s.total), kappa)
-    from_pods[0] = phi[0]
+    burn_in = min(c.warmup_steps, s.warmup_steps)
+    if counts.steps + burn_in < 2:
+        return phi
+    (c_events, c_total), (s_events, s_total) = c.with_warmup(burn_in), s.with_warmup(burn_in)
+    kappa = pod_minute_kappa(np.vstack([c_events, s_events]), np.vstack([c_total, s_total]))
+    from_pods = pod_ratio_dispersion((c_events, c_total), (s_events, s_total), kappa)[burn_in:]
+    if burn_in == 0:
+        from_pods[0] = phi[0]
     return from_pods
 
 
@@ -118,24 +151,30 @@ def compare_ratio(
     grid: Grid,
     log_pass_threshold: float,
     pass_sd: float = 0.0,
+    fail_sd: float = 0.0,
 ) -> RatioEvidence:
     """Evidence about r = p_canary / p_stable from the conditional binomial model of each step.
 
-    Fail: the mixture e-process against r ≤ ``fail_boundary`` after every step. Pass: the
-    e-process against the version's ratio ≥ ``pass_ratio`` at the current look, with the pod term of
-    sd ``pass_sd`` in its null (:func:`pass_log_e`). Boundaries off the grid move to the next grid
-    point outwards (fail) or inwards (pass).
+    Fail: the e-process against the version's ratio ≤ ``fail_boundary`` after every step, with the
+    pod term of sd ``fail_sd`` in its null (:func:`fail_log_e`). Pass: the e-process against the
+    version's ratio ≥ ``pass_ratio`` at the current look, with the pod term of sd ``pass_sd`` in its
+    null (:func:`pass_log_e`). Boundaries off the grid move to the next grid point outwards (fail)
+    or inwards (pass).
     """
     phi = step_dispersion(counts)
-    log_p, log_q = log_canary_share(grid.theta[:, None], counts.canary_total[None, :], counts.stable_total[None, :])
     events = counts.canary_events + counts.stable_events
-    loglik = cumulative_loglik(counts.canary_events, events, log_p, log_q, weights=1.0 / phi)
-    fail_path = mixture_log_e_at(loglik, grid.log_prior, grid_index_at_or_above(grid, fail_boundary), "above")
+    b = grid_index_at_or_above(grid, fail_boundary)
+    resumed = ratio_path(
+        grid.theta, grid.log_prior, b, counts.canary_events, events, counts.canary_total, counts.stable_total, 1.0 / phi
+    )
+    loglik = resumed.loglik
+    fail_path = fail_log_e(loglik, grid, b, fail_sd, plain=resumed.path)
     below = pass_log_e(loglik[:, -1:], grid, pass_sd)  # (G, 1): the current look
     return RatioEvidence(
         grid=grid,
         loglik=loglik,
         fail_path=fail_path,
+        fail_sd=fail_sd,
         log_e_pass=float(below[grid_index_at_or_below(grid, pass_ratio), 0]),
         upper=float(upper_bounds(below, grid.theta, log_pass_threshold)[0]),
         dispersion=float(phi[-1]),
@@ -177,20 +216,50 @@ def pass_log_e(loglik: FloatArray, grid: Grid, pod_sd: float) -> FloatArray:
     ``loglik`` is (G, K), the tempered cumulative log-likelihood of the grid after each look.
     """
     alternative = mixture_log_marginal(loglik, pass_log_prior(grid), "below")
-    null = loglik if pod_sd <= 0 else _pod_marginal(loglik, np.log(grid.theta), pod_sd)
+    return _over_pod_null(alternative, loglik, np.log(grid.theta), pod_sd)
+
+
+def fail_log_e(loglik: FloatArray, grid: Grid, b: int, pod_sd: float, plain: FloatArray | None = None) -> FloatArray:
+    """log e-value against "the version's ratio is ≤ θ_b" after every step, the pod term in its null.
+
+    The fail side's twin of :func:`pass_log_e`: the fail prior's mixture (``grid.log_prior``) over
+    the grid points above θ_b, over the marginal likelihood of the version at θ_b with pods drawn at
+    random, Σ_g N(log θ_g; log θ_b, s²) L_K(θ_g). With a fixed s the ratio of the two marginal laws
+    is a martingale over the steps (Ville: P(ever ≥ 1/α) ≤ α), so the whole α_fail goes to one test
+    where moving the boundary out to fail_ratio·e^{z s} spent half of it bounding δ and asked for
+    z ≈ 2.8 pod sds on top of the sequence's own margin. With s = 0 it is the plain mixture e-process
+    (:func:`analyzer.stats.eprocess.mixture_log_e_at`; ``plain`` when the caller has it already, from
+    :func:`analyzer.judging.resumed.ratio_path`). ``loglik`` is (G, K); the result is (K,).
+    """
+    if plain is None:
+        plain = mixture_log_e_at(loglik, grid.log_prior, b, "above")  # alternative / L_K(θ_b)
+    if pod_sd <= 0 or b + 1 >= grid.theta.size:
+        return plain
+    null = _pod_marginal(loglik, np.log(grid.theta), pod_sd, slice(b, b + 1))[0]
+    log_e: FloatArray = plain + loglik[b] - null
+    return log_e
+
+
+def _over_pod_null(
+    alternative: FloatArray, loglik: FloatArray, log_theta: FloatArray, pod_sd: float, rows: slice = slice(None)
+) -> FloatArray:
+    """log(alternative / the pod-term null) for the boundaries ``rows``; 0 (e = 1) where no alternative exists."""
+    null = loglik[rows] if pod_sd <= 0 else _pod_marginal(loglik, log_theta, pod_sd, rows)
     with np.errstate(invalid="ignore"):
         result: FloatArray = np.where(np.isfinite(alternative), alternative - null, 0.0)
     return result
 
 
-def _pod_marginal(loglik: FloatArray, log_theta: FloatArray, pod_sd: float) -> FloatArray:
-    """log Σ_g N(log θ_g; log θ_b, s²) L_K(θ_g) for every boundary b and look K (weights normalised over the grid).
+def _pod_marginal(loglik: FloatArray, log_theta: FloatArray, pod_sd: float, rows: slice = slice(None)) -> FloatArray:
+    """log Σ_g N(log θ_g; log θ_b, s²) L_K(θ_g) for the boundaries b in ``rows`` and every look K
+    (weights normalised over the grid).
 
     One matrix product in linear space after subtracting each look's peak: a boundary whose whole
     neighbourhood lies more than ~745 below the peak reads as -inf (an infinite e-value), where the
     exact one is above e^700 — the same decision.
     """
-    kernel = np.exp(-0.5 * ((log_theta[None, :] - log_theta[:, None]) / pod_sd) ** 2)  # (boundary b, grid g)
+    centres = log_theta[rows]
+    kernel = np.exp(-0.5 * ((log_theta[None, :] - centres[:, None]) / pod_sd) ** 2)  # (boundary b, grid g)
     kernel /= kernel.sum(axis=1, keepdims=True)
     peak = loglik.max(axis=0)
     with np.errstate(divide="ignore"):
@@ -199,12 +268,15 @@ def _pod_marginal(loglik: FloatArray, log_theta: FloatArray, pod_sd: float) -> F
 
 
 def lower_bound(evidence: RatioEvidence, looks: list[int], log_threshold: float) -> float:
-    """Anytime lower confidence bound on r, intersected over the given looks (0-based steps).
+    """Anytime lower confidence bound on the version's r, intersected over the given looks (0-based steps).
 
-    The confidence sequence holds at every look at once, so intersecting the looks we read keeps it
-    valid: the current one and, after a fail, the fail look.
+    The fail test of every grid boundary, pod term in its null, inverted: the confidence sequence
+    holds at every look at once, so intersecting the looks we read keeps it valid — the current one
+    and, after a fail, the fail look.
     """
-    above = mixture_log_e(evidence.loglik[:, looks], evidence.grid.log_prior, "above")
+    loglik = evidence.loglik[:, looks]
+    alternative = mixture_log_marginal(loglik, evidence.grid.log_prior, "above")
+    above = _over_pod_null(alternative, loglik, np.log(evidence.grid.theta), evidence.fail_sd)
     return float(lower_bounds(above, evidence.grid.theta, log_threshold).max())
 
 
@@ -230,10 +302,8 @@ def exceeds_limit(
     grid = log_ratio_grid(prior_scale, include=(1.0,))
     boundary = grid.index(1.0)
     theta, log_prior = grid.theta[boundary:], grid.log_prior[boundary:]  # θ = 1 and the alternatives above
-    probs = np.minimum(limit * theta, 1.0 - 1e-12)[:, None]  # (G', 1): the same at every step
-    weights = 1.0 / rate_dispersion(events, total)
-    loglik = cumulative_loglik(events, total, np.log(probs), np.log1p(-probs), weights=weights)
-    path = mixture_log_e_at(loglik, log_prior, 0, "above")
+    probs = np.minimum(limit * theta, 1.0 - 1e-12)  # (G',): the same at every step
+    path = limit_path(probs, log_prior, events, total, 1.0 / rate_dispersion(events, total)).path
     return LimitEvidence(log_e=float(max(path.max(), 0.0)), fail_step=_first_true(path >= log_threshold))
 
 

@@ -121,16 +121,18 @@ def _comparison(
     j: int,
     le: list[float],
     pass_ratio: float,
+    start: int,
 ) -> Comparison:
+    """The comparison at bound j; ``pods`` cover the whole window (the steps before ``start`` are their warm-up)."""
     n_c, n_s = canary[:, -1], stable[:, -1]
     e_c, e_s = slow_counts(canary, j), slow_counts(stable, j)
     canary_pods = stable_pods = None
     if pods is not None:
         canary_pods = arm_pods(
-            [slow_counts(r, j) for r in pods["canary"]], [r[:, -1] for r in pods["canary"]], e_c, n_c
+            [slow_counts(r, j) for r in pods["canary"]], [r[:, -1] for r in pods["canary"]], e_c, n_c, start
         )
         stable_pods = arm_pods(
-            [slow_counts(r, j) for r in pods["stable"]], [r[:, -1] for r in pods["stable"]], e_s, n_s
+            [slow_counts(r, j) for r in pods["stable"]], [r[:, -1] for r in pods["stable"]], e_s, n_s, start
         )
     counts = StepCounts(e_c, n_c, e_s, n_s, canary_pods=canary_pods, stable_pods=stable_pods)
     return Comparison(counts, label=f"le={fmt_le(le[j])}", pass_ratio=pass_ratio)
@@ -152,7 +154,7 @@ def prepare_histogram(
     if data.pods is not None:
         pods = {
             arm: [
-                _repair(np.asarray(rows, dtype=np.float64).reshape(data.steps, len(le)))[0][start:]
+                _repair(np.asarray(rows, dtype=np.float64).reshape(data.steps, len(le)))[0]
                 for rows in by_pod.values()
             ]
             for arm, by_pod in (("canary", data.pods.canary), ("stable", data.pods.stable))
@@ -189,7 +191,7 @@ def prepare_histogram(
             )
     bounds = tested_bounds(le, calibration, q, anchor) if anchor is not None else [len(le) - 2]
     comparisons = tuple(
-        _comparison(canary, stable, pods, j, le, slowdown_share_ratio(le, calibration, j, policy.pass_slowdown))
+        _comparison(canary, stable, pods, j, le, slowdown_share_ratio(le, calibration, j, policy.pass_slowdown), start)
         for j in bounds
     )
     tau = le[anchor] if anchor is not None else None

@@ -13,11 +13,10 @@ when every comparison passes (an intersection-union test needs no correction).
   ("service-wide"). Missing data is never a pass.
 
 The pod term (:mod:`analyzer.stats.heterogeneity`): with per-pod data, the realised log ratio is
-the version's effect plus a pod term of sd s, which does not shrink with traffic. On the fail side a
-share of the metric's α (``POD_SHARE``) bounds that term once, |δ| ≤ z·s, and the rest goes to the
-confidence sequence, whose lower bound must exceed fail_ratio·e^{z s} (a union bound keeps the
-false-fail rate ≤ α). The pass test carries the pod term in its null
-(:func:`analyzer.judging.evidence.pass_log_e`) and spends α_pass whole.
+the version's effect plus a pod term of sd s, which does not shrink with traffic. Both tests carry it
+in their nulls — the marginal likelihood of the version at the boundary with its pods drawn at
+random (:func:`analyzer.judging.evidence.fail_log_e`, :func:`analyzer.judging.evidence.pass_log_e`) —
+and so spend their α whole.
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from analyzer.judging.comparison import POD_SHARE, Comparison, Tested, normal_isf, test_comparison
+from analyzer.judging.comparison import Comparison, Tested, test_comparison
 from analyzer.judging.evidence import StepCounts, first_crossing, log_mean_exp, lower_bound, rate_difference, safe_exp
 from analyzer.judging.slo import SloCounts, slo_test
 from analyzer.model import (
@@ -157,8 +156,8 @@ def _pod_note(prepared: Prepared, tested: list[Tested]) -> str:
     first = tested[0]
     return (
         f"pod variation: sd of log rate ≤ {variation.tau:.2g} (80 % bound, {variation.stable_pods} stable and"
-        f" {variation.canary_pods} canary pods), so a fail needs the ratio shown above"
-        f" {fmt_ratio(first.fail_boundary)}, and a pass allows for pods of sd {variation.sd_pass:.2g} around it"
+        f" {variation.canary_pods} canary pods): a fail allows for pods of sd {first.pod_sd:.2g} around"
+        f" {fmt_ratio(first.fail_boundary)}, a pass for pods of sd {variation.sd_pass:.2g} around its boundary"
     )
 
 
@@ -193,16 +192,14 @@ def decide(prepared: Prepared, policy: Policy, step_seconds: float, budget: Budg
         return _inconclusive_untestable(prepared, budget)
     p = prepared.policy
     n_tests = len(prepared.comparisons)
-    share = POD_SHARE if prepared.pods_known else 0.0
-    alpha_cs = budget.alpha_fail * (1.0 - share)
-    z_fail = normal_isf(budget.alpha_fail * share / n_tests) if share else 0.0
+    alpha_cs = budget.alpha_fail
     log_fail, log_pass = math.log(1.0 / alpha_cs), math.log(1.0 / budget.alpha_pass)
-    tested = [test_comparison(c, p, policy.prior_scale, z_fail, log_pass) for c in prepared.comparisons]
+    tested = [test_comparison(c, p, policy.prior_scale, log_pass) for c in prepared.comparisons]
     pass_from = min(prepared.pass_from, prepared.counts.steps)
     recent, recent_counts = tested, prepared.counts
     if 0 < pass_from < prepared.counts.steps:
         since = [c.since(pass_from) for c in prepared.comparisons]
-        recent = [test_comparison(c, p, policy.prior_scale, z_fail, log_pass) for c in since]
+        recent = [test_comparison(c, p, policy.prior_scale, log_pass) for c in since]
         recent_counts = since[0].counts
     fail_path = _fail_paths(tested, recent if recent is not tested else [], pass_from)
     veto = rate_difference(prepared.counts) >= p.min_increase if p.min_increase > 0 else None
@@ -218,7 +215,6 @@ def decide(prepared: Prepared, policy: Policy, step_seconds: float, budget: Budg
     first, current = tested[0], recent[0]
     looks = [prepared.counts.steps - 1] if ratio_fail_step is None else [ratio_fail_step, prepared.counts.steps - 1]
     lower = lower_bound(first.evidence, looks, math.log(n_tests / alpha_cs))
-    pod_fail = first.fail_boundary / p.fail_ratio
     diagnostics = prepared.diagnostics.model_copy(
         update={
             "slo_e_value": slo_e,
@@ -231,7 +227,7 @@ def decide(prepared: Prepared, policy: Policy, step_seconds: float, budget: Budg
     )
     log_e_fail = float(max(fail_path.max(), 0.0))
     common = {
-        "interval": Interval(lower=lower / pod_fail, upper=current.evidence.upper),
+        "interval": Interval(lower=lower, upper=current.evidence.upper),
         "e_value": safe_exp(log_e_fail),
         "e_threshold": 1.0 / alpha_cs,
         "p_value": min(1.0, 1.0 / safe_exp(log_e_fail)),
@@ -245,7 +241,7 @@ def decide(prepared: Prepared, policy: Policy, step_seconds: float, budget: Budg
         at = prepared.first_step + ratio_fail_step
         reason = (
             f"regression: {prepared.unit} {rates}, ratio {fmt_ratio(est.ratio)} is above"
-            f" {p.fail_ratio:g} with confidence (lower bound {fmt_ratio(lower / pod_fail)}) since look {at + 1}"
+            f" {p.fail_ratio:g} with confidence (lower bound {fmt_ratio(lower)}) since look {at + 1}"
         )
         return _result(prepared, Verdict.FAIL, reason, fail_step=at, **common)
     if slo_fail_step is not None and prepared.slo is not None and p.slo is not None:

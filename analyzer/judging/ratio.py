@@ -34,15 +34,12 @@ def prepare_ratio(name: str, data: RatioMetric, policy: MetricPolicy, warmup_ste
         )
     canary_pods = stable_pods = None
     if data.pods is not None:
-        sliced = {
-            arm: [
-                (np.asarray(s.events[start:], np.float64), np.asarray(s.total[start:], np.float64))
-                for s in pods.values()
-            ]
+        series = {
+            arm: [(np.asarray(s.events, np.float64), np.asarray(s.total, np.float64)) for s in pods.values()]
             for arm, pods in (("canary", data.pods.canary), ("stable", data.pods.stable))
         }
-        canary_pods = arm_pods([e for e, _ in sliced["canary"]], [t for _, t in sliced["canary"]], e_c, n_c)
-        stable_pods = arm_pods([e for e, _ in sliced["stable"]], [t for _, t in sliced["stable"]], e_s, n_s)
+        canary_pods = arm_pods([e for e, _ in series["canary"]], [t for _, t in series["canary"]], e_c, n_c, start)
+        stable_pods = arm_pods([e for e, _ in series["stable"]], [t for _, t in series["stable"]], e_s, n_s, start)
     counts = StepCounts(e_c, n_c, e_s, n_s, canary_pods=canary_pods, stable_pods=stable_pods)
     canary_rate, stable_rate = counts.rates()
     ratio = canary_rate / stable_rate if canary_rate is not None and stable_rate else None

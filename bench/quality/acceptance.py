@@ -4,7 +4,8 @@
   outside the target — canary-only overdispersion is a real difference, and a p95 above the default
   SLO on both arms is failed by policy — are listed as such);
 * binomial cells at ≥ 20 canary rps and ≥ 1 % baseline with errors ×2: our median time to detect
-  within 1.3× of the mixture SPRT's;
+  within 1.3× of the mixture SPRT's — on arm totals, and on the same traffic with a per-pod breakdown
+  of identical pods (what the judge can learn from pod-minutes that arm totals cannot show);
 * no improvement ever fails; a starved canary never passes;
 * the healthy canary (2 canary pods, 20 canary rps, 1 % errors, default buckets) passes within the
   horizon in ≥ 80 % of runs; its time to pass is listed for every judge.
@@ -60,9 +61,11 @@ def _aa(cell: Cell, ours: Summary) -> Check:
 
 
 def is_reference_cell(cell: Cell) -> bool:
-    """A binomial errors ×2 cell at ≥ 20 canary rps and ≥ 1 % baseline, regressed from the start."""
+    """A binomial errors ×2 cell (arm totals or identical pods) at ≥ 20 canary rps and ≥ 1 % baseline,
+    regressed from the start."""
     s = cell.scenario
-    return (cell.kind is Kind.AB and cell.binomial and cell.error_ratio == 2.0 and not cell.latency_change
+    return (cell.kind is Kind.AB and cell.independent_requests and cell.error_ratio == 2.0
+            and not cell.latency_change
             and cell.canary_rps >= 20 and s.error_rate >= 0.01 and s.onset_step == 0 and s.burst_start is None)
 
 

@@ -35,6 +35,7 @@ class Cell:
     slo_breach: bool = False  # both arms' p95 is above the default 250 ms SLO: failing is the policy, listed apart
     starved: bool = False  # too little canary traffic to show anything: it must never pass
     healthy_target: bool = False  # the acceptance's healthy canary: it should pass within the horizon
+    arm_totals: bool = False  # judged on the arm totals only: the per-pod breakdown is dropped before judging
 
     @property
     def canary_rps(self) -> float:
@@ -44,6 +45,14 @@ class Cell:
     def binomial(self) -> bool:
         """An arm-level cell: no pods, every request an independent trial."""
         return self.scenario.canary_pods == 0
+
+    @property
+    def independent_requests(self) -> bool:
+        """Every request an independent trial: arm level, or identical pods without bursts or scrapes."""
+        s = self.scenario
+        return self.binomial or not (s.pod_traffic_sd or s.pod_error_sd or s.pod_latency_sd or s.burst_cv
+                                     or s.cold_factor or s.cold_error_factor or s.error_spike_at
+                                     or s.scrape_seconds or self.arm_totals)
 
     @property
     def regression_start(self) -> int:
@@ -151,13 +160,38 @@ def binomial_reference() -> list[Cell]:
     return cells
 
 
+def arm_totals_bursts() -> list[Cell]:
+    """Bursty pod-minutes seen through arm totals only (``sum(increase(…))`` without ``by (pod)``): the
+    per-step dispersion alone must keep the A/A guarantee — and what a judge that assumes binomial
+    minutes (the mixture SPRT) does there is the price of the binomial cells' speed."""
+    return [
+        replace(_pods(f"A/A bursts cv {cv:g} (errors and requests), 1+10 pods, {rps:g} canary rps, arm totals only",
+                      Kind.AA, rps, 1, burst_cv=cv, burst_requests=True), arm_totals=True)
+        for cv, rps in itertools.product((0.3, 0.5), (20.0, 200.0))
+    ]
+
+
+def binomial_pods_reference() -> list[Cell]:
+    """The same four traffic points with a per-pod breakdown of identical binomial pods (2 canary, 18
+    stable: the canary's 10 % of the replicas), so that the judge can learn from pod-minutes that the
+    minutes are not bursty — the arm totals alone cannot tell (docs/statistics.md, "What arm totals
+    cannot show")."""
+    cells = []
+    for canary_rps, p0 in itertools.product((20.0, 200.0), (0.01, 0.05)):
+        where = f"{canary_rps:g} canary rps 10 %, p0 {100 * p0:g} %"
+        traffic: dict[str, Any] = {"rps": canary_rps / 0.1, "error_rate": p0, "canary_pods": 2, "stable_pods": 18}
+        cells += [_cell(f"A/A binomial pods 2+18, {where}", Kind.AA, **traffic),
+                  _cell(f"errors ×2 binomial pods 2+18, {where}", Kind.AB, error_ratio=2.0, **traffic)]
+    return cells
+
+
 def _unique(cells: list[Cell]) -> list[Cell]:
     """The cells in order, without a second cell that simulates the same truth under another name."""
-    seen: set[tuple[Kind, Scenario]] = set()
+    seen: set[tuple[Kind, Scenario, bool]] = set()
     out = []
     for c in cells:
-        if (c.kind, c.scenario) not in seen:
-            seen.add((c.kind, c.scenario))
+        if (c.kind, c.scenario, c.arm_totals) not in seen:
+            seen.add((c.kind, c.scenario, c.arm_totals))
             out.append(c)
     return out
 
@@ -165,7 +199,8 @@ def _unique(cells: list[Cell]) -> list[Cell]:
 def acceptance() -> list[Cell]:
     """Exactly the cells issue 11's acceptance is measured on."""
     improvements = [c for c in _arm_level_sample() if c.kind is Kind.IMPROVEMENT]
-    return _unique([*binomial_reference(), *pod_grid(), *production(), *production_more(), *improvements])
+    return _unique([*binomial_reference(), *pod_grid(), *production(), *production_more(), *improvements,
+                    *binomial_pods_reference(), *arm_totals_bursts()])
 
 
 def quick() -> list[Cell]:
@@ -237,4 +272,5 @@ def full() -> list[Cell]:
                                        **common))
                     cells.append(_cell(f"slow-mode weight 0.15, {where}", Kind.AB, latency_change={"slow_weight": 0.15},
                                        **common))
-    return _unique([*cells, *binomial_reference(), *pod_grid(), *production(), *production_more()])
+    return _unique([*cells, *binomial_reference(), *pod_grid(), *production(), *production_more(),
+                    *binomial_pods_reference(), *arm_totals_bursts()])

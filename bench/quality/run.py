@@ -58,6 +58,14 @@ def _split(m: Measurement, q95: float) -> tuple[Measurement, list[np.ndarray]]:
     return Measurement.model_validate(data), counts
 
 
+def _arm_totals(m: Measurement) -> Measurement:
+    """The measurement without its per-pod breakdowns (the arm totals are already their sums)."""
+    return m.model_copy(update={"metrics": {
+        name: d.model_copy(update={"pods": None}) if isinstance(d, RatioMetric | HistogramMetric) else d
+        for name, d in m.metrics.items()
+    }})
+
+
 def run_cell(cell: Cell, seeds: range) -> list[Record]:
     scenario = cell.scenario
     q95 = true_quantile(scenario.latency)
@@ -69,6 +77,8 @@ def run_cell(cell: Cell, seeds: range) -> list[Record]:
     records = []
     for seed in seeds:
         m, (slow, total, stable_slow, stable_total) = _split(simulate(with_oracle_bound, seed), q95)
+        if cell.arm_totals:
+            m = _arm_totals(m)
         errors = next(d for d in m.metrics.values() if isinstance(d, RatioMetric))
         canary_errors, canary_total = np.asarray(errors.canary.events), np.asarray(errors.canary.total)
         decisions = {name: judge(m) for name, judge in JUDGES.items()}

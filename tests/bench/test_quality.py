@@ -17,7 +17,7 @@ from bench.quality.grid import HEALTHY, Kind, acceptance, binomial_reference, fu
 from bench.quality.judges import JUDGES, argo
 from bench.quality.msprt import Pair, log_mixture_ratio, msprt, upper_bound
 from bench.quality.oracle import Stream, sprt
-from bench.quality.run import Record, _split, run_cell, summarise, true_quantile, wilson
+from bench.quality.run import Record, _arm_totals, _split, run_cell, summarise, true_quantile, wilson
 
 
 def test_wilson_interval_known_values():
@@ -74,8 +74,25 @@ def test_grids_cover_the_protocol():
     assert {c.scenario.burst_cv for c in pods} >= {0.3, 0.5}
     assert any(c.scenario.metric_pairs == 3 for c in pods) and any(c.scenario.cold_factor for c in pods)
     assert sum(c.healthy_target for c in acceptance()) == 1 and any(c.starved for c in acceptance())
-    assert sum(acceptance_module.is_reference_cell(c) for c in acceptance()) == 4
-    assert {(c.kind, c.scenario) for c in acceptance()} <= {(c.kind, c.scenario) for c in cells}
+    references = [c for c in acceptance() if acceptance_module.is_reference_cell(c)]
+    assert len(references) == 8 and sum(c.binomial for c in references) == 4  # arm totals and identical pods
+    assert all(c.scenario.canary_pods == 2 for c in references if not c.binomial)
+    arm_totals = [c for c in acceptance() if c.arm_totals]
+    assert {(c.scenario.burst_cv, c.canary_rps) for c in arm_totals} == {(0.3, 20.0), (0.3, 200.0), (0.5, 20.0),
+                                                                          (0.5, 200.0)}
+    assert all(c.kind is Kind.AA and not c.independent_requests for c in arm_totals)
+    assert {(c.kind, c.scenario, c.arm_totals) for c in acceptance()} <= {(c.kind, c.scenario, c.arm_totals)
+                                                                          for c in cells}
+
+
+def test_an_arm_totals_cell_is_judged_without_its_pods():
+    cell = next(c for c in acceptance() if c.arm_totals)
+    m = simulate(replace(cell.scenario, steps=3), 1)
+    assert all(d.pods is not None for d in m.metrics.values())
+    stripped = _arm_totals(m)
+    assert all(d.pods is None for d in stripped.metrics.values())
+    assert stripped.model_dump(exclude={"metrics": {"__all__": {"pods"}}}) == m.model_dump(
+        exclude={"metrics": {"__all__": {"pods"}}})
 
 
 def test_a_tiny_run_end_to_end():
@@ -173,3 +190,17 @@ def test_acceptance_numbers_on_hand_made_records():
     assert never_passed.figure == "0 of 500 passed" and never_passed.met
     lines = acceptance_module.render(list(found.values()))
     assert lines[-1] == f"- **{sum(bool(c.met) for c in found.values())} of {len(found)} acceptance checks met**"
+
+
+def test_the_arm_totals_what_if_holds_phi_at_one_only_inside_its_block():
+    from analyzer.judging.evidence import StepCounts, step_dispersion
+    from bench.quality.arm_totals import binomial_minutes
+
+    rng = np.random.default_rng(1)
+    total = np.full(8, 12_000.0)
+    counts = StepCounts(rng.poisson(120, 8).astype(float), total / 10, rng.poisson(1_200, 8).astype(float), total)
+    before = step_dispersion(counts)
+    with binomial_minutes():
+        np.testing.assert_array_equal(step_dispersion(counts), np.ones(8))
+    np.testing.assert_array_equal(step_dispersion(counts), before)
+    assert before[0] > 10  # the bursty prior at 120 expected canary errors a minute

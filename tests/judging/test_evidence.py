@@ -1,4 +1,5 @@
-"""The pass test with the pod term in its null (analyzer/judging/evidence.py: pass_log_e)."""
+"""Both tests with the pod term in their nulls (analyzer/judging/evidence.py: pass_log_e, fail_log_e), and
+the pod-minute dispersion's burn-in on the warm-up steps (step_dispersion)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,18 @@ import math
 
 import numpy as np
 
-from analyzer.judging.evidence import StepCounts, compare_ratio, pass_log_e, pass_log_prior, ratio_grid
-from analyzer.stats.eprocess import cumulative_loglik, mixture_log_e
+from analyzer.judging.evidence import (
+    PodSeries,
+    StepCounts,
+    compare_ratio,
+    fail_log_e,
+    lower_bound,
+    pass_log_e,
+    pass_log_prior,
+    ratio_grid,
+    step_dispersion,
+)
+from analyzer.stats.eprocess import cumulative_loglik, mixture_log_e, mixture_log_e_at
 from analyzer.stats.rate_ratio import log_canary_share
 
 GRID = ratio_grid(math.log(2.0), 1.1, 1.5)
@@ -91,3 +102,95 @@ def test_compare_ratio_reads_the_pass_test_at_the_version_ratio():
     with_pods = compare_ratio(counts, 1.1, 1.5, GRID, math.log(1 / ALPHA), pass_sd=0.2)
     assert with_pods.log_e_pass < plain.log_e_pass
     assert with_pods.upper > plain.upper  # the upper bound on the version's ratio widens by the pods' spread
+
+
+def test_the_fail_test_without_a_pod_term_is_the_plain_mixture_e_process():
+    ce, se, ct, st = _arms(np.random.default_rng(6), 1.3)
+    loglik = _loglik(ce, se, ct, st)
+    b = GRID.index(1.1)
+    plain = mixture_log_e_at(loglik, GRID.log_prior, b, "above")
+    np.testing.assert_array_equal(fail_log_e(loglik, GRID, b, 0.0), plain)
+
+
+def test_the_fail_null_is_the_pod_marginal_at_the_boundary():
+    """Closed form on a two-point likelihood, at every look: the fail prior's mixture above θ_b over the
+    kernel-weighted average of L(θ_g) around θ_b."""
+    b, g, s = GRID.index(1.1), GRID.index(1.5), 0.1
+    loglik = np.full((GRID.theta.size, 2), -50.0)
+    loglik[g] = [0.0, -1.0]
+    log_theta = np.log(GRID.theta)
+    kernel = np.exp(-0.5 * ((log_theta - log_theta[b]) / s) ** 2)
+    kernel /= kernel.sum()
+    prior = np.exp(GRID.log_prior[b + 1 :])
+    for look in range(2):
+        null = math.log((kernel * np.exp(loglik[:, look])).sum())
+        alternative = math.log((prior * np.exp(loglik[b + 1 :, look])).sum() / prior.sum())
+        assert math.isclose(fail_log_e(loglik, GRID, b, s)[look], alternative - null, rel_tol=1e-9)
+
+
+def _fails(rng: np.random.Generator, version_ratio: float, pod_sd: float, runs: int, alpha: float = ALPHA) -> float:
+    """Share of runs whose fail e-value against the version's 1.1 reached 1/α at any of 30 looks, each run's
+    realised ratio the version's times a pod draw e^δ, δ ~ N(0, pod_sd²)."""
+    b = GRID.index(1.1)
+    hits = 0
+    for _ in range(runs):
+        ce, se, ct, st = _arms(rng, version_ratio * math.exp(rng.normal(0.0, pod_sd)))
+        hits += bool((fail_log_e(_loglik(ce, se, ct, st), GRID, b, pod_sd) >= math.log(1 / alpha)).any())
+    return hits / runs
+
+
+def test_a_version_at_the_fail_ratio_fails_at_most_alpha_over_all_looks():
+    """Calibration over pods and requests together: 1,500 canaries at the fail boundary whose pods drew
+    δ ~ N(0, 0.12²), read at every look — where the plain e-process, blind to the pods, fails far more."""
+    rng = np.random.default_rng(7)
+    rate = _fails(rng, 1.1, 0.12, 1_500)
+    assert rate <= ALPHA + 2 * math.sqrt(ALPHA * (1 - ALPHA) / 1_500), rate  # ≤ 6.1 %
+    blind = 0
+    b = GRID.index(1.1)
+    for _ in range(300):
+        ce, se, ct, st = _arms(rng, 1.1 * math.exp(rng.normal(0.0, 0.12)))
+        blind += bool((fail_log_e(_loglik(ce, se, ct, st), GRID, b, 0.0) >= math.log(1 / ALPHA)).any())
+    assert blind / 300 > 3 * ALPHA
+
+
+def test_a_regressed_version_fails_despite_its_pods():
+    assert _fails(np.random.default_rng(8), 2.0, 0.12, 200) >= 0.95
+
+
+def test_the_lower_bound_is_on_the_version_ratio():
+    """With the pod term in the null, the confidence sequence bounds the version's ratio: wider with pods."""
+    ce, se, ct, st = _arms(np.random.default_rng(9), 2.0)
+    counts = StepCounts(ce, ct, se, st)
+    plain = compare_ratio(counts, 1.1, 1.5, GRID, math.log(1 / ALPHA))
+    with_pods = compare_ratio(counts, 1.1, 1.5, GRID, math.log(1 / ALPHA), fail_sd=0.2)
+    last = [counts.steps - 1]
+    assert 1.1 < lower_bound(with_pods, last, math.log(1 / ALPHA)) < lower_bound(plain, last, math.log(1 / ALPHA)) < 2
+    assert with_pods.fail_path[-1] < plain.fail_path[-1]
+
+
+def _pods(rng: np.random.Generator, steps: int, pods: int, rate: float) -> PodSeries:
+    total = np.full((pods, steps), 600.0)
+    return PodSeries(rng.poisson(total * rate).astype(float), total)
+
+
+def test_the_pod_minute_dispersion_burns_in_on_the_warm_up_steps():
+    """The first tested step is judged by its difference from the last warm-up step, not by the arm-level
+    prior (which assumes bursty minutes); the later steps see the warm-up as earlier data."""
+    rng = np.random.default_rng(10)
+    canary, stable = _pods(rng, 6, 2, 0.01), _pods(rng, 6, 18, 0.01)
+
+    def counts(start: int) -> StepCounts:
+        c, s = (PodSeries(p.events[:, start:], p.total[:, start:], p.events[:, :start], p.total[:, :start])
+                for p in (canary, stable))
+        return StepCounts(c.events.sum(axis=0), c.total.sum(axis=0), s.events.sum(axis=0), s.total.sum(axis=0),
+                          canary_pods=c, stable_pods=s)
+
+    cold, warm = step_dispersion(counts(0)), step_dispersion(counts(1))
+    assert cold[0] > 4.0  # no difference yet: the arm-level prior's bursty first minute (1 + 0.1·12, raised)
+    assert warm[0] < 2.0  # binomial pods, seen for one difference already
+    np.testing.assert_array_equal(warm, cold[1:])  # the same estimate, the warm-up step left out of the tests
+    whole = counts(0)
+    since = StepCounts(whole.canary_events[1:], whole.canary_total[1:], whole.stable_events[1:],
+                       whole.stable_total[1:], canary_pods=whole.canary_pods.since(1),
+                       stable_pods=whole.stable_pods.since(1))
+    np.testing.assert_array_equal(step_dispersion(since), warm)  # PodSeries.since moves steps into the warm-up
