@@ -2,15 +2,19 @@
 
 The cache is keyed by the token's SHA-256 (never the token), keeps the ledger's "no such token" too,
 and with ``token_cache_seconds: 0`` every request reads the ledger (a revocation takes effect at once).
+A lookup waits at most ``TOKEN_LOOKUP_SECONDS`` on a locked ledger (then 503).
 """
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
+import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event
+from sqlalchemy import create_engine, event, text
 
+from analyzer.server.auth import TOKEN_LOOKUP_SECONDS
 from analyzer.server.expiring import Expiring, digest
 from analyzer.store.tokens import create_token, revoke_token
 from tests.conftest import STEP
@@ -73,3 +77,19 @@ def test_without_a_cache_a_revocation_takes_effect_at_once(backfilled, tmp_path)
         assert _status(client, token) == 200
         revoke_token(analyzer.database, "ci", datetime.now(UTC))
         assert _status(client, token) == 401
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_token_lookup_on_a_locked_ledger_is_a_503_within_its_bound(backfilled, tmp_path, database_url):
+    app, analyzer = _service(backfilled, tmp_path, database_url=database_url)
+    token = create_token(analyzer.database, "ci", "viewer", datetime.now(UTC))
+    holder = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
+    with TestClient(app) as client, holder.connect() as connection:
+        connection.execute(text("LOCK TABLE api_tokens IN ACCESS EXCLUSIVE MODE"))  # a migration, a stuck backup
+        started = time.monotonic()
+        answer = client.get("/api/v1/judgments", headers={"Authorization": f"Bearer {token}"})
+        took = time.monotonic() - started
+        connection.rollback()
+    holder.dispose()
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "5"
+    assert took < TOKEN_LOOKUP_SECONDS + 1, took  # not the connection's 2 s lock timeout, nor the 10 s of Argo
