@@ -16,8 +16,8 @@ one step longer, their two newest steps re-read with other counts (late samples)
 judged twice, alternately, on the process's CPU clock: from scratch (an empty memo) and with the
 memo the earlier looks filled (:mod:`analyzer.judging.resumed`); the judgments must be equal. Issue
 15 asks a 360-step look to cost at most 1.5x a 30-step one and a 1,440-step look 2x (the whole look;
-this is the judge's share). The input digest (sha256 of the measurement's JSON, which every look
-reads whole) is timed apart, as the part no memo can skip.
+this is the judge's share). The input digest (sha256 of the measurement's JSON, kept per list from
+the look before: :mod:`analyzer.judging.digest`) is also timed on its own, both ways.
 """
 
 from __future__ import annotations
@@ -27,11 +27,12 @@ import statistics
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 from scipy import stats
 
 import analyzer
-from analyzer.judging import judge, resumed
+from analyzer.judging import digest, judge, resumed
 from analyzer.judging.digest import measurement_digest
 from analyzer.judging.prefix_memo import PrefixMemo
 from analyzer.model import Measurement, Policy
@@ -90,14 +91,23 @@ def _late(measurement: Measurement) -> Measurement:
     return Measurement.model_validate(scaled(measurement.model_dump(mode="json")))
 
 
+@dataclass
+class _Memos:
+    """One set of the judge's memos: the e-process paths and the digest's kept lists."""
+
+    paths: PrefixMemo[resumed.Path] = field(default_factory=PrefixMemo)
+    lists: digest._Memo = field(default_factory=digest._Memo)
+
+
 @contextmanager
-def _memo(memo: PrefixMemo[resumed.Path]) -> Iterator[None]:
-    """Judge with ``memo`` as the process's memo of paths."""
-    kept, resumed.PATHS = resumed.PATHS, memo
+def _memo(memos: _Memos) -> Iterator[None]:
+    """Judge with ``memos`` as the process's memos."""
+    kept = resumed.PATHS, digest.KEPT
+    resumed.PATHS, digest.KEPT = memos.paths, memos.lists
     try:
         yield
     finally:
-        resumed.PATHS = kept
+        resumed.PATHS, digest.KEPT = kept
 
 
 def _cpu_ms(call: Callable[[], object]) -> tuple[float, object]:
@@ -110,28 +120,34 @@ def look_sequence(windows: list[int], count: int) -> None:
     """CPU ms per look at each window, from scratch and with the memo, and the ratios to the first window."""
     policy = Policy()
     scenario = {"rps": 200.0, "canary_share": 0.2, "latency": Latency(0.08, 0.5), "buckets": FINE_BUCKETS}
-    rows: dict[int, tuple[float, float, float]] = {}
+    rows: dict[int, tuple[float, float]] = {}
     for window in windows:
         whole = simulate(Scenario(steps=window + count, canary_pods=2, stable_pods=3, **scenario), seed=3)  # type: ignore[arg-type]
         looks = [_late(steps_between(whole, 0, k)) for k in range(window, window + count + 1)]
-        warm: PrefixMemo[resumed.Path] = PrefixMemo()
+        warm, warm_digest = _Memos(), _Memos()
         with _memo(warm):
             judge(looks[0], policy)  # the look before: what the memo resumes from
-        scratch, memo, digest = [], [], []
+        with _memo(warm_digest):
+            measurement_digest(looks[0])
+        scratch, memo, digest_scratch, digest_kept = [], [], [], []
         for look in looks[1:]:
-            with _memo(PrefixMemo()):
+            with _memo(_Memos()):
                 cpu, fresh = _cpu_ms(lambda: judge(look, policy))  # noqa: B023 - called at once
+            with _memo(_Memos()):
+                digest_scratch.append(_cpu_ms(lambda: measurement_digest(look))[0])  # noqa: B023
             scratch.append(cpu)
             with _memo(warm):
                 cpu, kept = _cpu_ms(lambda: judge(look, policy))  # noqa: B023
             memo.append(cpu)
             if fresh.model_dump_json() != kept.model_dump_json():  # type: ignore[attr-defined]
                 raise SystemExit(f"window {window}: the memo changed a judgment")
-            digest.append(_cpu_ms(lambda: measurement_digest(look))[0])  # noqa: B023
-        rows[window] = (statistics.median(scratch), statistics.median(memo), statistics.median(digest))
+            with _memo(warm_digest):
+                digest_kept.append(_cpu_ms(lambda: measurement_digest(look))[0])  # noqa: B023
+        rows[window] = (statistics.median(scratch), statistics.median(memo))
         print(
             f"{window:5d} steps: judge from scratch {rows[window][0]:7.2f} ms, with the memo {rows[window][1]:7.2f} ms"
-            f" ({rows[window][1] / rows[window][0]:.2f}x); of a look, the input digest {rows[window][2]:6.2f} ms"
+            f" ({rows[window][1] / rows[window][0]:.2f}x); the input digest alone: from scratch"
+            f" {statistics.median(digest_scratch):6.2f} ms, kept {statistics.median(digest_kept):6.2f} ms"
             f"   [median of {count} looks, CPU]"
         )
     first = windows[0]

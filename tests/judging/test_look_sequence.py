@@ -2,14 +2,15 @@
 
 Each look is the window so far, its newest steps re-read with other counts (late samples: the last
 step holds half its final counts, the one before three quarters), so consecutive looks share all but
-their last few steps — what the memo (analyzer.judging.resumed) resumes from.
+their last few steps — what the memos (analyzer.judging.resumed's paths, analyzer.judging.digest's
+kept lists) resume from.
 """
 
 from typing import Any
 
 import pytest
 
-from analyzer.judging import evidence, judge, resumed
+from analyzer.judging import digest, evidence, judge, resumed
 from analyzer.model import Measurement, Policy
 from analyzer.model.steps import steps_between
 from analyzer.sources.simulate import Scenario, simulate
@@ -54,10 +55,12 @@ def test_a_look_sequence_judges_the_same_with_the_memo_as_from_scratch(name):
     policy = Policy()
     looks = _looks(SCENARIOS[name], first=6)
     resumed.PATHS.clear()
+    digest.KEPT.clear()
     with_memo = [judge(look, policy, pass_from_step=15) for look in looks]
     from_scratch = []
     for look in looks:
         resumed.PATHS.clear()
+        digest.KEPT.clear()
         from_scratch.append(judge(look, policy, pass_from_step=15))
     for memo, scratch in zip(with_memo, from_scratch, strict=True):
         assert memo.input_digest == scratch.input_digest
