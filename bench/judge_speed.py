@@ -12,9 +12,11 @@ first judge had (3.4-3.6x on arm totals).
 
 The look sequence judges the live look's shape (two metrics, 35 latency buckets, 2 canary and 3
 stable pods) at windows of 30, 360 and 1,440 one-minute steps: ``--count`` consecutive looks, each
-one step longer, their two newest steps re-read with other counts (late samples). Each look is
-judged twice, alternately, on the process's CPU clock: from scratch (an empty memo) and with the
-memo the earlier looks filled (:mod:`analyzer.judging.resumed`); the judgments must be equal. Issue
+one step longer, their two newest steps re-read with other counts (late samples), each parsed anew
+(no object shared with the look before, unlike the service's window cache: the memos compare values,
+the slower case). Each look is judged twice, alternately, on the process's CPU clock: from scratch
+(empty memos) and with the memos the earlier looks filled (:mod:`analyzer.judging.resumed`,
+:mod:`analyzer.judging.digest`, :mod:`analyzer.judging.kept_lists`); the judgments must be equal. Issue
 15 asks a 360-step look to cost at most 1.5x a 30-step one and a 1,440-step look 2x (the whole look;
 this is the judge's share). The input digest (sha256 of the measurement's JSON, kept per list from
 the look before: :mod:`analyzer.judging.digest`) is also timed on its own, both ways.
@@ -32,12 +34,14 @@ from dataclasses import dataclass, field
 from scipy import stats
 
 import analyzer
-from analyzer.judging import digest, judge, resumed
+from analyzer.judging import digest, judge, kept_lists, resumed
 from analyzer.judging.digest import measurement_digest
+from analyzer.judging.kept_lists import KeptLists
 from analyzer.judging.prefix_memo import PrefixMemo
 from analyzer.model import Measurement, Policy
 from analyzer.model.steps import steps_between
 from analyzer.sources.simulate import DEFAULT_BUCKETS, FINE_BUCKETS, Latency, Scenario, simulate
+from analyzer.stats.eprocess import FloatArray
 
 
 def _interleaved_medians(first: Callable[[], object], second: Callable[[], object], repeat: int) -> tuple[float, float]:
@@ -93,21 +97,22 @@ def _late(measurement: Measurement) -> Measurement:
 
 @dataclass
 class _Memos:
-    """One set of the judge's memos: the e-process paths and the digest's kept lists."""
+    """One set of the judge's memos: the e-process paths, the digest's kept lists, the kept arrays."""
 
     paths: PrefixMemo[resumed.Path] = field(default_factory=PrefixMemo)
-    lists: digest._Memo = field(default_factory=digest._Memo)
+    lists: KeptLists[digest.Pieces] = field(default_factory=lambda: KeptLists(digest.MAX_BYTES))
+    arrays: KeptLists[FloatArray] = field(default_factory=lambda: KeptLists(kept_lists.ARRAY_BYTES))
 
 
 @contextmanager
 def _memo(memos: _Memos) -> Iterator[None]:
     """Judge with ``memos`` as the process's memos."""
-    kept = resumed.PATHS, digest.KEPT
-    resumed.PATHS, digest.KEPT = memos.paths, memos.lists
+    kept = resumed.PATHS, digest.KEPT, kept_lists.ARRAYS
+    resumed.PATHS, digest.KEPT, kept_lists.ARRAYS = memos.paths, memos.lists, memos.arrays
     try:
         yield
     finally:
-        resumed.PATHS, digest.KEPT = kept
+        resumed.PATHS, digest.KEPT, kept_lists.ARRAYS = kept
 
 
 def _cpu_ms(call: Callable[[], object]) -> tuple[float, object]:

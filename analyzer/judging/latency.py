@@ -29,6 +29,7 @@ import numpy as np
 
 from analyzer.judging.comparison import Comparison
 from analyzer.judging.evidence import StepCounts
+from analyzer.judging.kept_lists import steps_array
 from analyzer.judging.metric import Prepared
 from analyzer.judging.pods import arm_pods
 from analyzer.judging.slo import SloCounts
@@ -146,17 +147,15 @@ def prepare_histogram(
     live hot path, computed for the report page and the offline judge)."""
     le = data.le
     q = policy.quantile
-    canary_all, dip_c = _repair(np.asarray(data.canary, dtype=np.float64).reshape(data.steps, len(le)))
-    stable_all, dip_s = _repair(np.asarray(data.stable, dtype=np.float64).reshape(data.steps, len(le)))
+    named = (name, tuple(le))  # the memo's key for this metric's lists (analyzer.judging.kept_lists)
+    canary_all, dip_c = _repair(steps_array((*named, "canary"), data.canary, len(le)))
+    stable_all, dip_s = _repair(steps_array((*named, "stable"), data.stable, len(le)))
     start = min(_calibration_steps(stable_all[:, -1], warmup_steps), data.steps)
     canary, stable = canary_all[start:], stable_all[start:]
     pods = None
     if data.pods is not None:
         pods = {
-            arm: [
-                _repair(np.asarray(rows, dtype=np.float64).reshape(data.steps, len(le)))[0]
-                for rows in by_pod.values()
-            ]
+            arm: [_repair(steps_array((*named, arm, pod), rows, len(le)))[0] for pod, rows in by_pod.items()]
             for arm, by_pod in (("canary", data.pods.canary), ("stable", data.pods.stable))
         }
     label = f"p{q * 100:g}"

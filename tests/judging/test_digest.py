@@ -6,6 +6,7 @@ import pytest
 
 from analyzer.judging import digest
 from analyzer.judging.digest import KEPT, measurement_digest
+from analyzer.judging.kept_lists import KeptLists
 from analyzer.model import Measurement
 from analyzer.model.steps import steps_between
 from analyzer.sources.simulate import FINE_BUCKETS, Scenario, simulate
@@ -74,11 +75,11 @@ def test_counts_changed_in_place_after_their_digest_are_seen():
 
 
 def test_the_kept_pieces_stay_within_their_bound(monkeypatch):
-    monkeypatch.setattr(digest, "KEPT", digest._Memo(max_bytes=20_000))
+    monkeypatch.setattr(digest, "KEPT", KeptLists(20_000))
     for seed in range(5):
         look = simulate(Scenario(steps=30, buckets=FINE_BUCKETS), seed=seed)
         assert measurement_digest(look) == _reference(look)
-        assert digest.KEPT._bytes <= 20_000
+        assert digest.KEPT.held_bytes <= 20_000
 
 
 def test_a_look_dumps_only_what_the_last_look_did_not_hold(monkeypatch):

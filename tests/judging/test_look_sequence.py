@@ -3,14 +3,14 @@
 Each look is the window so far, its newest steps re-read with other counts (late samples: the last
 step holds half its final counts, the one before three quarters), so consecutive looks share all but
 their last few steps — what the memos (analyzer.judging.resumed's paths, analyzer.judging.digest's
-kept lists) resume from.
+and analyzer.judging.kept_lists' kept lists) resume from.
 """
 
 from typing import Any
 
 import pytest
 
-from analyzer.judging import digest, evidence, judge, resumed
+from analyzer.judging import digest, evidence, judge, kept_lists, resumed
 from analyzer.model import Measurement, Policy
 from analyzer.model.steps import steps_between
 from analyzer.sources.simulate import Scenario, simulate
@@ -40,6 +40,12 @@ def _looks(scenario: Scenario, first: int) -> list[Measurement]:
     ]
 
 
+def _clear():
+    """Every memo of the judge emptied: the next judgment is from scratch."""
+    for memo in (resumed.PATHS, digest.KEPT, kept_lists.ARRAYS):
+        memo.clear()
+
+
 #: Each scenario and the verdicts its looks reach (so that fail, pass and their bounds are all compared).
 SCENARIOS = {
     "arm level, regression at step 20": Scenario(steps=36, rps=50, error_ratio=3.0, onset_step=20),
@@ -54,13 +60,11 @@ SCENARIOS = {
 def test_a_look_sequence_judges_the_same_with_the_memo_as_from_scratch(name):
     policy = Policy()
     looks = _looks(SCENARIOS[name], first=6)
-    resumed.PATHS.clear()
-    digest.KEPT.clear()
+    _clear()
     with_memo = [judge(look, policy, pass_from_step=15) for look in looks]
     from_scratch = []
     for look in looks:
-        resumed.PATHS.clear()
-        digest.KEPT.clear()
+        _clear()
         from_scratch.append(judge(look, policy, pass_from_step=15))
     for memo, scratch in zip(with_memo, from_scratch, strict=True):
         assert memo.input_digest == scratch.input_digest
