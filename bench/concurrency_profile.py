@@ -18,9 +18,9 @@ time. The caller's bearer token is an ``api_tokens`` one (Argo's usual Secret), 
 (``time.thread_time``; one profile per thread, merged: the event loop's, AnyIO's worker threads' — the
 look pool and synchronous dependencies — and thread pool executors', where the Prometheus client
 sends its requests): the CPU per look by package, one by one beside concurrent, and the functions with
-the most CPU of their own. Profiling inflates every figure (about 2x), and cProfile misses some calls
-(it says how many looks' analyses it saw); the shares and the difference between the sides are what
-it is for.
+the most CPU of their own. Profiling inflates every figure (about 2-3x), so that some concurrent looks
+find no free look worker in time and are refused (figures are per look answered); the shares and the
+difference between the sides are what it is for.
 """
 
 from __future__ import annotations
@@ -197,45 +197,48 @@ def by_package(stats: dict[Any, Any]) -> dict[str, float]:
     return spent
 
 
-def report(sides: dict[str, ThreadProfiles], looks: int, top: int, callers_of: str | None) -> None:
+def report(sides: dict[str, tuple[ThreadProfiles, int]], top: int, callers_of: str | None) -> None:
     """Own CPU per look by package, each side in a column, and the functions the concurrent side spends most
-    in beside what they cost one by one: where the concurrency's extra CPU goes."""
-    merged = {label: profiles.merged() for label, profiles in sides.items()}
+    in beside what they cost one by one: where the concurrency's extra CPU goes. Per look answered: slowed
+    by the profiler, some concurrent looks find no free worker in time and are refused (503, cheap)."""
+    merged = {label: profiles.merged() for label, (profiles, _) in sides.items()}
     stats = {label: m.stats for label, m in merged.items()}  # type: ignore[attr-defined]
-    packages = {label: by_package(s) for label, s in stats.items()}
+    answered = {label: looks for label, (_, looks) in sides.items()}
+    packages = {label: {name: spent / answered[label] for name, spent in by_package(s).items()}
+                for label, s in stats.items()}
     single, concurrent = list(sides)
-    calls = {label: sum(v[1] for (f, _, n), v in s.items() if f.endswith("service/analysis.py") and n == "_look")
-             for label, s in stats.items()}
-    print(f"\nprofiled (cProfile per thread, on each thread's CPU clock; it saw the analysis of"
-          f" {', '.join(f'{calls[label]} looks {label}' for label in sides)}): own CPU by package, ms per look")
+    seen = ", ".join(f"{answered[label]} looks answered {label}" for label in sides)
+    print(f"\nprofiled (cProfile per thread, on each thread's CPU clock; {seen}): own CPU by package, ms per look")
     print(f"  {'package':<20}{single:>12}{concurrent:>14}{'extra':>9}")
     totals = {label: sum(p.values()) for label, p in packages.items()}
     for package in sorted(packages[concurrent], key=lambda name: -packages[concurrent][name]):
-        one, many = (packages[label].get(package, 0.0) / looks * 1e3 for label in sides)
+        one, many = (packages[label].get(package, 0.0) * 1e3 for label in sides)
         print(f"  {package:<20}{one:12.3f}{many:14.3f}{many - one:+9.3f}")
-    one, many = (totals[label] / looks * 1e3 for label in sides)
+    one, many = (totals[label] * 1e3 for label in sides)
     print(f"  {'total':<20}{one:12.3f}{many:14.3f}{many - one:+9.3f}")
     print(f"\nthe {top} functions with the most own CPU {concurrent} (ms per look: own {single}, own {concurrent},"
           f" with callees {concurrent}; calls per look {concurrent}):")
     ranked = sorted(stats[concurrent].items(), key=lambda item: -item[1][2])[:top]
+    one, many = answered[single], answered[concurrent]
     for key, (_, n, tottime, cumtime, _) in ranked:
         file, line, name = key
         alone = stats[single].get(key, (0, 0, 0.0, 0.0, None))[2]
         where = "/".join(Path(file).parts[-2:])
-        print(f"  {alone / looks * 1e3:7.3f} {tottime / looks * 1e3:7.3f} {cumtime / looks * 1e3:8.3f}"
-              f" {n / looks:7.1f}  {where}:{line} {name}")
+        print(f"  {alone / one * 1e3:7.3f} {tottime / many * 1e3:7.3f} {cumtime / many * 1e3:8.3f}"
+              f" {n / many:7.1f}  {where}:{line} {name}")
     if callers_of:
         merged[concurrent].sort_stats("cumulative").print_callers(callers_of)  # totals over every look, in seconds
 
 
-async def profiled_side(client: httpx.AsyncClient, path: str, looks: int, callers: int) -> ThreadProfiles:
+async def profiled_side(client: httpx.AsyncClient, path: str, looks: int, callers: int) -> tuple[ThreadProfiles, int]:
+    """The profiles of ``looks`` looks by ``callers`` at once, and how many of them were answered (200)."""
     profiles = ThreadProfiles()
     with profiles.on_worker_threads():
         loop = profiles.of_this_thread()
         loop.enable()
-        await drive(client, path, looks, callers)
+        refused = await drive(client, path, looks, callers)
         loop.disable()
-    return profiles
+    return profiles, looks - refused
 
 
 def settings_for(prom: str, database_url: str, args: argparse.Namespace) -> Settings:
@@ -294,7 +297,7 @@ async def bench(settings: Settings, token: str, processes: dict[str, int], args:
         if args.profile:
             profiled = {label: await profiled_side(client, path, args.looks, callers)
                         for label, callers in (("1 by 1", 1), (f"{args.callers} at once", args.callers))}
-            report(profiled, args.looks, args.top, args.callers_of)
+            report(profiled, args.top, args.callers_of)
 
 
 def main(argv: list[str] | None = None) -> None:
