@@ -112,6 +112,7 @@ class CachedSeries:
     outcome: Outcome
     fresh_from: int = 0
     built: Built | None = None
+    kept_as: object = None  # the entry these series were kept as, which :meth:`WindowCache.keep` extends
 
 
 def label_key(series: Series) -> LabelKey:
@@ -196,14 +197,20 @@ class WindowCache:
         LOOKS.labels(cached.outcome).inc()
         return cached
 
-    def keep(self, query: str, window: Window, built: Built) -> None:
-        """Keep what the caller built from the series :meth:`series` just gave for ``window``, for the next look."""
+    def keep(self, query: str, window: Window, cached: CachedSeries, built: Built) -> None:
+        """Keep what the caller built from ``cached`` (what :meth:`series` gave for ``window``) for the next look,
+        unless another look has replaced those series since."""
         key = (query, window.start, window.step)
-        entry = self._get(key)
-        if entry is not None and entry.steps == window.steps:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry is not cached.kept_as:
+                return
             kept = _with_built(entry, built)
-            if kept.nbytes <= self.policy.max_bytes:  # else the series alone stay kept
-                self._put(key, kept)
+            if kept.nbytes > self.policy.max_bytes:
+                return  # the series alone stay kept
+            self._entries[key] = kept
+            self._bytes += kept.nbytes - entry.nbytes
+            self._evict()
 
     def _series(self, query: str, window: Window, fetch: FetchWindow) -> CachedSeries:
         key = (query, window.start, window.step)
@@ -215,18 +222,18 @@ class WindowCache:
             fresh, warnings = fetch(tail)
             merged = None if warnings else _merged(entry, first, fresh, window.steps)
             if merged is not None:
-                self._put(key, _entry(window.steps, merged, entry.looks + 1))
-                return CachedSeries(merged, warnings, "incremental", first, entry.built)
+                kept = self._put(key, _entry(window.steps, merged, entry.looks + 1))
+                return CachedSeries(merged, warnings, "incremental", first, entry.built, kept)
             reason = "partial" if warnings else "changed"
         series, warnings = fetch(window)
         if warnings:
             self._drop(key)
             return CachedSeries(series, warnings, reason or "new")
-        self._put(key, _entry(window.steps, series, 1))
+        kept = self._put(key, _entry(window.steps, series, 1))
         if entry is None:
-            return CachedSeries(series, warnings, "new")
+            return CachedSeries(series, warnings, "new", kept_as=kept)
         same = min(_same_steps(entry, series, window.steps), window.steps - 1)
-        return CachedSeries(series, warnings, reason or "new", same, entry.built if same > 0 else None)
+        return CachedSeries(series, warnings, reason or "new", same, entry.built if same > 0 else None, kept)
 
     def _doubt(self, entry: _Entry | None, window: Window) -> Outcome | None:
         """Why this look must fetch the whole window (None: the kept steps can be used)."""
@@ -252,15 +259,21 @@ class WindowCache:
             if entry is not None:
                 self._bytes -= entry.nbytes
 
-    def _put(self, key: tuple[str, int, int], entry: _Entry) -> None:
+    def _put(self, key: tuple[str, int, int], entry: _Entry) -> _Entry | None:
+        """Keep ``entry`` (and return it), or None when it alone is larger than the whole budget."""
         with self._lock:
             old = self._entries.pop(key, None)
             if old is not None:
                 self._bytes -= old.nbytes
             if entry.nbytes > self.policy.max_bytes:
-                return  # one window larger than the whole budget: fetched in full every look
+                return None  # one window larger than the whole budget: fetched in full every look
             self._entries[key] = entry
             self._bytes += entry.nbytes
-            while len(self._entries) > self.policy.max_entries or self._bytes > self.policy.max_bytes:
-                _, evicted = self._entries.popitem(last=False)
-                self._bytes -= evicted.nbytes
+            self._evict()
+            return entry
+
+    def _evict(self) -> None:
+        """Drop the least recently used windows past the bounds (the lock held); the newest one stays."""
+        while len(self._entries) > self.policy.max_entries or self._bytes > self.policy.max_bytes:
+            _, evicted = self._entries.popitem(last=False)
+            self._bytes -= evicted.nbytes

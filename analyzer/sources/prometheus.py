@@ -155,5 +155,5 @@ class PrometheusSource(PrometheusApi):
         fresh_from = cached.fresh_from if kept is not None else 0
         fetched = assemble(profile, target, parts, window.steps, window.step, cached.warnings, kept, fresh_from)
         if self.cache is not None and not cached.warnings:
-            self.cache.keep(combined, window, (made_with, fetched.measurement))
+            self.cache.keep(combined, window, cached, (made_with, fetched.measurement))
         return fetched
