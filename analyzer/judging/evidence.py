@@ -32,8 +32,7 @@ from analyzer.stats.eprocess import (
 class PodSeries:
     """One arm's per-pod events and requests per step, shape (pods, steps), over the steps the tests use,
     and over the warm-up steps before them (shape (pods, warm-up steps); none by default), which the
-    tests leave out but the pod-minute dispersion learns from: a burn-in, so that the first tested
-    step already has a successive difference to be judged by."""
+    tests leave out but the pod-minute dispersion's burn-in learns from (:func:`step_dispersion`)."""
 
     events: FloatArray
     total: FloatArray
@@ -111,26 +110,37 @@ def rate_difference(counts: StepCounts) -> FloatArray:
     return result
 
 
+#: Warm-up steps the pod-minute dispersion learns from before the tested ones (see :func:`step_dispersion`).
+BURN_IN_STEPS = 1
+
+
 def step_dispersion(counts: StepCounts) -> FloatArray:
     """φ_k per step: from pod-minutes when either arm has a per-pod breakdown of two or more pods, else
     from the arm-level series.
 
-    The pod-minute estimate learns from the warm-up steps too (a burn-in: they are left out of the
-    tests, not out of what the data says about its minutes), so the first tested step is judged by
-    the successive difference from the last warm-up step. Without warm-up steps the first step has
-    no difference yet and takes the arm-level value, prior included."""
-    phi = ratio_dispersion(counts.canary_events, counts.canary_total, counts.stable_events, counts.stable_total)
+    The pod-minute estimate learns from the last warm-up step too (``BURN_IN_STEPS``: left out of
+    the tests, not out of what the data says about its minutes), so the first tested step is judged
+    by its successive difference from it. Only the last: warm-up steps are there for cold starts,
+    whose trend κ would keep for the whole run (a latency comparison's φ stayed at 9 after 30
+    minutes with all three). Without warm-up steps the first step has no difference yet and takes
+    the arm-level value, prior included."""
+    def arm_level(steps: int | None = None) -> FloatArray:  # φ is prequential: a prefix gives its steps' values
+        cut = slice(0, steps)
+        return ratio_dispersion(
+            counts.canary_events[cut], counts.canary_total[cut], counts.stable_events[cut], counts.stable_total[cut]
+        )
+
     c, s = counts.canary_pods, counts.stable_pods
     if c is None or s is None or max(c.total.shape[0], s.total.shape[0]) < 2:
-        return phi
-    burn_in = min(c.warmup_steps, s.warmup_steps)
+        return arm_level()
+    burn_in = min(c.warmup_steps, s.warmup_steps, BURN_IN_STEPS)
     if counts.steps + burn_in < 2:
-        return phi
+        return arm_level()
     (c_events, c_total), (s_events, s_total) = c.with_warmup(burn_in), s.with_warmup(burn_in)
     kappa = pod_minute_kappa(np.vstack([c_events, s_events]), np.vstack([c_total, s_total]))
     from_pods = pod_ratio_dispersion((c_events, c_total), (s_events, s_total), kappa)[burn_in:]
     if burn_in == 0:
-        from_pods[0] = phi[0]
+        from_pods[0] = arm_level(1)[0]
     return from_pods
 
 
@@ -251,19 +261,31 @@ def _over_pod_null(
 
 
 def _pod_marginal(loglik: FloatArray, log_theta: FloatArray, pod_sd: float, rows: slice = slice(None)) -> FloatArray:
-    """log Σ_g N(log θ_g; log θ_b, s²) L_K(θ_g) for the boundaries b in ``rows`` and every look K
-    (weights normalised over the grid).
+    """log Σ_g N(log θ_g; log θ_b, s_b²) L_K(θ_g) for the boundaries b in ``rows`` and every look K
+    (weights normalised over the grid), in log space throughout.
 
-    One matrix product in linear space after subtracting each look's peak: a boundary whose whole
-    neighbourhood lies more than ~745 below the peak reads as -inf (an infinite e-value), where the
-    exact one is above e^700 — the same decision.
+    s_b = max(s, the grid's spacing next to θ_b): on the grid a kernel narrower than the spacing is a
+    point mass at θ_b, which a continuous pod term misses half a spacing away (a version at the fail
+    ratio with pod sd 0.0085 failed 8× α; floored, none does) — the wider null is the conservative one.
+    The log-sum-exp is taken per (b, K) after its own peak, so a likelihood peaked far from θ_b (much
+    data, a small s) still gives a finite null, never an infinite e-value.
     """
-    centres = log_theta[rows]
-    kernel = np.exp(-0.5 * ((log_theta[None, :] - centres[:, None]) / pod_sd) ** 2)  # (boundary b, grid g)
-    kernel /= kernel.sum(axis=1, keepdims=True)
-    peak = loglik.max(axis=0)
+    spacing = np.diff(log_theta)
+    local = np.maximum(np.concatenate([[spacing[0]], spacing]), np.concatenate([spacing, [spacing[-1]]]))
+    centres, sd = log_theta[rows], np.maximum(local[rows], pod_sd)
+    log_kernel = -0.5 * ((log_theta[None, :] - centres[:, None]) / sd[:, None]) ** 2  # (boundary b, grid g)
+    log_kernel -= _log_sum_exp(log_kernel, axis=1)[:, None]
+    terms = log_kernel[:, :, None] + loglik[None, :, :]  # (b, g, K)
+    result: FloatArray = _log_sum_exp(terms, axis=1)
+    return result
+
+
+def _log_sum_exp(values: FloatArray, axis: int) -> FloatArray:
+    """log Σ exp(values) along ``axis``, after the peak along it (-inf only when every term is)."""
+    peak = values.max(axis=axis, keepdims=True)
+    peak = np.where(np.isfinite(peak), peak, 0.0)
     with np.errstate(divide="ignore"):
-        result: FloatArray = np.log(kernel @ np.exp(loglik - peak)) + peak
+        result: FloatArray = np.log(np.exp(values - peak).sum(axis=axis)) + np.squeeze(peak, axis=axis)
     return result
 
 
@@ -308,10 +330,10 @@ def exceeds_limit(
 
 
 def log_mean_exp(paths: list[FloatArray]) -> FloatArray:
-    """log of the average of e-processes given as logs: the average of e-processes is an e-process."""
+    """log of the average of e-processes given as logs: the average of e-processes is an e-process.
+    An infinite e-value (the data rule the null out) keeps the average infinite."""
     stacked = np.vstack(paths)
-    peak = stacked.max(axis=0)
-    result: FloatArray = peak + np.log(np.exp(stacked - peak).mean(axis=0))
+    result: FloatArray = _log_sum_exp(stacked, axis=0) - math.log(stacked.shape[0])
     return result
 
 

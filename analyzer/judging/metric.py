@@ -268,7 +268,7 @@ def decide(prepared: Prepared, policy: Policy, step_seconds: float, budget: Budg
     if shown and not unmet:
         reason = (
             f"no worse than stable: {prepared.unit} {rates}, ratio {fmt_ratio(est.ratio)},"
-            f" upper bound {fmt_ratio(upper)} < {fmt_ratio(pass_at)}"
+            f" upper bound {fmt_ratio(upper)} ≤ {fmt_ratio(pass_at)}"
         )
         return _result(prepared, Verdict.PASS, reason, **common)
     if unmet:

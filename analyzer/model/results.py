@@ -61,7 +61,7 @@ class Diagnostics(Strict):
     )
     fail_boundary: float | None = Field(
         default=None,
-        description="ratio the realised canary/stable ratio must be shown above to fail (pod term included)",
+        description="the version's ratio a fail must show it above (the pod term is in the fail test's null)",
     )
     pass_boundary: float | None = Field(
         default=None,

@@ -4,8 +4,10 @@
 
 On the acceptance grid's arm-total cells (bursty pod-minutes summed per arm, no per-pod breakdown) and
 its binomial errors ×2 cells, three judges on the same simulated canaries (seeds as in the acceptance
-grid): ours; ours with the arm-level dispersion held at 1 (every minute assumed binomial, the what-if
-that would meet the mixture SPRT's time to detect on binomial cells); and the mixture SPRT. Prints the
+grid): ours; ours with the arm-level dispersion of its ratio and latency comparisons held at 1 (every
+minute assumed binomial: the what-if closest to the mixture SPRT's time to detect on binomial cells;
+the SLO test keeps its own dispersion, and data with pods would keep the pod-minute one — these cells
+have none); and the mixture SPRT. Prints the
 false-fail rate (A/A cells) or median time to detect (errors ×2 cells) of each. docs/statistics.md,
 "What arm totals cannot show", quotes it.
 """

@@ -48,11 +48,14 @@ class Cell:
 
     @property
     def independent_requests(self) -> bool:
-        """Every request an independent trial: arm level, or identical pods without bursts or scrapes."""
+        """Every request an independent trial: no per-step overdispersion at arm level, and identical pods
+        without bursts, cold start or scrapes (how the data is observed — ``arm_totals`` — is apart)."""
         s = self.scenario
+        if s.common_sigma or s.canary_sigma:
+            return False
         return self.binomial or not (s.pod_traffic_sd or s.pod_error_sd or s.pod_latency_sd or s.burst_cv
                                      or s.cold_factor or s.cold_error_factor or s.error_spike_at
-                                     or s.scrape_seconds or self.arm_totals)
+                                     or s.scrape_seconds)
 
     @property
     def regression_start(self) -> int:

@@ -80,7 +80,7 @@ def test_grids_cover_the_protocol():
     arm_totals = [c for c in acceptance() if c.arm_totals]
     assert {(c.scenario.burst_cv, c.canary_rps) for c in arm_totals} == {(0.3, 20.0), (0.3, 200.0), (0.5, 20.0),
                                                                           (0.5, 200.0)}
-    assert all(c.kind is Kind.AA and not c.independent_requests for c in arm_totals)
+    assert all(c.kind is Kind.AA and not c.independent_requests for c in arm_totals)  # bursty pod-minutes
     assert {(c.kind, c.scenario, c.arm_totals) for c in acceptance()} <= {(c.kind, c.scenario, c.arm_totals)
                                                                           for c in cells}
 

@@ -194,3 +194,49 @@ def test_the_pod_minute_dispersion_burns_in_on_the_warm_up_steps():
                        whole.stable_total[1:], canary_pods=whole.canary_pods.since(1),
                        stable_pods=whole.stable_pods.since(1))
     np.testing.assert_array_equal(step_dispersion(since), warm)  # PodSeries.since moves steps into the warm-up
+
+
+def test_a_sharp_likelihood_far_from_the_boundary_gives_a_finite_fail_e_value():
+    """Much data and a pod sd far below the grid's spacing: the null is summed in log space after its own
+    peak, so the e-value is large and finite (linear space underflowed to an infinite e-value, and the
+    average of infinities read NaN: regressions went unfailed)."""
+    ce, se, ct, st = _arms(np.random.default_rng(11), 3.0, canary=200_000.0)
+    loglik = _loglik(ce, se, ct, st)
+    path = fail_log_e(loglik, GRID, GRID.index(1.1), 0.002)
+    assert np.isfinite(path).all() and path[-1] > 100  # bounded by the pod term: (log(3/1.1))² / 2s², s floored
+    better = fail_log_e(_loglik(*_arms(np.random.default_rng(12), 0.3, canary=200_000.0)), GRID, GRID.index(1.1), 0.002)
+    assert np.isfinite(better).all() and better.max() < 0
+
+
+def test_regressions_and_improvements_at_high_traffic_on_identical_pods():
+    import analyzer
+    from analyzer.sources.simulate import Scenario, simulate
+
+    for ratio, verdict in ((3.0, "fail"), (0.3, "pass")):
+        scenario = Scenario(rps=12_000.0, canary_share=0.5, error_rate=0.02, error_ratio=ratio, steps=15,
+                            canary_pods=10, stable_pods=10)
+        result = next(m for m in analyzer.judge(simulate(scenario, 0)).metrics if m.name == "error-rate")
+        assert result.verdict.value == verdict and math.isfinite(result.e_value), result.reason
+        if verdict == "fail":
+            assert result.reason.startswith("regression") and result.interval.lower <= 3.0
+
+
+def test_a_pod_sd_below_the_grid_spacing_keeps_the_fail_test_calibrated():
+    """A version at exactly the fail ratio whose pods drew a continuous δ ~ N(0, 0.0085²), 30 looks of
+    20,000 requests an arm at 5 %: on the grid an unfloored kernel that narrow is a point mass at θ_b,
+    which failed 3.4-3.8 % of such versions at α = 0.45 %."""
+    rng, alpha, runs = np.random.default_rng(13), 0.0045, 1_000
+    b, hits = GRID.index(1.1), 0
+    n = np.full(30, 20_000.0)
+    for _ in range(runs):
+        theta = 1.1 * math.exp(rng.normal(0.0, 0.0085))
+        ce, se = rng.binomial(20_000, 0.05 * theta, 30).astype(float), rng.binomial(20_000, 0.05, 30).astype(float)
+        hits += bool((fail_log_e(_loglik(ce, se, n, n), GRID, b, 0.0085) >= math.log(1 / alpha)).any())
+    assert hits / runs <= alpha + 2 * math.sqrt(alpha * (1 - alpha) / runs), hits
+
+
+def test_the_confidence_bounds_hold_the_true_ratio_between_grid_points():
+    """A grid bound is the last value the tests excluded, never the next untested grid point."""
+    ce, se, ct, st = _arms(np.random.default_rng(14), 1.9, canary=400_000.0)
+    evidence = compare_ratio(StepCounts(ce, ct, se, st), 1.1, 1.5, GRID, math.log(1 / ALPHA))
+    assert lower_bound(evidence, [ct.size - 1], math.log(1 / ALPHA)) <= 1.9
