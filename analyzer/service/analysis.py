@@ -61,6 +61,8 @@ from analyzer.store.windows import move_window_start, step_first_look
 
 #: How many times one look follows a window's start forward (a retry's gap) before it judges.
 MAX_MOVES = 3
+#: A look's window counts to store, and the first step of them that may differ from what is stored.
+Counts = tuple[StoredMeasurement, int]
 
 __all__ = ["Analysis", "Analyzer", "BadArgumentError", "StoreUnavailableError", "UnknownProfileError", "analyse"]
 
@@ -272,7 +274,8 @@ def _pass_from(store: LookStore, key: WindowKey, window: Window, step_index: int
 def _judge_window(
     analyzer: Analyzer, profile: QueryProfile, target: Target, key: WindowKey, window: Window, step_index: int | None,
     now: float, store: LookStore,
-) -> tuple[Window, Judgment]:
+) -> tuple[Window, Judgment, Counts]:
+    """The window judged, and its counts to store from the first step that may differ from what is stored."""
     window, fetched = _fetch(analyzer, profile, target, key, window, store)
     changed_from = analyzer.stored.lowered(key, window.start, fetched.fresh_from)
     unavailable = dict(fetched.unavailable)
@@ -287,14 +290,7 @@ def _judge_window(
     judgment = _judge(fetched.measurement, profile, fetched.notes, unavailable, first)
     kept = stored_measurement(key, window.start, fetched.measurement, profile.policy, fetched.unavailable,
                               datetime.fromtimestamp(now, UTC), changed_from)
-    if store.use(lambda session: _saved_counts(session, kept), otherwise=False):
-        analyzer.stored.stored(key, window.start, changed_from, kept.steps)
-    return window, judgment
-
-
-def _saved_counts(session: Session, kept: StoredMeasurement) -> bool:
-    save_measurement(session, kept)
-    return True
+    return window, judgment, (kept, changed_from)
 
 
 def _record(key: WindowKey, judgment: Judgment, window: Window | None, step_seconds: int, now: float) -> JudgmentRecord:
@@ -313,7 +309,10 @@ def _record(key: WindowKey, judgment: Judgment, window: Window | None, step_seco
     )
 
 
-def _saved(session: Session, record: JudgmentRecord) -> bool:
+def _saved(session: Session, record: JudgmentRecord, counts: Counts | None) -> bool:
+    """The look's judgment and its window's counts, in one transaction (save_judgment commits it)."""
+    if counts is not None:
+        save_measurement(session, counts[0])
     save_judgment(session, record)
     return True
 
@@ -337,6 +336,7 @@ def _look(
     store = LookStore(analyzer.database, deadline)
     start = _start(analyzer, profile, target, key, now, store)
     window: Window | None = None
+    counts: Counts | None = None
     if start is None:
         hours = analyzer.settings.lookback_seconds / 3600
         judgment = _inconclusive(profile, (
@@ -349,9 +349,11 @@ def _look(
         if window.steps == 0:
             judgment = _inconclusive(profile, "no complete step yet since the canary started")
         else:
-            window, judgment = _judge_window(analyzer, profile, target, key, window, step_index, now, store)
+            window, judgment, counts = _judge_window(analyzer, profile, target, key, window, step_index, now, store)
     record = _record(key, judgment, window, step, now)
-    store.use(lambda session: _saved(session, record), otherwise=False)
+    if store.use(lambda session: _saved(session, record, counts), otherwise=False) and counts is not None:
+        kept, changed_from = counts
+        analyzer.stored.stored(key, kept.window_start, changed_from, kept.steps)
     if store.failure is not None:
         judgment = _unrecorded(judgment, store.failure, window, step_index is not None)
         record = _record(key, judgment, window, step, now)

@@ -1,6 +1,7 @@
 """Report pages of recorded judgments: keep each window's counts at every look, and draw a judgment's page.
 
-The hot path only writes: the look saves :func:`stored_measurement`, the window's latest look with the
+The hot path only writes: the look saves :func:`stored_measurement` (with its judgment, in one
+transaction), the window's latest look with the
 chunks of counts from its first new or changed step on (one window's counts, not a copy per look, and
 not the whole window again at each look: :mod:`analyzer.store.measurements`). Everything else happens
 when someone opens a page: the judgment's own look is the first ``steps`` steps of its window's stored
@@ -30,6 +31,7 @@ def keep_measurement(database: Database, stored: StoredMeasurement) -> None:
     """Store a window's measurement (kept only if no longer one is stored), in a session of its own."""
     with database.session() as session:
         save_measurement(session, stored)
+        session.commit()
 
 
 def stored_measurement(

@@ -64,7 +64,8 @@ def _upsert(session: Session, row: type[WindowMeasurementRow | WindowMeasurement
 
 
 def save_measurement(session: Session, stored: StoredMeasurement) -> None:
-    """Store the window's look and its chunks, each replacing a stored one only if it holds as many steps or more."""
+    """Store the window's look and its chunks, each replacing a stored one only if it holds as many steps or more,
+    in the caller's transaction (a look commits it with its judgment: one transaction a look)."""
     window = {**key_columns(stored.key), "window_start": stored.window_start}
     _upsert(session, WindowMeasurementRow, {
         **window,
@@ -77,7 +78,6 @@ def save_measurement(session: Session, stored: StoredMeasurement) -> None:
     for chunk, counts in stored.chunks.items():
         _upsert(session, WindowMeasurementChunkRow, {**window, "chunk": chunk, "through": stored.steps,
                                                      "counts": counts}, "through")
-    session.commit()
 
 
 def get_measurement(session: Session, key: WindowKey, window_start: int) -> StoredMeasurement | None:
