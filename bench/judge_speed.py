@@ -105,6 +105,7 @@ class _Memos:
     """One set of the judge's memos: the e-process paths, the digest's kept lists, the kept arrays."""
 
     paths: PrefixMemo[resumed.Path] = field(default_factory=PrefixMemo)
+    nulls: PrefixMemo[FloatArray] = field(default_factory=lambda: PrefixMemo(resumed.NULLS_BYTES))
     lists: KeptLists[digest.Pieces] = field(default_factory=lambda: KeptLists(digest.MAX_BYTES))
     arrays: KeptLists[FloatArray] = field(default_factory=lambda: KeptLists(kept_lists.ARRAY_BYTES))
 
@@ -112,12 +113,12 @@ class _Memos:
 @contextmanager
 def _memo(memos: _Memos) -> Iterator[None]:
     """Judge with ``memos`` as the process's memos."""
-    kept = resumed.PATHS, digest.KEPT, kept_lists.ARRAYS
-    resumed.PATHS, digest.KEPT, kept_lists.ARRAYS = memos.paths, memos.lists, memos.arrays
+    kept = resumed.PATHS, resumed.NULLS, digest.KEPT, kept_lists.ARRAYS
+    resumed.PATHS, resumed.NULLS, digest.KEPT, kept_lists.ARRAYS = memos.paths, memos.nulls, memos.lists, memos.arrays
     try:
         yield
     finally:
-        resumed.PATHS, digest.KEPT, kept_lists.ARRAYS = kept
+        resumed.PATHS, resumed.NULLS, digest.KEPT, kept_lists.ARRAYS = kept
 
 
 def _cpu_ms(call: Callable[[], object]) -> tuple[float, object]:

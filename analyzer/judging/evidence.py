@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analyzer.judging.resumed import limit_path, ratio_path
+from analyzer.judging.resumed import limit_path, null_path, ratio_path
 from analyzer.stats.dispersion import pod_minute_kappa, pod_ratio_dispersion, rate_dispersion, ratio_dispersion
 from analyzer.stats.eprocess import (
     FloatArray,
@@ -178,7 +178,14 @@ def compare_ratio(
         grid.theta, grid.log_prior, b, counts.canary_events, events, counts.canary_total, counts.stable_total, 1.0 / phi
     )
     loglik = resumed.loglik
-    fail_path = fail_log_e(loglik, grid, b, fail_sd, plain=resumed.path)
+    fail_sd = quantised_sd(fail_sd)
+    null = None
+    if fail_sd > 0 and b + 1 < grid.theta.size:
+        inputs = (counts.canary_events, events, 1.0 / phi, counts.canary_total, counts.stable_total)
+        salt = b"pod-null|" + grid.theta.tobytes() + np.asarray([b, fail_sd], dtype=np.float64).tobytes()
+        log_theta = np.log(grid.theta)
+        null = null_path(loglik, inputs, salt, lambda ll: _pod_marginal(ll, log_theta, fail_sd, slice(b, b + 1))[0])
+    fail_path = fail_log_e(loglik, grid, b, fail_sd, plain=resumed.path, null=null)
     below = pass_log_e(loglik[:, -1:], grid, pass_sd)  # (G, 1): the current look
     return RatioEvidence(
         grid=grid,
@@ -229,7 +236,26 @@ def pass_log_e(loglik: FloatArray, grid: Grid, pod_sd: float) -> FloatArray:
     return _over_pod_null(alternative, loglik, np.log(grid.theta), pod_sd)
 
 
-def fail_log_e(loglik: FloatArray, grid: Grid, b: int, pod_sd: float, plain: FloatArray | None = None) -> FloatArray:
+#: The fail test's pod sd is rounded up to a lattice 5 % apart: conservative (a wider null), and a
+#: look whose rounded sd is the last look's resumes its null path (:func:`analyzer.judging.resumed.null_path`).
+POD_SD_STEP = math.log(1.05)
+
+
+def quantised_sd(sd: float) -> float:
+    """``sd`` rounded up to the next point of the lattice e^{k·POD_SD_STEP} (0 stays 0)."""
+    if sd <= 0:
+        return 0.0
+    return math.exp(math.ceil(math.log(sd) / POD_SD_STEP - 1e-9) * POD_SD_STEP)
+
+
+def fail_log_e(
+    loglik: FloatArray,
+    grid: Grid,
+    b: int,
+    pod_sd: float,
+    plain: FloatArray | None = None,
+    null: FloatArray | None = None,
+) -> FloatArray:
     """log e-value against "the version's ratio is ≤ θ_b" after every step, the pod term in its null.
 
     The fail side's twin of :func:`pass_log_e`: the fail prior's mixture (``grid.log_prior``) over
@@ -238,14 +264,16 @@ def fail_log_e(loglik: FloatArray, grid: Grid, b: int, pod_sd: float, plain: Flo
     is a martingale over the steps (Ville: P(ever ≥ 1/α) ≤ α), so the whole α_fail goes to one test
     where moving the boundary out to fail_ratio·e^{z s} spent half of it bounding δ and asked for
     z ≈ 2.8 pod sds on top of the sequence's own margin. With s = 0 it is the plain mixture e-process
-    (:func:`analyzer.stats.eprocess.mixture_log_e_at`; ``plain`` when the caller has it already, from
-    :func:`analyzer.judging.resumed.ratio_path`). ``loglik`` is (G, K); the result is (K,).
+    (:func:`analyzer.stats.eprocess.mixture_log_e_at`). ``plain`` and ``null`` (the pod marginal at
+    θ_b after every step) when the caller has them already, from :mod:`analyzer.judging.resumed`.
+    ``loglik`` is (G, K); the result is (K,).
     """
     if plain is None:
         plain = mixture_log_e_at(loglik, grid.log_prior, b, "above")  # alternative / L_K(θ_b)
     if pod_sd <= 0 or b + 1 >= grid.theta.size:
         return plain
-    null = _pod_marginal(loglik, np.log(grid.theta), pod_sd, slice(b, b + 1))[0]
+    if null is None:
+        null = _pod_marginal(loglik, np.log(grid.theta), pod_sd, slice(b, b + 1))[0]
     log_e: FloatArray = plain + loglik[b] - null
     return log_e
 

@@ -83,6 +83,33 @@ def _resumed(
     return result
 
 
+#: Bytes the memo of the fail test's pod-term null paths holds at most (one float a step and state).
+NULLS_BYTES = 16 << 20
+#: The process's memo of the fail test's pod-term null paths.
+NULLS: PrefixMemo[FloatArray] = PrefixMemo(max_bytes=NULLS_BYTES)
+
+
+def null_path(loglik: FloatArray, inputs: tuple[FloatArray, ...], salt: bytes,
+              columns: Callable[[FloatArray], FloatArray]) -> FloatArray:
+    """A per-look null (one value per step, each a function of its own log-likelihood column alone,
+    ``columns`` on a (G, steps) slice), resumed from the longest known prefix of ``inputs``.
+
+    ``inputs`` are the per-step inputs behind ``loglik`` (counts, weights, exposures) and ``salt``
+    names what else the null depends on (grid, boundary, pod sd): the fail test's pod-term marginal
+    (``analyzer.judging.evidence.compare_ratio``) costs a (grid × steps) log-sum-exp a look otherwise.
+    """
+    steps = int(loglik.shape[1])
+    digests = prefix_digests(inputs, salt, lookup_lengths(steps))
+    known = NULLS.longest(digests)
+    start = known.steps if known is not None else 0
+    tail = columns(loglik[:, start:])
+    path = tail if known is None else np.concatenate([known.state[:start], tail])
+    path.setflags(write=False)
+    if steps:
+        NULLS.put({n: digests[n] for n in kept_lengths(steps)}, path, path.nbytes)
+    return path
+
+
 def ratio_path(
     theta: FloatArray,
     log_prior: FloatArray,

@@ -42,7 +42,7 @@ def _looks(scenario: Scenario, first: int) -> list[Measurement]:
 
 def _clear():
     """Every memo of the judge emptied: the next judgment is from scratch."""
-    for memo in (resumed.PATHS, digest.KEPT, kept_lists.ARRAYS):
+    for memo in (resumed.PATHS, resumed.NULLS, digest.KEPT, kept_lists.ARRAYS):
         memo.clear()
 
 
@@ -72,9 +72,6 @@ def test_a_look_sequence_judges_the_same_with_the_memo_as_from_scratch(name):
     assert len({j.verdict for j in with_memo}) == 2  # inconclusive, then a fail or a pass
 
 
-@pytest.mark.skipif(
-    not hasattr(evidence, "ratio_path"), reason="evidence.py does not call analyzer.judging.resumed's paths yet"
-)
 def test_the_judge_resumes_its_looks_from_the_memo(monkeypatch):
     resumed.PATHS.clear()
     found: list[object] = []
@@ -86,3 +83,24 @@ def test_the_judge_resumes_its_looks_from_the_memo(monkeypatch):
     # The error ratio's and the one latency bound's comparisons resume at every look after the first; the two
     # SLO tests do not while their limits move with the pods' variation over the whole window (a new key).
     assert sum(entry is not None for entry in found) == 2 * (len(looks) - 1)
+
+
+def test_the_fail_null_resumes_while_its_rounded_pod_sd_stays(monkeypatch):
+    """The fail test's pod-term null (one log-sum-exp over the grid a step) is computed for the new steps
+    only whenever the look's pod sd, rounded up to the 5 % lattice, is the last look's."""
+    _clear()
+    found: list[object] = []
+    longest = resumed.NULLS.longest
+    monkeypatch.setattr(resumed.NULLS, "longest", lambda digests: found.append(longest(digests)) or found[-1])
+    looks = _looks(SCENARIOS["pods, healthy"], first=20)
+    for look in looks:
+        judge(look, Policy())
+    assert found and sum(entry is not None for entry in found) >= len(found) // 3  # 14 of 34 here: s moves fast early
+
+
+def test_the_pod_sd_is_rounded_up_to_its_lattice():
+    assert evidence.quantised_sd(0.0) == 0.0
+    for sd in (0.003, 0.05, 0.1, 0.2, 0.31):
+        rounded = evidence.quantised_sd(sd)
+        assert sd <= rounded < sd * 1.05 + 1e-15
+        assert evidence.quantised_sd(rounded) == rounded  # a lattice point stays
