@@ -72,29 +72,29 @@ def test_a_look_sequence_judges_the_same_with_the_memo_as_from_scratch(name):
     assert len({j.verdict for j in with_memo}) == 2  # inconclusive, then a fail or a pass
 
 
-def test_the_judge_resumes_its_looks_from_the_memo(monkeypatch):
-    resumed.PATHS.clear()
+def _lookups(monkeypatch, memo) -> list[object]:
+    """What ``memo`` found at each lookup while the healthy pod scenario's looks 20-36 were judged in turn."""
     found: list[object] = []
-    longest = resumed.PATHS.longest
-    monkeypatch.setattr(resumed.PATHS, "longest", lambda digests: found.append(longest(digests)) or found[-1])
-    looks = _looks(SCENARIOS["pods, healthy"], first=20)
-    for look in looks:
+    longest = memo.longest
+    monkeypatch.setattr(memo, "longest", lambda digests: found.append(longest(digests)) or found[-1])
+    for look in _looks(SCENARIOS["pods, healthy"], first=20):
         judge(look, Policy())
+    return found
+
+
+def test_the_judge_resumes_its_looks_from_the_memo(monkeypatch):
+    _clear()
+    found = _lookups(monkeypatch, resumed.PATHS)
     # The error ratio's and the one latency bound's comparisons resume at every look after the first; the two
     # SLO tests do not while their limits move with the pods' variation over the whole window (a new key).
-    assert sum(entry is not None for entry in found) == 2 * (len(looks) - 1)
+    assert sum(entry is not None for entry in found) == 2 * (36 - 20)
 
 
 def test_the_fail_null_resumes_while_its_rounded_pod_sd_stays(monkeypatch):
     """The fail test's pod-term null (one log-sum-exp over the grid a step) is computed for the new steps
     only whenever the look's pod sd, rounded up to the 5 % lattice, is the last look's."""
     _clear()
-    found: list[object] = []
-    longest = resumed.NULLS.longest
-    monkeypatch.setattr(resumed.NULLS, "longest", lambda digests: found.append(longest(digests)) or found[-1])
-    looks = _looks(SCENARIOS["pods, healthy"], first=20)
-    for look in looks:
-        judge(look, Policy())
+    found = _lookups(monkeypatch, resumed.NULLS)
     assert found and sum(entry is not None for entry in found) >= len(found) // 3  # 14 of 34 here: s moves fast early
 
 
