@@ -34,3 +34,10 @@ def test_the_page_renders_every_plot_offline(verdict, pages, tmp_path):
         image = Image.open(shot).convert("L")
         low, high = image.getextrema()
         assert image.size == (1000, 2400) and high - low > 200  # not a blank page
+
+
+def test_the_trap_sees_a_page_that_reaches_off_the_machine(tmp_path):
+    """The check above can fail: a page that loads an image and a script from elsewhere is caught, both hosts."""
+    page = tmp_path / "leak.html"
+    page.write_text('<img src="http://example.com/x.png"><script src="https://cdn.example.org/a.js"></script>')
+    assert sorted(visit(page.as_uri()).off_machine) == ["cdn.example.org", "example.com"]

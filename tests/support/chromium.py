@@ -59,6 +59,18 @@ class Trap:
 
     port: int
     requests: list[bytes] = field(default_factory=list)
+    readers: list[threading.Thread] = field(default_factory=list)
+
+    def settled(self) -> list[bytes]:
+        """The requests, once every connection so far has been read (or has sent nothing in time)."""
+        for reader in list(self.readers):
+            reader.join(timeout=READ_SECONDS + 1)
+        return list(self.requests)
+
+
+#: Chromium opens spare sockets to its proxy ahead of need (preconnect): one that sends no request line
+#: within this long asked for nothing; a page's request sends its line at once.
+READ_SECONDS = 3.0
 
 
 @contextmanager
@@ -70,18 +82,25 @@ def _trap() -> Iterator[Trap]:
     trap = Trap(server.getsockname()[1])
     stop = threading.Event()
 
+    def read(connection: socket.socket) -> None:
+        with connection:
+            connection.settimeout(READ_SECONDS)
+            try:
+                request = connection.recv(512)
+            except OSError:
+                request = b""
+            if request:
+                trap.requests.append(request)
+
     def accept() -> None:
         while not stop.is_set():
             try:
                 connection, _ = server.accept()
             except TimeoutError:
                 continue
-            with connection:
-                connection.settimeout(1)
-                try:
-                    trap.requests.append(connection.recv(512))
-                except OSError:
-                    trap.requests.append(b"?")
+            reader = threading.Thread(target=read, args=(connection,), daemon=True)
+            trap.readers.append(reader)
+            reader.start()
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
@@ -125,4 +144,4 @@ def visit(url: str, screenshot: Path | None = None, width: int = 1000, height: i
         if screenshot is not None:
             subprocess.run([*args, f"--screenshot={screenshot}", url], capture_output=True, timeout=60, check=True)
         done = subprocess.run([*args, "--dump-dom", url], capture_output=True, timeout=60, check=True, text=True)
-        return Visit(done.stdout, list(trap.requests))
+        return Visit(done.stdout, trap.settled())
