@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -21,7 +22,9 @@ from analyzer.stats.eprocess import (
     FloatArray,
     Grid,
     log_ratio_grid,
+    log_sum_exp,
     lower_bounds,
+    mixture_log_e,
     mixture_log_e_at,
     mixture_log_marginal,
     upper_bounds,
@@ -180,7 +183,7 @@ def compare_ratio(
     loglik = resumed.loglik
     fail_sd = quantised_sd(fail_sd)
     null = None
-    if fail_sd > 0 and b + 1 < grid.theta.size:
+    if fail_sd > 0:
         inputs = (counts.canary_events, events, 1.0 / phi, counts.canary_total, counts.stable_total)
         salt = b"pod-null|" + grid.theta.tobytes() + np.asarray([b, fail_sd], dtype=np.float64).tobytes()
         log_theta = np.log(grid.theta)
@@ -232,8 +235,7 @@ def pass_log_e(loglik: FloatArray, grid: Grid, pod_sd: float) -> FloatArray:
     δ by z·s and the sequence separately (a union bound) paid for both tails twice.
     ``loglik`` is (G, K), the tempered cumulative log-likelihood of the grid after each look.
     """
-    alternative = mixture_log_marginal(loglik, pass_log_prior(grid), "below")
-    return _over_pod_null(alternative, loglik, np.log(grid.theta), pod_sd)
+    return _log_e_over_pod_null(loglik, pass_log_prior(grid), "below", np.log(grid.theta), pod_sd)
 
 
 #: The fail test's pod sd is rounded up to a lattice 5 % apart: conservative (a wider null), and a
@@ -278,11 +280,16 @@ def fail_log_e(
     return log_e
 
 
-def _over_pod_null(
-    alternative: FloatArray, loglik: FloatArray, log_theta: FloatArray, pod_sd: float, rows: slice = slice(None)
+def _log_e_over_pod_null(
+    loglik: FloatArray, log_prior: FloatArray, side: Literal["above", "below"], log_theta: FloatArray, pod_sd: float
 ) -> FloatArray:
-    """log(alternative / the pod-term null) for the boundaries ``rows``; 0 (e = 1) where no alternative exists."""
-    null = loglik[rows] if pod_sd <= 0 else _pod_marginal(loglik, log_theta, pod_sd, rows)
+    """log(the prior's mixture on ``side`` of each boundary / the pod-term null there), every boundary and
+    look; 0 (e = 1) where no alternative exists. With s = 0 the null is the boundary itself:
+    :func:`analyzer.stats.eprocess.mixture_log_e`."""
+    if pod_sd <= 0:
+        return mixture_log_e(loglik, log_prior, side)
+    alternative = mixture_log_marginal(loglik, log_prior, side)
+    null = _pod_marginal(loglik, log_theta, pod_sd)
     with np.errstate(invalid="ignore"):
         result: FloatArray = np.where(np.isfinite(alternative), alternative - null, 0.0)
     return result
@@ -302,18 +309,9 @@ def _pod_marginal(loglik: FloatArray, log_theta: FloatArray, pod_sd: float, rows
     local = np.maximum(np.concatenate([[spacing[0]], spacing]), np.concatenate([spacing, [spacing[-1]]]))
     centres, sd = log_theta[rows], np.maximum(local[rows], pod_sd)
     log_kernel = -0.5 * ((log_theta[None, :] - centres[:, None]) / sd[:, None]) ** 2  # (boundary b, grid g)
-    log_kernel -= _log_sum_exp(log_kernel, axis=1)[:, None]
+    log_kernel -= log_sum_exp(log_kernel, axis=1)[:, None]
     terms = log_kernel[:, :, None] + loglik[None, :, :]  # (b, g, K)
-    result: FloatArray = _log_sum_exp(terms, axis=1)
-    return result
-
-
-def _log_sum_exp(values: FloatArray, axis: int) -> FloatArray:
-    """log Σ exp(values) along ``axis``, after the peak along it (-inf only when every term is)."""
-    peak = values.max(axis=axis, keepdims=True)
-    peak = np.where(np.isfinite(peak), peak, 0.0)
-    with np.errstate(divide="ignore"):
-        result: FloatArray = np.log(np.exp(values - peak).sum(axis=axis)) + np.squeeze(peak, axis=axis)
+    result: FloatArray = log_sum_exp(terms, axis=1)
     return result
 
 
@@ -324,10 +322,9 @@ def lower_bound(evidence: RatioEvidence, looks: list[int], log_threshold: float)
     holds at every look at once, so intersecting the looks we read keeps it valid — the current one
     and, after a fail, the fail look.
     """
-    loglik = evidence.loglik[:, looks]
-    alternative = mixture_log_marginal(loglik, evidence.grid.log_prior, "above")
-    above = _over_pod_null(alternative, loglik, np.log(evidence.grid.theta), evidence.fail_sd)
-    return float(lower_bounds(above, evidence.grid.theta, log_threshold).max())
+    grid, loglik = evidence.grid, evidence.loglik[:, looks]
+    above = _log_e_over_pod_null(loglik, grid.log_prior, "above", np.log(grid.theta), evidence.fail_sd)
+    return float(lower_bounds(above, grid.theta, log_threshold).max())
 
 
 def ratio_grid(prior_scale: float, fail_ratio: float, pass_ratio: float) -> Grid:
@@ -361,7 +358,7 @@ def log_mean_exp(paths: list[FloatArray]) -> FloatArray:
     """log of the average of e-processes given as logs: the average of e-processes is an e-process.
     An infinite e-value (the data rule the null out) keeps the average infinite."""
     stacked = np.vstack(paths)
-    result: FloatArray = _log_sum_exp(stacked, axis=0) - math.log(stacked.shape[0])
+    result: FloatArray = log_sum_exp(stacked, axis=0) - math.log(stacked.shape[0])
     return result
 
 

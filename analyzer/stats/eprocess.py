@@ -126,6 +126,16 @@ def _cumulative_logsumexp(values: FloatArray, reverse: bool) -> FloatArray:
     return out
 
 
+def log_sum_exp(values: FloatArray, axis: int) -> FloatArray:
+    """log Σ exp(values) along ``axis``, after the peak along it (-inf only when every term is, +inf when
+    any term is)."""
+    peak = values.max(axis=axis, keepdims=True)
+    peak = np.where(np.isfinite(peak), peak, 0.0)
+    with np.errstate(divide="ignore"):
+        result: FloatArray = np.log(np.exp(values - peak).sum(axis=axis)) + np.squeeze(peak, axis=axis)
+    return result
+
+
 def mixture_log_marginal(loglik: FloatArray, log_prior: FloatArray, side: Literal["above", "below"]) -> FloatArray:
     """log Σ_{g on side of b} w_g L_K(θ_g) / Σ_{g on side of b} w_g for every boundary b and prefix K.
 
@@ -159,11 +169,7 @@ def mixture_log_e_at(loglik: FloatArray, log_prior: FloatArray, b: int, side: Li
     if loglik[rows].shape[0] == 0:
         return np.zeros(loglik.shape[1])
     prior = log_prior[rows]
-    weighted = loglik[rows] + prior[:, None]
-    peak = weighted.max(axis=0)
-    numerator = peak + np.log(np.exp(weighted - peak).sum(axis=0))
-    normaliser = prior.max() + np.log(np.exp(prior - prior.max()).sum())
-    result: FloatArray = numerator - normaliser - loglik[b]
+    result: FloatArray = log_sum_exp(loglik[rows] + prior[:, None], axis=0) - log_sum_exp(prior, axis=0) - loglik[b]
     return result
 
 
