@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -75,6 +75,18 @@ class PrefixMemo(Generic[S]):
                     self._states.move_to_end(found[0])
                     return Entry(self._states[found[0]][0], found[1])
         return None
+
+    def resume(
+        self, columns: Sequence[NDArray[np.float64]], salt: bytes, compute: Callable[[Entry[S] | None], tuple[S, int]]
+    ) -> S:
+        """``compute``'s state (and its size in bytes) from the state of the longest known prefix of the
+        per-step ``columns`` (None: from scratch), kept for the next look under this look's prefixes."""
+        steps = int(columns[0].size)
+        digests = prefix_digests(columns, salt, lookup_lengths(steps))
+        state, size = compute(self.longest(digests))
+        if steps:
+            self.put({n: digests[n] for n in kept_lengths(steps)}, state, size)
+        return state
 
     def put(self, digests: dict[int, bytes], state: S, size: int) -> None:
         """Keep ``state`` under every digest of ``digests`` (prefix lengths it covers); evict the oldest."""

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analyzer.judging.prefix_memo import PrefixMemo, kept_lengths, lookup_lengths, prefix_digests
+from analyzer.judging.prefix_memo import Entry, PrefixMemo
 from analyzer.stats.eprocess import FloatArray, mixture_log_e_at, step_loglik
 from analyzer.stats.rate_ratio import log_canary_share
 
@@ -57,30 +57,29 @@ def _resumed(
     """
     steps = int(successes.size)
     salt += np.asarray(log_prior, dtype=np.float64).tobytes() + f"|{boundary}".encode()
-    digests = prefix_digests((successes, trials, weights, *covariates), salt, lookup_lengths(steps))
-    known = PATHS.longest(digests)
-    start = known.steps if known is not None else 0
-    new = slice(start, steps)
-    log_p, log_q = log_probabilities(new)
-    terms = step_loglik(successes[new], trials[new], log_p, log_q, weights=weights[new])
-    if known is None:
-        loglik = np.cumsum(terms, axis=1)
-        path = mixture_log_e_at(loglik, log_prior, boundary, "above")
-    else:
-        loglik = np.empty((terms.shape[0], steps))
-        loglik[:, :start] = known.state.loglik[:, :start]
-        loglik[:, start:] = terms
-        # The sum continues from the cached column in the same order as from scratch.
-        np.cumsum(loglik[:, start - 1 :], axis=1, out=loglik[:, start - 1 :])
-        path = np.concatenate(
-            [known.state.path[:start], mixture_log_e_at(loglik[:, start:], log_prior, boundary, "above")]
-        )
-    loglik.setflags(write=False)
-    path.setflags(write=False)
-    result = Path(loglik, path)
-    if steps:
-        PATHS.put({n: digests[n] for n in kept_lengths(steps)}, result, loglik.nbytes + path.nbytes)
-    return result
+
+    def compute(known: Entry[Path] | None) -> tuple[Path, int]:
+        start = known.steps if known is not None else 0
+        new = slice(start, steps)
+        log_p, log_q = log_probabilities(new)
+        terms = step_loglik(successes[new], trials[new], log_p, log_q, weights=weights[new])
+        if known is None:
+            loglik = np.cumsum(terms, axis=1)
+            path = mixture_log_e_at(loglik, log_prior, boundary, "above")
+        else:
+            loglik = np.empty((terms.shape[0], steps))
+            loglik[:, :start] = known.state.loglik[:, :start]
+            loglik[:, start:] = terms
+            # The sum continues from the cached column in the same order as from scratch.
+            np.cumsum(loglik[:, start - 1 :], axis=1, out=loglik[:, start - 1 :])
+            path = np.concatenate(
+                [known.state.path[:start], mixture_log_e_at(loglik[:, start:], log_prior, boundary, "above")]
+            )
+        loglik.setflags(write=False)
+        path.setflags(write=False)
+        return Path(loglik, path), loglik.nbytes + path.nbytes
+
+    return PATHS.resume((successes, trials, weights, *covariates), salt, compute)
 
 
 #: Bytes the memo of the fail test's pod-term null paths holds at most (one float a step and state).
@@ -98,16 +97,14 @@ def null_path(loglik: FloatArray, inputs: tuple[FloatArray, ...], salt: bytes,
     names what else the null depends on (grid, boundary, pod sd): the fail test's pod-term marginal
     (``analyzer.judging.evidence.compare_ratio``) costs a (grid × steps) log-sum-exp a look otherwise.
     """
-    steps = int(loglik.shape[1])
-    digests = prefix_digests(inputs, salt, lookup_lengths(steps))
-    known = NULLS.longest(digests)
-    start = known.steps if known is not None else 0
-    tail = columns(loglik[:, start:])
-    path = tail if known is None else np.concatenate([known.state[:start], tail])
-    path.setflags(write=False)
-    if steps:
-        NULLS.put({n: digests[n] for n in kept_lengths(steps)}, path, path.nbytes)
-    return path
+    def compute(known: Entry[FloatArray] | None) -> tuple[FloatArray, int]:
+        start = known.steps if known is not None else 0
+        tail = columns(loglik[:, start:])
+        path = tail if known is None else np.concatenate([known.state[:start], tail])
+        path.setflags(write=False)
+        return path, path.nbytes
+
+    return NULLS.resume(inputs, salt, compute)
 
 
 def ratio_path(
