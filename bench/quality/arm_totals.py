@@ -20,20 +20,16 @@ import os
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import replace
 
 import numpy as np
 
 import analyzer.judging.evidence as evidence
-from analyzer.model import Kind as MetricKind
-from analyzer.model import RatioMetric
-from analyzer.sources.simulate import simulate
 from bench.quality import grid
 from bench.quality.__main__ import SEED_BASE
 from bench.quality.acceptance import is_reference_cell
 from bench.quality.judges import ours
-from bench.quality.msprt import Pair, msprt
-from bench.quality.run import _arm_totals, _split, true_quantile
+from bench.quality.msprt import msprt
+from bench.quality.run import simulated, true_quantile
 
 JUDGES = ("ours", "ours, φ held at 1", "mixture SPRT")
 
@@ -54,20 +50,10 @@ def _run(task: tuple[int, int]) -> tuple[int, tuple[int | None, int | None, int 
     """The first fail minute of each judge on one canary of cell ``index``."""
     index, seed = task
     cell = grid.acceptance()[index]
-    q95 = true_quantile(cell.scenario.latency)
-    scenario = replace(cell.scenario, buckets=tuple(sorted({*cell.scenario.buckets, q95})))
-    m, (slow, total, stable_slow, stable_total) = _split(simulate(scenario, seed), q95)
-    if cell.arm_totals:
-        m = _arm_totals(m)
-    errors = next(d for d in m.metrics.values() if isinstance(d, RatioMetric))
+    canary = simulated(cell, seed, true_quantile(cell.scenario.latency))
     with binomial_minutes():
-        binomial = ours(m).fail
-    reference = msprt([
-        Pair.default(MetricKind.RATIO, (np.asarray(errors.canary.events), np.asarray(errors.canary.total)),
-                     (np.asarray(errors.stable.events), np.asarray(errors.stable.total))),
-        Pair.default(MetricKind.HISTOGRAM, (slow, total), (stable_slow, stable_total)),
-    ])
-    return index, (ours(m).fail, binomial, reference.fail)
+        binomial = ours(canary.measurement).fail
+    return index, (ours(canary.measurement).fail, binomial, msprt(canary.msprt_pairs()).fail)
 
 
 def main() -> None:

@@ -66,31 +66,53 @@ def _arm_totals(m: Measurement) -> Measurement:
     }})
 
 
+@dataclass(frozen=True)
+class Canary:
+    """One simulated canary as the judges see it, and the slow counts at the true stable p95 the references
+    use: canary slow, canary total, stable slow, stable total per minute."""
+
+    measurement: Measurement
+    errors: RatioMetric
+    slow: list[np.ndarray]
+
+    def msprt_pairs(self) -> list[Pair]:
+        """The mixture SPRT's two streams: errors, and requests slower than the true stable p95."""
+        e = self.errors
+        slow, total, stable_slow, stable_total = self.slow
+        return [
+            Pair.default(MetricKind.RATIO, (np.asarray(e.canary.events), np.asarray(e.canary.total)),
+                         (np.asarray(e.stable.events), np.asarray(e.stable.total))),
+            Pair.default(MetricKind.HISTOGRAM, (slow, total), (stable_slow, stable_total)),
+        ]
+
+
+def simulated(cell: Cell, seed: int, q95: float) -> Canary:
+    """The cell's canary of ``seed``, simulated with the oracle's bound at ``q95`` (the true stable p95) and
+    judged without it; on arm totals only when the cell says so."""
+    scenario = replace(cell.scenario, buckets=tuple(sorted({*cell.scenario.buckets, q95})))
+    m, slow = _split(simulate(scenario, seed), q95)
+    if cell.arm_totals:
+        m = _arm_totals(m)
+    return Canary(m, next(d for d in m.metrics.values() if isinstance(d, RatioMetric)), slow)
+
+
 def run_cell(cell: Cell, seeds: range) -> list[Record]:
     scenario = cell.scenario
     q95 = true_quantile(scenario.latency)
-    with_oracle_bound = replace(scenario, buckets=tuple(sorted({*scenario.buckets, q95})))
     p0 = scenario.error_rate
     p1_errors = p0 * (cell.error_ratio if cell.error_ratio > 1 else DESIGN_ERROR_RATIO)
     regressed_latency = cell.kind is Kind.AB and cell.latency_change
     p1_slow = 1.0 - scenario.latency.cdf(q95, **(cell.latency_change if regressed_latency else DESIGN_LATENCY))
     records = []
     for seed in seeds:
-        m, (slow, total, stable_slow, stable_total) = _split(simulate(with_oracle_bound, seed), q95)
-        if cell.arm_totals:
-            m = _arm_totals(m)
-        errors = next(d for d in m.metrics.values() if isinstance(d, RatioMetric))
-        canary_errors, canary_total = np.asarray(errors.canary.events), np.asarray(errors.canary.total)
-        decisions = {name: judge(m) for name, judge in JUDGES.items()}
+        canary = simulated(cell, seed, q95)
+        canary_errors, canary_total = np.asarray(canary.errors.canary.events), np.asarray(canary.errors.canary.total)
+        decisions = {name: judge(canary.measurement) for name, judge in JUDGES.items()}
         decisions["oracle"] = sprt([
             Stream(canary_errors, canary_total, p0, min(p1_errors, 0.999)),
-            Stream(slow, total, 0.05, p1_slow),
+            Stream(canary.slow[0], canary.slow[1], 0.05, p1_slow),
         ])
-        decisions["msprt"] = msprt([
-            Pair.default(MetricKind.RATIO, (canary_errors, canary_total),
-                         (np.asarray(errors.stable.events), np.asarray(errors.stable.total))),
-            Pair.default(MetricKind.HISTOGRAM, (slow, total), (stable_slow, stable_total)),
-        ])
+        decisions["msprt"] = msprt(canary.msprt_pairs())
         for name, d in decisions.items():
             end = d.fail or scenario.steps
             exposure = float(canary_total[cell.regression_start : end].sum())
