@@ -104,6 +104,7 @@ def judge(
     unavailable: Mapping[str, str] | None = None,
     pass_from_step: int | None = None,
     descriptive: bool = False,
+    input_digest: str | None = None,
 ) -> Judgment:
     """Judge the canary on every metric of the measurement (and every metric the policy names).
 
@@ -120,6 +121,9 @@ def judge(
     ``descriptive`` adds the diagnostics that never decide (latency's χ² homogeneity p-value and
     bootstrap quantile-ratio interval): the offline judge and the report page ask for them, the live
     service does not pay for them on every look.
+
+    ``input_digest``: the measurement's :func:`~analyzer.judging.digest.measurement_digest`, when the
+    caller has it already (the service keys its repeated looks by it), so that it is not computed twice.
 
     Raises :class:`~analyzer.errors.InputError` when the policy gives a metric another kind.
     """
@@ -159,5 +163,5 @@ def judge(
         steps=steps,
         metrics=results,
         reasons=reasons,
-        input_digest=measurement_digest(measurement),
+        input_digest=input_digest or measurement_digest(measurement),
     )

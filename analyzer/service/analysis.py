@@ -36,15 +36,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from analyzer.config import query_profiles
 from analyzer.errors import InputError, SourceUnavailableError
 from analyzer.judging import judge
+from analyzer.judging.digest import measurement_digest
 from analyzer.model import Judgment, Measurement
 from analyzer.promotion.stages import load_pipeline
 from analyzer.service import telemetry
+from analyzer.service.look_record import Counts, record_of_look, saved, unrecorded
 from analyzer.service.look_store import LookStore, StoreUnavailableError
+from analyzer.service.repeats import CountsKey, Inputs, Repeats, frozen
 from analyzer.service.reports import StoredSteps, stored_measurement
 from analyzer.service.windows import Recent, canary_requests, idle_tail, pass_from, restart_step
 from analyzer.settings import Settings
@@ -55,14 +57,11 @@ from analyzer.sources.prometheus import MAX_POINTS, PrometheusSource, Window, al
 from analyzer.sources.queries import QueryProfile, Target
 from analyzer.store import Database, JudgmentFilter, JudgmentRecord, WindowKey
 from analyzer.store.db import normalise_url
-from analyzer.store.judgments import list_judgments, new_id, record_window_start, save_judgment, window_start
-from analyzer.store.measurements import StoredMeasurement, save_measurement
+from analyzer.store.judgments import list_judgments, record_window_start, window_start
 from analyzer.store.windows import move_window_start, step_first_look
 
 #: How many times one look follows a window's start forward (a retry's gap) before it judges.
 MAX_MOVES = 3
-#: A look's window counts to store, and the first step of them that may differ from what is stored.
-Counts = tuple[StoredMeasurement, int]
 
 __all__ = ["Analysis", "Analyzer", "BadArgumentError", "StoreUnavailableError", "UnknownProfileError", "analyse"]
 
@@ -107,6 +106,7 @@ class Analyzer:
     clock: Callable[[], float] = field(default=time.time)
     stored: StoredSteps = field(default_factory=StoredSteps)  # which of each window's counts this process stored
     starts: Recent[WindowKey, int] = field(default_factory=Recent)  # each window's start as the store last said
+    repeats: Repeats = field(default_factory=Repeats)  # each window's last judgment and stored counts, by inputs
 
     def profile(self, name: str) -> QueryProfile:
         try:
@@ -214,10 +214,16 @@ def _judge(
     extra: list[str],
     unavailable: dict[str, str] | None = None,
     pass_from_step: int | None = None,
+    input_digest: str | None = None,
 ) -> Judgment:
     started = time.perf_counter()
-    judgment = judge(measurement, profile.policy, unavailable=unavailable, pass_from_step=pass_from_step)
+    judgment = judge(measurement, profile.policy, unavailable=unavailable, pass_from_step=pass_from_step,
+                     input_digest=input_digest)
     telemetry.JUDGE_SECONDS.observe(time.perf_counter() - started)
+    return _noted(judgment, extra)
+
+
+def _noted(judgment: Judgment, extra: list[str]) -> Judgment:
     if extra:
         judgment = judgment.model_copy(update={"reasons": [*extra, *judgment.reasons]})
     return judgment
@@ -287,45 +293,18 @@ def _judge_window(
         )
         unavailable = dict.fromkeys(fetched.measurement.metrics, reason) | unavailable
     first = _pass_from(store, key, window, step_index, now)
-    judgment = _judge(fetched.measurement, profile, fetched.notes, unavailable, first)
-    kept = stored_measurement(key, window.start, fetched.measurement, profile.policy, fetched.unavailable,
-                              datetime.fromtimestamp(now, UTC), changed_from)
-    return window, judgment, (kept, changed_from)
-
-
-def _record(key: WindowKey, judgment: Judgment, window: Window | None, step_seconds: int, now: float) -> JudgmentRecord:
-    return JudgmentRecord(
-        id=new_id(),
-        created_at=datetime.fromtimestamp(now, UTC),
-        key=key,
-        verdict=judgment.verdict.value,
-        score=judgment.score,
-        steps=judgment.steps,
-        window_start=window.start if window else None,
-        window_end=window.end if window else None,
-        step_seconds=step_seconds,
-        input_digest=judgment.input_digest,
-        body=judgment.model_dump(mode="json"),
+    digest = measurement_digest(fetched.measurement)
+    inputs = Inputs(window.start, digest, profile.policy, frozen(unavailable), first)
+    judgment = analyzer.repeats.judged(
+        key, inputs, lambda: _judge(fetched.measurement, profile, [], unavailable, first, digest)
     )
-
-
-def _saved(session: Session, record: JudgmentRecord, counts: Counts | None) -> bool:
-    """The look's judgment and its window's counts, in one transaction (save_judgment commits it)."""
-    if counts is not None:
-        save_measurement(session, counts[0])
-    save_judgment(session, record)
-    return True
-
-
-def _unrecorded(judgment: Judgment, failure: StoreUnavailableError, window: Window | None, stepped: bool) -> Judgment:
-    """The judgment with a first reason saying it was judged without the store, and what that changes."""
-    reason = f"not recorded ({failure}): judged from Prometheus alone"
-    if window is not None:
-        began = datetime.fromtimestamp(window.start, UTC)
-        reason += f", on the window from the canary's first data ({began:%Y-%m-%d %H:%M} UTC)"
-    if stepped:
-        reason += "; no pass before the database is back (it keeps where this Rollout step's analysis began)"
-    return judgment.model_copy(update={"reasons": [reason, *judgment.reasons]})
+    counts = CountsKey(window.start, digest, profile.policy, frozen(fetched.unavailable))
+    kept = None if analyzer.repeats.stored_already(key, counts) else stored_measurement(
+        key, window.start, fetched.measurement, profile.policy, fetched.unavailable, datetime.fromtimestamp(now, UTC),
+        changed_from,
+    )
+    steps = max((m.steps for m in fetched.measurement.metrics.values()), default=0)
+    return window, _noted(judgment, fetched.notes), Counts(kept, window.start, changed_from, steps, counts)
 
 
 def _look(
@@ -350,13 +329,13 @@ def _look(
             judgment = _inconclusive(profile, "no complete step yet since the canary started")
         else:
             window, judgment, counts = _judge_window(analyzer, profile, target, key, window, step_index, now, store)
-    record = _record(key, judgment, window, step, now)
-    if store.use(lambda session: _saved(session, record, counts), otherwise=False) and counts is not None:
-        kept, changed_from = counts
-        analyzer.stored.stored(key, kept.window_start, changed_from, kept.steps)
+    record = record_of_look(key, judgment, window, step, now)
+    if store.use(lambda session: saved(session, record, counts), otherwise=False) and counts is not None:
+        analyzer.stored.stored(key, counts.window_start, counts.changed_from, counts.steps)
+        analyzer.repeats.stored(key, counts.key)
     if store.failure is not None:
-        judgment = _unrecorded(judgment, store.failure, window, step_index is not None)
-        record = _record(key, judgment, window, step, now)
+        judgment = unrecorded(judgment, store.failure, window, step_index is not None)
+        record = record_of_look(key, judgment, window, step, now)
     return Analysis(record=record, judgment=judgment, window=window, recorded=store.failure is None)
 
 

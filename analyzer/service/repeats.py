@@ -1,0 +1,78 @@
+"""Looks that find their window as the last look left it: the same judgment, and no counts written again.
+
+Argo asks at its own interval, not on the step grid. With an ``interval`` shorter than the step, a retry
+after an Error, several replicas, or a background analysis beside a step's, a look often finds the very
+steps the window's last look judged. The judge is a function of its inputs alone (the measurement, the
+policy, the metrics the source could not vouch for, where the step's pass evidence starts), so a look
+whose inputs equal the last look's is given that look's judgment instead of being judged again: the
+measurement is compared by its input digest (:func:`~analyzer.judging.digest.measurement_digest`, the
+sha256 the judgment records), which holds no copy of the data. And when the look would store exactly
+what this process last stored for the window (the same digest, policy and unavailable metrics, and
+that store committed), the counts are not written again; the judgment always is.
+
+Both are per process and bounded (least recently used windows forgotten): a forgotten window is judged
+and stored as if looked at for the first time, which gives the same answer at the usual cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from analyzer.model import Judgment, Policy
+from analyzer.service.windows import Recent
+from analyzer.store import WindowKey
+
+#: Windows (with the step a look's pass evidence starts at) whose last judgment a process keeps.
+MAX_JUDGMENTS = 1024
+
+
+def frozen(unavailable: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(unavailable.items()))
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What a judgment is a function of: the measurement by its digest, and the judge's other arguments."""
+
+    window_start: int
+    digest: str
+    policy: Policy
+    unavailable: tuple[tuple[str, str], ...]
+    pass_from: int | None
+
+
+@dataclass(frozen=True)
+class CountsKey:
+    """What a look's stored counts are: the window's measurement by its digest, its policy and what the source
+    could not vouch for (stored beside the counts)."""
+
+    window_start: int
+    digest: str
+    policy: Policy
+    unavailable: tuple[tuple[str, str], ...]
+
+
+class Repeats:
+    """The last judgment of each window (and pass start), and the last counts stored of each window."""
+
+    def __init__(self, max_windows: int = MAX_JUDGMENTS) -> None:
+        self._judged: Recent[tuple[WindowKey, int | None], tuple[Inputs, Judgment]] = Recent(max_windows)
+        self._stored: Recent[WindowKey, CountsKey] = Recent(max_windows)
+
+    def judged(self, key: WindowKey, inputs: Inputs, judge: Callable[[], Judgment]) -> Judgment:
+        """The last judgment of the window when it had these inputs, else ``judge()`` (kept for the next look)."""
+        held = self._judged.get((key, inputs.pass_from))
+        if held is not None and held[0] == inputs:
+            return held[1]
+        judgment = judge()
+        self._judged.put((key, inputs.pass_from), (inputs, judgment))
+        return judgment
+
+    def stored_already(self, key: WindowKey, counts: CountsKey) -> bool:
+        """Whether this process's last committed store of the window stored these counts."""
+        return self._stored.get(key) == counts
+
+    def stored(self, key: WindowKey, counts: CountsKey) -> None:
+        """A look committed these counts (or found them stored already)."""
+        self._stored.put(key, counts)

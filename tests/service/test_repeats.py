@@ -1,0 +1,146 @@
+"""Looks that find their window as the last look left it: the same judgment without judging, no counts rewritten."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from sqlalchemy.exc import OperationalError
+
+import analyzer.service.analysis as analysis
+import analyzer.service.look_record as look_record
+from analyzer.config import load_query_profile
+from analyzer.judging import judge
+from analyzer.model import Judgment
+from analyzer.service.analysis import analyse
+from analyzer.service.repeats import CountsKey, Inputs, Repeats
+from analyzer.settings import Settings
+from analyzer.sources.queries import Target
+from analyzer.store import WindowKey
+from tests.conftest import STEP
+from tests.support.service import Clock, make_analyzer
+
+KEY = WindowKey("shop", "checkout", "http", "c0ffee", "5ab1e")
+POLICY = load_query_profile("http").policy
+INPUTS = Inputs(1_700_000_000, "sha256:aa", POLICY, (("errors", "partial"),), None)
+
+
+def _judgment(reason: str) -> Judgment:
+    return Judgment(verdict="inconclusive", score=50, steps=3, metrics=[], reasons=[reason], input_digest="sha256:aa")
+
+
+def test_the_same_inputs_get_the_last_judgment_and_any_other_input_is_judged():
+    repeats, calls = Repeats(), []
+
+    def judged(inputs: Inputs, key: WindowKey = KEY) -> Judgment:
+        return repeats.judged(key, inputs, lambda: calls.append(inputs) or _judgment(f"look {len(calls)}"))
+
+    first = judged(INPUTS)
+    assert judged(dataclasses.replace(INPUTS)) is first and len(calls) == 1  # equal, not the same object
+    others = {
+        "window_start": INPUTS.window_start + STEP,
+        "digest": "sha256:bb",
+        "policy": POLICY.model_copy(update={"alpha_fail": POLICY.alpha_fail / 2}),
+        "unavailable": (),
+        "pass_from": 4,
+    }
+    for field, value in others.items():
+        changed = dataclasses.replace(INPUTS, **{field: value})
+        assert judged(changed) is not first, field
+    assert len(calls) == 1 + len(others)
+    assert judged(INPUTS, WindowKey("shop", "other", "http", "c0ffee", "5ab1e")).reasons == ["look 7"]
+    # A step's analysis and the background analysis of one window keep a judgment each.
+    assert judged(dataclasses.replace(INPUTS, pass_from=4)).reasons == ["look 6"]
+    assert judged(dataclasses.replace(INPUTS, unavailable=())).reasons == ["look 5"]
+    assert judged(INPUTS).reasons == ["look 8"]  # only the last judgment of each is kept
+
+
+def test_the_last_judgments_are_bounded():
+    repeats, calls = Repeats(max_windows=2), []
+    keys = [WindowKey("shop", f"r{i}", "http", "c0ffee", "5ab1e") for i in range(3)]
+    for key in [*keys, keys[0]]:
+        repeats.judged(key, INPUTS, lambda: calls.append(1) or _judgment("judged"))
+    assert len(calls) == 4  # the first window was forgotten when the third came
+
+
+def test_counts_count_as_stored_only_once_a_store_of_them_committed():
+    repeats = Repeats()
+    counts = CountsKey(INPUTS.window_start, INPUTS.digest, POLICY, INPUTS.unavailable)
+    assert not repeats.stored_already(KEY, counts)
+    repeats.stored(KEY, counts)
+    assert repeats.stored_already(KEY, counts)
+    assert not repeats.stored_already(KEY, dataclasses.replace(counts, digest="sha256:bb"))
+    assert not repeats.stored_already(KEY, dataclasses.replace(counts, unavailable=()))
+    assert not repeats.stored_already(WindowKey("shop", "other", "http", "c0ffee", "5ab1e"), counts)
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """How often a look judged and how often it wrote its window's counts."""
+    calls = {"judge": 0, "counts": 0}
+
+    def judging(*args, **kwargs):
+        calls["judge"] += 1
+        return judge(*args, **kwargs)
+
+    def writing(session, stored):
+        calls["counts"] += 1
+        return save(session, stored)
+
+    save = look_record.save_measurement
+    monkeypatch.setattr(analysis, "judge", judging)
+    monkeypatch.setattr(look_record, "save_measurement", writing)
+    return calls
+
+
+def _target(backfilled, scenario: str) -> Target:
+    args = backfilled.args(scenario)
+    return Target(namespace=args["namespace"], rollout=args["rollout"], canary=args["canary"], stable=args["stable"])
+
+
+def test_a_repeated_look_on_the_real_prometheus_answers_as_a_fresh_replica_would(backfilled, database_url, counted):
+    """Looks within one step: judged and stored once, each recorded, each answer what a replica that never
+    saw the window answers; the next step is judged and stored again, and so is a step's own analysis."""
+    settings = Settings(prometheus_url=backfilled.url, database_url=database_url)
+    clock = Clock(backfilled.start + 14 * STEP + 10)
+    replica, target = make_analyzer(settings, clock), _target(backfilled, "latency")
+    first = analyse(replica, "http", target)
+    clock.advance(20)
+    again = analyse(replica, "http", target)
+    assert counted == {"judge": 1, "counts": 1}
+    fresh = analyse(make_analyzer(settings, clock), "http", target)
+    assert again.judgment == first.judgment == fresh.judgment
+    assert again.record.id != first.record.id and again.recorded
+    stepped = analyse(replica, "http", target, step_index=2)
+    assert counted == {"judge": 3, "counts": 2}  # the step's analysis judges; its counts are stored already
+    clock.advance(STEP)
+    later = analyse(replica, "http", target)
+    assert counted == {"judge": 4, "counts": 3} and later.judgment.steps == first.judgment.steps + 1
+    with replica.database.session() as session:
+        from analyzer.store import JudgmentFilter
+        from analyzer.store.judgments import list_judgments
+
+        found = list_judgments(session, JudgmentFilter(namespace=target.namespace, limit=100))
+    assert {first.record.id, again.record.id, stepped.record.id, later.record.id} <= {r.id for r in found}
+
+
+def test_counts_a_failed_store_lost_are_written_by_the_next_look_of_the_same_data(
+    backfilled, database_url, counted, monkeypatch
+):
+    settings = Settings(prometheus_url=backfilled.url, database_url=database_url)
+    clock = Clock(backfilled.start + 14 * STEP + 10)
+    replica, target = make_analyzer(settings, clock), _target(backfilled, "latency")
+    save = look_record.save_judgment
+
+    def failing(session, record):
+        raise OperationalError("INSERT", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(look_record, "save_judgment", failing)
+    lost = analyse(replica, "http", target)
+    assert not lost.recorded and counted == {"judge": 1, "counts": 1}  # written, then rolled back
+    monkeypatch.setattr(look_record, "save_judgment", save)
+    kept = analyse(replica, "http", target)
+    assert kept.recorded and kept.judgment == lost.judgment.model_copy(update={"reasons": kept.judgment.reasons})
+    assert counted == {"judge": 1, "counts": 2}  # judged once; the counts written again, and committed
+    analyse(replica, "http", target)
+    assert counted == {"judge": 1, "counts": 2}
