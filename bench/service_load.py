@@ -260,12 +260,12 @@ def look_path(window: int) -> str:
 # --- the run -------------------------------------------------------------------------------------------
 
 
-def backfilled(windows: list[int], work: Path) -> int:
-    """Write the canaries into a TSDB under ``work``; the run's first window end."""
+def backfilled(windows: list[int], work: Path, ahead: int = AHEAD_STEPS) -> int:
+    """Write the canaries into a TSDB under ``work``, serving on for ``ahead`` steps; the run's first window end."""
     end = align_down(time.time(), STEP)
     scenario = {"rps": 200, "canary_share": 0.2, "latency": Latency(0.08, 0.5), "buckets": FINE_BUCKETS}
     deployments = [
-        Deployment(f"w{w}", CANARY, STABLE, simulate(Scenario(steps=w + AHEAD_STEPS, **scenario), seed=3),  # type: ignore[arg-type]
+        Deployment(f"w{w}", CANARY, STABLE, simulate(Scenario(steps=w + ahead, **scenario), seed=3),  # type: ignore[arg-type]
                    end - w * STEP, idle=None)
         for w in windows
     ]
