@@ -107,6 +107,7 @@ class Analyzer:
     stored: StoredSteps = field(default_factory=StoredSteps)  # which of each window's counts this process stored
     starts: Recent[WindowKey, int] = field(default_factory=Recent)  # each window's start as the store last said
     repeats: Repeats = field(default_factory=Repeats)  # each window's last judgment and stored counts, by inputs
+    step_looks: Recent[tuple[WindowKey, int, int], int] = field(default_factory=Recent)  # steps' first looks read
 
     def profile(self, name: str) -> QueryProfile:
         try:
@@ -261,17 +262,26 @@ def _fetch(
     return window, fetched
 
 
-def _pass_from(store: LookStore, key: WindowKey, window: Window, step_index: int | None, now: float) -> int | None:
+def _pass_from(
+    analyzer: Analyzer, store: LookStore, key: WindowKey, window: Window, step_index: int | None, now: float
+) -> int | None:
     """Where this Rollout step's pass evidence starts, in the window's steps (None: the whole window,
     for a look that names no step, e.g. a background analysis; the window's end without the store,
-    which keeps where each step began: nothing of the step to pass on)."""
+    which keeps where each step began: nothing of the step to pass on).
+
+    A step's first look, once recorded, never changes (first writer wins, rows are never deleted): each
+    process remembers those it read (:attr:`Analyzer.step_looks`) instead of asking the store at every look."""
     if step_index is None:
         return None
-    first_look = store.use(
-        lambda session: step_first_look(session, key, window.start, step_index, int(now)), otherwise=None
-    )
+    step = (key, window.start, step_index)
+    first_look = analyzer.step_looks.get(step)
     if first_look is None:
-        return window.steps
+        first_look = store.use(
+            lambda session: step_first_look(session, key, window.start, step_index, int(now)), otherwise=None
+        )
+        if first_look is None:
+            return window.steps
+        analyzer.step_looks.put(step, first_look)
     # No whole step of its own yet: the judge reads a pass_from at or past the end as the whole window,
     # so the last step is the most it gets, which no pass's minimum duration accepts.
     return min(pass_from(first_look, window.start, window.step), window.steps - 1)
@@ -292,7 +302,7 @@ def _judge_window(
             " aborted); its traffic starts a new window when it serves again"
         )
         unavailable = dict.fromkeys(fetched.measurement.metrics, reason) | unavailable
-    first = _pass_from(store, key, window, step_index, now)
+    first = _pass_from(analyzer, store, key, window, step_index, now)
     digest = measurement_digest(fetched.measurement)
     inputs = Inputs(window.start, digest, profile.policy, frozen(unavailable), first)
     judgment = analyzer.repeats.judged(
@@ -334,7 +344,8 @@ def _look(
         analyzer.stored.stored(key, counts.window_start, counts.changed_from, counts.steps)
         analyzer.repeats.stored(key, counts.key)
     if store.failure is not None:
-        judgment = unrecorded(judgment, store.failure, window, step_index is not None)
+        seen = window is not None and (key, window.start, step_index) in analyzer.step_looks
+        judgment = unrecorded(judgment, store.failure, window, step_index is not None and not seen)
         record = record_of_look(key, judgment, window, step, now)
     return Analysis(record=record, judgment=judgment, window=window, recorded=store.failure is None)
 

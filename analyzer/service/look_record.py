@@ -59,12 +59,14 @@ def saved(session: Session, record: JudgmentRecord, counts: Counts | None) -> bo
     return True
 
 
-def unrecorded(judgment: Judgment, failure: StoreUnavailableError, window: Window | None, stepped: bool) -> Judgment:
+def unrecorded(
+    judgment: Judgment, failure: StoreUnavailableError, window: Window | None, step_unknown: bool
+) -> Judgment:
     """The judgment with a first reason saying it was judged without the store, and what that changes."""
     reason = f"not recorded ({failure}): judged from Prometheus alone"
     if window is not None:
         began = datetime.fromtimestamp(window.start, UTC)
         reason += f", on the window from the canary's first data ({began:%Y-%m-%d %H:%M} UTC)"
-    if stepped:
+    if step_unknown:
         reason += "; no pass before the database is back (it keeps where this Rollout step's analysis began)"
     return judgment.model_copy(update={"reasons": [reason, *judgment.reasons]})

@@ -173,3 +173,40 @@ def test_stage_slo_reads_the_stable_pods_from_prometheus(backfilled, tmp_path):
     stale = stage_slo(stage, analyzer)
     assert stale["status"] == "unknown" and stale["error_rate"] is None and stale["p95_seconds"] is None
     assert "stale" in stale["reason"]
+
+
+def test_a_step_start_read_once_is_remembered_and_lets_the_step_pass_without_the_store(backfilled, tmp_path):
+    """A step's first look never changes once recorded: the process reads it once, and a look of that step
+    while the database is locked judges its pass evidence from it (not recorded, and saying so); a step whose
+    first look the store could not record cannot pass."""
+    import sqlite3
+
+    import analyzer.service.analysis as analysis
+    from analyzer.store import windows
+
+    settings = Settings(prometheus_url=backfilled.url, database_url=f"sqlite:///{tmp_path / 'ledger.db'}",
+                        look_deadline_seconds=3)
+    clock = Clock(backfilled.start + 3 * STEP + 30)
+    replica, target = make_analyzer(settings, clock), _target(backfilled, "healthy")
+    first = analyse(replica, "http", target, step_index=1)
+    assert first.recorded and first.judgment.verdict == "inconclusive"
+    clock.advance((STEPS - 4) * STEP)
+    reads = []
+    original = windows.step_first_look
+    analysis.step_first_look = lambda *args: reads.append(args) or original(*args)  # type: ignore[assignment]
+    try:
+        assert analyse(replica, "http", target, step_index=1).judgment.verdict == "pass" and not reads
+        holder = sqlite3.connect(tmp_path / "ledger.db", timeout=0)
+        holder.execute("BEGIN EXCLUSIVE")
+        try:
+            remembered = analyse(replica, "http", target, step_index=1)
+            unknown = analyse(replica, "http", target, step_index=2)  # the first look of step 2
+        finally:
+            holder.rollback()
+            holder.close()
+    finally:
+        analysis.step_first_look = original
+    assert not remembered.recorded and remembered.judgment.verdict == "pass", remembered.judgment.reasons
+    assert "no pass before the database is back" not in remembered.judgment.reasons[0]
+    assert not unknown.recorded and unknown.judgment.verdict == "inconclusive"
+    assert "no pass before the database is back" in unknown.judgment.reasons[0]
