@@ -14,7 +14,8 @@ Argo's looks come in two kinds, and they cost differently:
 One run backfills a real Prometheus (the load bench's canaries: 35 latency buckets, 2 canary and 3
 stable pods, a sample every 15 s; windows of 30, 360 and 1,440 steps when the run starts, serving on for
 ``--looks`` more steps) and, for each database (SQLite; a real PostgreSQL), looks at each window in
-process with a fixed clock, through ``analyse`` as the server calls it (no HTTP): three first looks (the
+process with a fixed clock, through ``analyse`` as the server calls it (no HTTP), for one Rollout step
+(``step=1``, as the chart's templates pass ``status.currentStepIndex``): three first looks (the
 full fetch, not counted), then ``--looks`` looks each a step later than the one before, then
 ``--looks`` looks at one instant. The window's length limit is raised so that a 1,440-step window grows
 too (the default ``max_steps`` of 1,440 stops it: past it every look is a repeat). The periodic full
@@ -98,14 +99,14 @@ def looks_of(database_url: str, prometheus_url: str, window: int, end: int, look
     now = [end + STEP / 2]
     analyzer.clock = lambda: now[0]
     for _ in range(3):  # the first look fetches the whole window; two more fill the memos
-        analysis.analyse(analyzer, "http", target(window))
+        analysis.analyse(analyzer, "http", target(window), step_index=1)
     figures: dict[str, dict[str, float]] = {}
     for kind, advance in (("new step", STEP), ("repeated", 0)):
         with timed_parts() as spent:
             started = time.process_time()
             for _ in range(looks):
                 now[0] += advance
-                analysis.analyse(analyzer, "http", target(window))
+                analysis.analyse(analyzer, "http", target(window), step_index=1)
             total = time.process_time() - started
         figures[kind] = {"look": total / looks * 1e3, **{part: spent[part] / looks * 1e3 for part in PARTS}}
     analyzer.source.close()
