@@ -305,9 +305,11 @@ def _judge_window(
     first = _pass_from(analyzer, store, key, window, step_index, now)
     digest = measurement_digest(fetched.measurement)
     inputs = Inputs(window.start, digest, profile.policy, frozen(unavailable), first)
-    judgment = analyzer.repeats.judged(
+    judgment, repeated = analyzer.repeats.judged(
         key, inputs, lambda: _judge(fetched.measurement, profile, [], unavailable, first, digest)
     )
+    if repeated:
+        telemetry.REPEATED_JUDGMENTS.labels(profile.name).inc()
     counts = CountsKey(window.start, digest, profile.policy, frozen(fetched.unavailable))
     kept = None if analyzer.repeats.stored_already(key, counts) else stored_measurement(
         key, window.start, fetched.measurement, profile.policy, fetched.unavailable, datetime.fromtimestamp(now, UTC),

@@ -60,14 +60,15 @@ class Repeats:
         self._judged: Recent[tuple[WindowKey, int | None], tuple[Inputs, Judgment]] = Recent(max_windows)
         self._stored: Recent[WindowKey, CountsKey] = Recent(max_windows)
 
-    def judged(self, key: WindowKey, inputs: Inputs, judge: Callable[[], Judgment]) -> Judgment:
-        """The last judgment of the window when it had these inputs, else ``judge()`` (kept for the next look)."""
+    def judged(self, key: WindowKey, inputs: Inputs, judge: Callable[[], Judgment]) -> tuple[Judgment, bool]:
+        """The last judgment of the window when it had these inputs, else ``judge()`` (kept for the next look);
+        and whether it was the last one."""
         held = self._judged.get((key, inputs.pass_from))
         if held is not None and held[0] == inputs:
-            return held[1]
+            return held[1], True
         judgment = judge()
         self._judged.put((key, inputs.pass_from), (inputs, judgment))
-        return judgment
+        return judgment, False
 
     def stored_already(self, key: WindowKey, counts: CountsKey) -> bool:
         """Whether this process's last committed store of the window stored these counts."""

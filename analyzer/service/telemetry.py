@@ -26,6 +26,11 @@ JUDGE_SECONDS = Histogram(
     "Time to judge one measurement (statistics only)",
     buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1),
 )
+REPEATED_JUDGMENTS = Counter(
+    "canary_analyzer_judgments_repeated_total",
+    "Looks whose judge inputs were those of their window's last look, answered with its judgment without judging",
+    ["profile"],
+)
 QUERY_SECONDS = Histogram(
     "canary_analyzer_query_duration_seconds",
     "Time to fetch one look's measurement from Prometheus (its one combined query)",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy.exc import OperationalError
 
 import analyzer.service.analysis as analysis
@@ -33,7 +34,12 @@ def test_the_same_inputs_get_the_last_judgment_and_any_other_input_is_judged():
     repeats, calls = Repeats(), []
 
     def judged(inputs: Inputs, key: WindowKey = KEY) -> Judgment:
-        return repeats.judged(key, inputs, lambda: calls.append(inputs) or _judgment(f"look {len(calls)}"))
+        before = len(calls)
+        judgment, repeated = repeats.judged(
+            key, inputs, lambda: calls.append(inputs) or _judgment(f"look {len(calls)}")
+        )
+        assert repeated == (len(calls) == before)  # said repeated exactly when not judged
+        return judgment
 
     first = judged(INPUTS)
     assert judged(dataclasses.replace(INPUTS)) is first and len(calls) == 1  # equal, not the same object
@@ -59,7 +65,7 @@ def test_the_last_judgments_are_bounded():
     repeats, calls = Repeats(max_windows=2), []
     keys = [WindowKey("shop", f"r{i}", "http", "c0ffee", "5ab1e") for i in range(3)]
     for key in [*keys, keys[0]]:
-        repeats.judged(key, INPUTS, lambda: calls.append(1) or _judgment("judged"))
+        assert not repeats.judged(key, INPUTS, lambda: calls.append(1) or _judgment("judged"))[1]
     assert len(calls) == 4  # the first window was forgotten when the third came
 
 
@@ -93,6 +99,10 @@ def counted(monkeypatch):
     return calls
 
 
+def _repeated() -> float:
+    return REGISTRY.get_sample_value("canary_analyzer_judgments_repeated_total", {"profile": "http"}) or 0.0
+
+
 def _target(backfilled, scenario: str) -> Target:
     args = backfilled.args(scenario)
     return Target(namespace=args["namespace"], rollout=args["rollout"], canary=args["canary"], stable=args["stable"])
@@ -104,10 +114,11 @@ def test_a_repeated_look_on_the_real_prometheus_answers_as_a_fresh_replica_would
     settings = Settings(prometheus_url=backfilled.url, database_url=database_url)
     clock = Clock(backfilled.start + 14 * STEP + 10)
     replica, target = make_analyzer(settings, clock), _target(backfilled, "latency")
+    repeated_before = _repeated()
     first = analyse(replica, "http", target)
     clock.advance(20)
     again = analyse(replica, "http", target)
-    assert counted == {"judge": 1, "counts": 1}
+    assert counted == {"judge": 1, "counts": 1} and _repeated() == repeated_before + 1
     fresh = analyse(make_analyzer(settings, clock), "http", target)
     assert again.judgment == first.judgment == fresh.judgment
     assert again.record.id != first.record.id and again.recorded
