@@ -21,10 +21,10 @@ pass or a fail.
 
 Without the store (down, locked, stalled: :mod:`analyzer.service.look_store`) a look still judges
 when the data shows where the window starts — the canary's first data inside the lookback, the same
-on every replica — and says so in its reasons; it records nothing, and a step's analysis cannot pass
-(where the step began is kept in the store), so only a fail (on the whole window's evidence) or
-inconclusive comes of it. When the canary's data reaches back past the lookback, the start cannot be
-vouched for: 503, as before.
+on every replica — and says so in its reasons; it records nothing, and a step's analysis whose start
+this process has not read cannot pass (where the step began is kept in the store), so only a fail (on
+the whole window's evidence) or inconclusive comes of it. When the canary's data reaches back past the
+lookback, the start cannot be vouched for: 503, as before.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from analyzer.promotion.stages import load_pipeline
 from analyzer.service import telemetry
 from analyzer.service.look_record import Counts, record_of_look, saved, unrecorded
 from analyzer.service.look_store import LookStore, StoreUnavailableError
-from analyzer.service.repeats import CountsKey, Inputs, Repeats, frozen
+from analyzer.service.repeats import Inputs, Repeats, frozen
 from analyzer.service.reports import StoredSteps, stored_measurement
 from analyzer.service.windows import Recent, canary_requests, idle_tail, pass_from, restart_step
 from analyzer.settings import Settings
@@ -266,8 +266,9 @@ def _pass_from(
     analyzer: Analyzer, store: LookStore, key: WindowKey, window: Window, step_index: int | None, now: float
 ) -> int | None:
     """Where this Rollout step's pass evidence starts, in the window's steps (None: the whole window,
-    for a look that names no step, e.g. a background analysis; the window's end without the store,
-    which keeps where each step began: nothing of the step to pass on).
+    for a look that names no step, e.g. a background analysis; the window's end when the step's first
+    look is neither remembered nor in reach of the store, which keeps where each step began: nothing of
+    the step to pass on).
 
     A step's first look, once recorded, never changes (first writer wins, rows are never deleted): each
     process remembers those it read (:attr:`Analyzer.step_looks`) instead of asking the store at every look."""
@@ -290,8 +291,9 @@ def _pass_from(
 def _judge_window(
     analyzer: Analyzer, profile: QueryProfile, target: Target, key: WindowKey, window: Window, step_index: int | None,
     now: float, store: LookStore,
-) -> tuple[Window, Judgment, Counts]:
-    """The window judged, and its counts to store from the first step that may differ from what is stored."""
+) -> tuple[Window, Judgment, Counts, bool]:
+    """The window judged, its counts to store from the first step that may differ from what is stored, and
+    whether the look is of a Rollout step whose start is not known (without the store: no pass)."""
     window, fetched = _fetch(analyzer, profile, target, key, window, store)
     changed_from = analyzer.stored.lowered(key, window.start, fetched.fresh_from)
     unavailable = dict(fetched.unavailable)
@@ -310,13 +312,10 @@ def _judge_window(
     )
     if repeated:
         telemetry.REPEATED_JUDGMENTS.labels(profile.name).inc()
-    counts = CountsKey(window.start, digest, profile.policy, frozen(fetched.unavailable))
-    kept = None if analyzer.repeats.stored_already(key, counts) else stored_measurement(
-        key, window.start, fetched.measurement, profile.policy, fetched.unavailable, datetime.fromtimestamp(now, UTC),
-        changed_from,
-    )
-    steps = max((m.steps for m in fetched.measurement.metrics.values()), default=0)
-    return window, _noted(judgment, fetched.notes), Counts(kept, window.start, changed_from, steps, counts)
+    kept = stored_measurement(key, window.start, fetched.measurement, profile.policy, fetched.unavailable,
+                              datetime.fromtimestamp(now, UTC), changed_from)
+    step_unknown = first is not None and first >= window.steps  # _pass_from's mark of an unknown start
+    return window, _noted(judgment, fetched.notes), Counts(kept, changed_from), step_unknown
 
 
 def _look(
@@ -328,6 +327,7 @@ def _look(
     start = _start(analyzer, profile, target, key, now, store)
     window: Window | None = None
     counts: Counts | None = None
+    step_unknown = step_index is not None  # until the window's judging finds where the step began
     if start is None:
         hours = analyzer.settings.lookback_seconds / 3600
         judgment = _inconclusive(profile, (
@@ -340,14 +340,14 @@ def _look(
         if window.steps == 0:
             judgment = _inconclusive(profile, "no complete step yet since the canary started")
         else:
-            window, judgment, counts = _judge_window(analyzer, profile, target, key, window, step_index, now, store)
+            window, judgment, counts, step_unknown = _judge_window(
+                analyzer, profile, target, key, window, step_index, now, store
+            )
     record = record_of_look(key, judgment, window, step, now)
     if store.use(lambda session: saved(session, record, counts), otherwise=False) and counts is not None:
-        analyzer.stored.stored(key, counts.window_start, counts.changed_from, counts.steps)
-        analyzer.repeats.stored(key, counts.key)
+        analyzer.stored.stored(key, counts.kept.window_start, counts.changed_from, counts.kept.steps)
     if store.failure is not None:
-        seen = window is not None and (key, window.start, step_index) in analyzer.step_looks
-        judgment = unrecorded(judgment, store.failure, window, step_index is not None and not seen)
+        judgment = unrecorded(judgment, store.failure, window, step_unknown)
         record = record_of_look(key, judgment, window, step, now)
     return Analysis(record=record, judgment=judgment, window=window, recorded=store.failure is None)
 

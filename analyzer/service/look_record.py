@@ -1,8 +1,7 @@
 """Recording a look: its judgment, with its window's counts in the same transaction, or the reason it was not.
 
 A look's counts go to the store from the first step that may differ from what the process stored
-(:class:`~analyzer.service.reports.StoredSteps`), or not at all when the process stored exactly these
-counts already (:mod:`analyzer.service.repeats`); the judgment is always recorded.
+(:class:`~analyzer.service.reports.StoredSteps`).
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ from sqlalchemy.orm import Session
 
 from analyzer.model import Judgment
 from analyzer.service.look_store import StoreUnavailableError
-from analyzer.service.repeats import CountsKey
 from analyzer.sources.prometheus import Window
 from analyzer.store import JudgmentRecord, WindowKey
 from analyzer.store.judgments import new_id, save_judgment
@@ -23,14 +21,10 @@ from analyzer.store.measurements import StoredMeasurement, save_measurement
 
 @dataclass(frozen=True)
 class Counts:
-    """A look's window counts to store (None: this process stored them already, exactly so), the first step
-    of them that may differ from what is stored, and what they are (:class:`~analyzer.service.repeats.CountsKey`)."""
+    """A look's window counts to store, and the first step of them that may differ from what is stored."""
 
-    kept: StoredMeasurement | None
-    window_start: int
+    kept: StoredMeasurement
     changed_from: int
-    steps: int
-    key: CountsKey
 
 
 def record_of_look(
@@ -53,7 +47,7 @@ def record_of_look(
 
 def saved(session: Session, record: JudgmentRecord, counts: Counts | None) -> bool:
     """The look's judgment and its window's counts, in one transaction (save_judgment commits it)."""
-    if counts is not None and counts.kept is not None:
+    if counts is not None:
         save_measurement(session, counts.kept)
     save_judgment(session, record)
     return True

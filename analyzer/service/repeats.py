@@ -1,4 +1,4 @@
-"""Looks that find their window as the last look left it: the same judgment, and no counts written again.
+"""Looks that find their window as the last look left it: the same judgment, without judging again.
 
 Argo asks at its own interval, not on the step grid. With an ``interval`` shorter than the step, a retry
 after an Error, several replicas, or a background analysis beside a step's, a look often finds the very
@@ -6,12 +6,12 @@ steps the window's last look judged. The judge is a function of its inputs alone
 policy, the metrics the source could not vouch for, where the step's pass evidence starts), so a look
 whose inputs equal the last look's is given that look's judgment instead of being judged again: the
 measurement is compared by its input digest (:func:`~analyzer.judging.digest.measurement_digest`, the
-sha256 the judgment records), which holds no copy of the data. And when the look would store exactly
-what this process last stored for the window (the same digest, policy and unavailable metrics, and
-that store committed), the counts are not written again; the judgment always is.
+sha256 the judgment records), which holds no copy of the data. The look is recorded as every look is,
+its window's counts with it: the store's counts of the window may be another replica's since (a late
+sample in its newest step), and each judgment's report reads its own.
 
-Both are per process and bounded (least recently used windows forgotten): a forgotten window is judged
-and stored as if looked at for the first time, which gives the same answer at the usual cost.
+Per process and bounded (least recently used windows forgotten): a forgotten window is judged as if
+looked at for the first time, which gives the same answer at the usual cost.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ MAX_JUDGMENTS = 1024
 
 
 def frozen(unavailable: dict[str, str]) -> tuple[tuple[str, str], ...]:
-    return tuple(sorted(unavailable.items()))
+    """The unavailable metrics in their order, which the judgment's metrics follow."""
+    return tuple(unavailable.items())
 
 
 @dataclass(frozen=True)
@@ -42,23 +43,11 @@ class Inputs:
     pass_from: int | None
 
 
-@dataclass(frozen=True)
-class CountsKey:
-    """What a look's stored counts are: the window's measurement by its digest, its policy and what the source
-    could not vouch for (stored beside the counts)."""
-
-    window_start: int
-    digest: str
-    policy: Policy
-    unavailable: tuple[tuple[str, str], ...]
-
-
 class Repeats:
-    """The last judgment of each window (and pass start), and the last counts stored of each window."""
+    """The last judgment of each window (and pass start)."""
 
     def __init__(self, max_windows: int = MAX_JUDGMENTS) -> None:
         self._judged: Recent[tuple[WindowKey, int | None], tuple[Inputs, Judgment]] = Recent(max_windows)
-        self._stored: Recent[WindowKey, CountsKey] = Recent(max_windows)
 
     def judged(self, key: WindowKey, inputs: Inputs, judge: Callable[[], Judgment]) -> tuple[Judgment, bool]:
         """The last judgment of the window when it had these inputs, else ``judge()`` (kept for the next look);
@@ -69,11 +58,3 @@ class Repeats:
         judgment = judge()
         self._judged.put((key, inputs.pass_from), (inputs, judgment))
         return judgment, False
-
-    def stored_already(self, key: WindowKey, counts: CountsKey) -> bool:
-        """Whether this process's last committed store of the window stored these counts."""
-        return self._stored.get(key) == counts
-
-    def stored(self, key: WindowKey, counts: CountsKey) -> None:
-        """A look committed these counts (or found them stored already)."""
-        self._stored.put(key, counts)

@@ -75,10 +75,6 @@ class Recent(Generic[K, V]):
                 self._held.move_to_end(key)
             return value
 
-    def __contains__(self, key: object) -> bool:
-        with self._lock:
-            return key in self._held
-
     def put(self, key: K, value: V) -> None:
         self.update(key, lambda _: value)
 

@@ -1,4 +1,4 @@
-"""Looks that find their window as the last look left it: the same judgment without judging, no counts rewritten."""
+"""Looks that find their window as the last look left it: the same judgment without judging."""
 
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ from analyzer.config import load_query_profile
 from analyzer.judging import judge
 from analyzer.model import Judgment
 from analyzer.service.analysis import analyse
-from analyzer.service.repeats import CountsKey, Inputs, Repeats
+from analyzer.service.repeats import Inputs, Repeats
 from analyzer.settings import Settings
 from analyzer.sources.queries import Target
 from analyzer.store import WindowKey
+from analyzer.store.measurements import get_measurement
 from tests.conftest import STEP
 from tests.support.service import Clock, make_analyzer
 
@@ -69,17 +70,6 @@ def test_the_last_judgments_are_bounded():
     assert len(calls) == 4  # the first window was forgotten when the third came
 
 
-def test_counts_count_as_stored_only_once_a_store_of_them_committed():
-    repeats = Repeats()
-    counts = CountsKey(INPUTS.window_start, INPUTS.digest, POLICY, INPUTS.unavailable)
-    assert not repeats.stored_already(KEY, counts)
-    repeats.stored(KEY, counts)
-    assert repeats.stored_already(KEY, counts)
-    assert not repeats.stored_already(KEY, dataclasses.replace(counts, digest="sha256:bb"))
-    assert not repeats.stored_already(KEY, dataclasses.replace(counts, unavailable=()))
-    assert not repeats.stored_already(WindowKey("shop", "other", "http", "c0ffee", "5ab1e"), counts)
-
-
 @pytest.fixture
 def counted(monkeypatch):
     """How often a look judged and how often it wrote its window's counts."""
@@ -109,8 +99,8 @@ def _target(backfilled, scenario: str) -> Target:
 
 
 def test_a_repeated_look_on_the_real_prometheus_answers_as_a_fresh_replica_would(backfilled, database_url, counted):
-    """Looks within one step: judged and stored once, each recorded, each answer what a replica that never
-    saw the window answers; the next step is judged and stored again, and so is a step's own analysis."""
+    """Looks within one step: judged once, each recorded with its counts, each answer what a replica that
+    never saw the window answers; the next step is judged again, and so is a step's own analysis."""
     settings = Settings(prometheus_url=backfilled.url, database_url=database_url)
     clock = Clock(backfilled.start + 14 * STEP + 10)
     replica, target = make_analyzer(settings, clock), _target(backfilled, "latency")
@@ -118,15 +108,15 @@ def test_a_repeated_look_on_the_real_prometheus_answers_as_a_fresh_replica_would
     first = analyse(replica, "http", target)
     clock.advance(20)
     again = analyse(replica, "http", target)
-    assert counted == {"judge": 1, "counts": 1} and _repeated() == repeated_before + 1
+    assert counted == {"judge": 1, "counts": 2} and _repeated() == repeated_before + 1
     fresh = analyse(make_analyzer(settings, clock), "http", target)
     assert again.judgment == first.judgment == fresh.judgment
     assert again.record.id != first.record.id and again.recorded
     stepped = analyse(replica, "http", target, step_index=2)
-    assert counted == {"judge": 3, "counts": 2}  # the step's analysis judges; its counts are stored already
+    assert counted == {"judge": 3, "counts": 4}  # the fresh replica judged; the step's analysis has its own pass start
     clock.advance(STEP)
     later = analyse(replica, "http", target)
-    assert counted == {"judge": 4, "counts": 3} and later.judgment.steps == first.judgment.steps + 1
+    assert counted == {"judge": 4, "counts": 5} and later.judgment.steps == first.judgment.steps + 1
     with replica.database.session() as session:
         from analyzer.store import JudgmentFilter
         from analyzer.store.judgments import list_judgments
@@ -135,7 +125,7 @@ def test_a_repeated_look_on_the_real_prometheus_answers_as_a_fresh_replica_would
     assert {first.record.id, again.record.id, stepped.record.id, later.record.id} <= {r.id for r in found}
 
 
-def test_counts_a_failed_store_lost_are_written_by_the_next_look_of_the_same_data(
+def test_a_repeated_look_after_a_failed_store_is_recorded_with_its_counts(
     backfilled, database_url, counted, monkeypatch
 ):
     settings = Settings(prometheus_url=backfilled.url, database_url=database_url)
@@ -152,6 +142,9 @@ def test_counts_a_failed_store_lost_are_written_by_the_next_look_of_the_same_dat
     monkeypatch.setattr(look_record, "save_judgment", save)
     kept = analyse(replica, "http", target)
     assert kept.recorded and kept.judgment == lost.judgment.model_copy(update={"reasons": kept.judgment.reasons})
-    assert counted == {"judge": 1, "counts": 2}  # judged once; the counts written again, and committed
-    analyse(replica, "http", target)
     assert counted == {"judge": 1, "counts": 2}
+    key = WindowKey(target.namespace, target.rollout, "http", target.canary, target.stable)
+    assert kept.window is not None
+    with replica.database.session() as session:
+        stored = get_measurement(session, key, kept.window.start)
+    assert stored is not None and stored.steps == kept.judgment.steps
