@@ -56,11 +56,16 @@ class FaultServer:
         self.seconds_per_byte = seconds_per_byte
         self.drip_headers = headers_too
 
-    def respond(self, path: str) -> tuple[int, bytes]:
+    def respond(self, path: str, form: bytes | None = None) -> tuple[int, bytes]:
+        """The answer to a GET of ``path``, or to a POST of the form body ``form`` to it (forwarded as it came)."""
         self.requests += 1
         if self.editor is None or self.upstream is None:
             return self.status, self.body
-        upstream = httpx.get(f"{self.upstream}{path}", timeout=10)
+        if form is None:
+            upstream = httpx.get(f"{self.upstream}{path}", timeout=10)
+        else:
+            form_type = {"Content-Type": "application/x-www-form-urlencoded"}
+            upstream = httpx.post(f"{self.upstream}{path}", content=form, headers=form_type, timeout=10)
         return upstream.status_code, json.dumps(self.editor(upstream.json())).encode()
 
 
@@ -81,7 +86,13 @@ def _handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                 time.sleep(server.seconds_per_byte)
 
         def do_GET(self) -> None:
-            status, body = server.respond(self.path)
+            self._answer(None)
+
+        def do_POST(self) -> None:  # Prometheus' query API takes its parameters as a form body too
+            self._answer(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+
+        def _answer(self, form: bytes | None) -> None:
+            status, body = server.respond(self.path, form)
             encoding = f"Content-Encoding: {server.encoding}\r\n" if server.encoding and not server.editor else ""
             head = (
                 f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n{encoding}"
