@@ -75,8 +75,9 @@ def _same_shape(name: str, metric: MetricData, other: MetricData) -> dict[str, l
     return tails
 
 
-def joined(earlier: Measurement, later: Measurement) -> Measurement:
-    """``earlier``'s steps followed by ``later``'s, both validated, without validating again.
+def joined(earlier: Measurement, later: Measurement, through: int | None = None) -> Measurement:
+    """``earlier``'s steps (its first ``through`` of them; None: all) followed by ``later``'s, both validated,
+    without validating again: one copy of each list, however long ``earlier`` is.
 
     Raises ValueError unless both have the same step, metrics, kinds, bounds and pods: then each step of
     the result is a step of one of them, and the result is as valid as they are."""
@@ -87,7 +88,7 @@ def joined(earlier: Measurement, later: Measurement) -> Measurement:
         tails = _same_shape(name, metric, later.metrics[name])
 
         def join(path: str, values: list[Any], tails: dict[str, list[Any]] = tails) -> list[Any]:
-            return values + tails[path]
+            return (values if through is None else values[:through]) + tails[path]
 
         metrics[name] = _per_step(metric, join)
     return earlier.model_copy(update={"metrics": metrics})
