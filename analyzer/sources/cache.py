@@ -13,11 +13,21 @@ may still change.
 * nothing kept for this query, window start and step (a restart, another replica's first look, an
   evicted entry, a window that moved or a step grid that differs);
 * the window shrank, or grew by more than :attr:`CachePolicy.max_new_steps` since the last look (a gap);
-* every :attr:`CachePolicy.refresh_looks` looks, whatever else holds;
+* every :attr:`CachePolicy.refresh_looks` looks, a window of at most :attr:`CachePolicy.refresh_steps`
+  kept steps, whatever else holds;
 * the oldest re-read step differs from what was kept (history changed: a late sample older than the
   re-read steps, a counter rewritten, a backfill), a series appears that was not kept (a new pod, a
   new ``le``), or a kept series with samples in the re-read steps is gone from the answer;
+* every :attr:`CachePolicy.refresh_looks` looks, a longer window's next :attr:`CachePolicy.refresh_steps`
+  kept steps (round robin from its start) re-read besides its newest ones differ in any way from what
+  was kept;
 * the answer carries warnings (a partial response is never kept).
+
+So every kept step is read again within ``refresh_looks`` looks (a window of ``refresh_steps`` steps
+or fewer), or within ``refresh_looks × ⌈steps / refresh_steps⌉`` looks: the refresh of a day-long window
+costs Prometheus and the service what a ``refresh_steps`` window's costs, a bounded share of a look,
+instead of the whole window's evaluation at once (which on a busy machine may outlast the look's
+timeout).
 
 A different datasource is a different :class:`~analyzer.sources.prometheus.PrometheusSource` with its
 own cache, and a different profile or target is a different query text, hence a different key.
@@ -73,23 +83,26 @@ class CachePolicy:
 
     reread_steps: int = 3
     refresh_looks: int = 30
+    refresh_steps: int = 120
     max_new_steps: int = 30
     max_entries: int = 1024
     max_bytes: int = 128 * 2**20
 
     def __post_init__(self) -> None:
-        if self.reread_steps < 1 or self.refresh_looks < 1 or self.max_new_steps < 0:
-            raise ValueError("reread_steps and refresh_looks must be at least 1, max_new_steps at least 0")
+        if self.reread_steps < 1 or self.refresh_looks < 1 or self.refresh_steps < 1 or self.max_new_steps < 0:
+            raise ValueError("reread_steps, refresh_looks and refresh_steps must be at least 1, max_new_steps at"
+                             " least 0")
 
 
 @dataclass(frozen=True)
 class _Entry:
-    """One window's series over its first ``steps`` steps, how many looks used it since a full fetch, and
-    what the caller built from them (once it kept it)."""
+    """One window's series, how many looks used it since it was last checked (a full fetch or a slice re-read),
+    the first step the next slice re-reads, and what the caller built from them (once it kept it)."""
 
     grid: Grid
     looks: int
     nbytes: int
+    checked: int = 0
     built: object = None
 
 
@@ -115,9 +128,9 @@ def label_key(labels: Labels) -> LabelKey:
     return tuple(sorted(labels.items()))
 
 
-def _entry(grid: Grid, looks: int) -> _Entry:
+def _entry(grid: Grid, looks: int, checked: int = 0) -> _Entry:
     nbytes = grid.values.nbytes + grid.present.nbytes + SERIES_OVERHEAD_BYTES * len(grid.labels)
-    return _Entry(grid=grid, looks=looks, nbytes=nbytes)
+    return _Entry(grid=grid, looks=looks, nbytes=nbytes, checked=checked)
 
 
 def _with_built(entry: _Entry, built: object) -> _Entry:
@@ -152,6 +165,21 @@ def _merged(kept: Grid, first: int, fresh: Grid) -> Grid | None:
     values[:, :first], present[:, :first] = kept.values[:, :first], kept.present[:, :first]
     values[rows, first:], present[rows, first:] = fresh.values, fresh.present
     return Grid(kept.labels, values, present)
+
+
+def _agrees(kept: Grid, start: int, again: Grid) -> bool:
+    """Whether steps ``start`` on of ``kept`` (as many as ``again`` has) are exactly ``again``, series by series."""
+    rows = _rows_of(kept.labels, again.labels)
+    if rows is None:
+        return False
+    stop = start + again.steps
+    if len(rows) < len(kept.labels):
+        gone = np.ones(len(kept.labels), dtype=bool)
+        gone[rows] = False
+        if kept.present[gone, start:stop].any():
+            return False
+    return np.array_equal(again.values, kept.values[rows, start:stop]) and np.array_equal(
+        again.present, kept.present[rows, start:stop])
 
 
 def _same_steps(kept: Grid, grid: Grid) -> int:
@@ -216,8 +244,17 @@ class WindowCache:
             tail = replace(window, start=window.start + first * window.step)
             fresh, warnings = fetch(tail)
             merged = None if warnings else _merged(entry.grid, first, fresh)
+            looks, checked = entry.looks + 1, entry.checked
+            if merged is not None and entry.looks >= self.policy.refresh_looks:  # a long window's periodic check
+                checked = min(entry.checked, first - 1)
+                stop = min(checked + self.policy.refresh_steps, first)
+                again, warnings = fetch(replace(window, start=window.start + checked * window.step,
+                                                end=window.start + stop * window.step))
+                if warnings or not _agrees(entry.grid, checked, again):
+                    merged = None
+                looks, checked = 1, stop % first
             if merged is not None:
-                kept = self._put(key, _entry(merged, entry.looks + 1))
+                kept = self._put(key, _entry(merged, looks, checked))
                 return CachedSeries(merged, warnings, "incremental", first, entry.built, kept)
             reason = "partial" if warnings else "changed"
         grid, warnings = fetch(window)
@@ -234,8 +271,8 @@ class WindowCache:
         """Why this look must fetch the whole window (None: the kept steps can be used)."""
         if entry is None:
             return "new"
-        if entry.looks >= self.policy.refresh_looks:
-            return "refresh"
+        if entry.looks >= self.policy.refresh_looks and entry.grid.steps <= self.policy.refresh_steps:
+            return "refresh"  # no dearer than re-reading a slice of it
         grown = window.steps - entry.grid.steps
         if grown < 0 or grown > self.policy.max_new_steps or entry.grid.steps <= self.policy.reread_steps:
             return "gap"

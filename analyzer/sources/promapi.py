@@ -29,7 +29,7 @@ import time
 import zlib
 from dataclasses import dataclass
 from itertools import chain
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 import msgspec
 import numpy as np
@@ -76,29 +76,33 @@ class Deadline:
         return self._end - time.monotonic()
 
 
-class _Series(msgspec.Struct):
+#: How a sample's value is decoded: a float (lax: from the string Prometheus writes), or the string itself.
+V = TypeVar("V", float, str)
+
+
+class _Series(msgspec.Struct, Generic[V]):
     """One series of a range answer as Prometheus writes it (``values`` is absent for native histograms)."""
 
     metric: dict[str, str] = {}
-    values: list[tuple[float, float]] | None = None
+    values: list[tuple[float, V]] | None = None
 
 
-class _Data(msgspec.Struct):
+class _Data(msgspec.Struct, Generic[V]):
     resultType: str  # noqa: N815 (Prometheus' name)
-    result: list[_Series]
+    result: list[_Series[V]]
 
 
-class _Answer(msgspec.Struct):
+class _Answer(msgspec.Struct, Generic[V]):
     status: str
-    data: _Data
+    data: _Data[V]
     warnings: list[str] = []
 
 
-#: A range answer read field by field into typed objects. Lax: each sample's value is a string ("1.25",
-#: "NaN", "-Inf") read as a float by msgspec's own exact parser, without a Python object per string.
-_DECODER = msgspec.json.Decoder(_Answer, strict=False)
-#: The one value Prometheus writes that msgspec's lax parser refuses (it reads "Inf" and "-Inf").
-_PLUS_INF, _INF = b',"+Inf"]', b',"Inf"]'
+#: A range answer read field by field into typed objects. Lax: each sample's value, a string ("1.25", "NaN",
+#: "-Inf"), is read as a float by msgspec's own exact parser, without a Python string per sample.
+_DECODER = msgspec.json.Decoder(_Answer[float], strict=False)
+#: The same with the values kept as strings, for what msgspec's parser refuses: Prometheus writes +Inf "+Inf".
+_TEXT_DECODER = msgspec.json.Decoder(_Answer[str])
 
 
 @dataclass(frozen=True)
@@ -123,17 +127,14 @@ def malformed(url: str, what: str) -> PrometheusError:
     return PrometheusError("malformed", f"Prometheus at {url} sent a malformed answer: {what}")
 
 
-def _typed(url: str, body: bytes) -> _Answer:
-    """The answer decoded into typed objects; ``+Inf`` values are read as ``Inf`` (see :data:`_PLUS_INF`)."""
+def _typed(url: str, body: bytes) -> _Answer[float] | _Answer[str]:
+    """The answer decoded into typed objects: values as floats, or as strings when one is "+Inf" (or no number)."""
     try:
-        try:
-            return _DECODER.decode(body)
-        except msgspec.ValidationError:
-            if _PLUS_INF not in body:
-                raise
-            # In valid JSON ``,"+Inf"]`` can only be a string that ends an array: a sample's value (or a
-            # warning that says just "+Inf"); a label value such as le="+Inf" is followed by ``,`` or ``}``.
-            return _DECODER.decode(body.replace(_PLUS_INF, _INF))
+        return _DECODER.decode(body)
+    except msgspec.ValidationError:
+        pass
+    try:
+        return _TEXT_DECODER.decode(body)
     except msgspec.ValidationError as error:
         raise malformed(url, str(error)) from None
 
@@ -153,8 +154,11 @@ def parse_matrix(url: str, body: bytes) -> Matrix:
                              " classic buckets)")
     offsets = np.zeros(len(result) + 1, dtype=np.int64)
     np.cumsum([len(s.values or ()) for s in result], out=offsets[1:])
-    flat = np.fromiter(chain.from_iterable(chain.from_iterable(s.values or () for s in result)), np.float64,
-                       2 * int(offsets[-1])).reshape(-1, 2)
+    samples = chain.from_iterable(chain.from_iterable(s.values or () for s in result))
+    try:  # strings (the text decoder's values) are read as Python reads them, "+Inf" included
+        flat = np.fromiter(samples, np.float64, 2 * int(offsets[-1])).reshape(-1, 2)
+    except ValueError:
+        raise malformed(url, "a series has a value that is not a number") from None
     times, values = flat[:, 0], flat[:, 1]
     if not np.isfinite(times).all():
         raise malformed(url, "a series has samples whose timestamps are not finite numbers")

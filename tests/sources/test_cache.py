@@ -207,6 +207,42 @@ def test_a_profile_change_is_another_key(server):
     source.close()
 
 
+def test_a_long_window_s_refresh_re_reads_a_slice_at_a_time_and_finds_history_changed(server):
+    """Past ``refresh_steps`` kept steps, each periodic refresh re-reads the next slice of them beside the newest
+    steps (round robin), not the whole window; a slice that differs from what was kept is a full fetch."""
+    policy = CachePolicy(reread_steps=2, refresh_looks=2, refresh_steps=4)
+    cached, full = PrometheusSource(server.url, cache=policy), PrometheusSource(server.url)
+    fetched: list[Window] = []
+    original = cached._range
+
+    def spy(query: str, window: Window, deadline: object) -> object:
+        fetched.append(window)
+        return original(query, window, deadline)
+
+    cached._range = spy  # type: ignore[method-assign]
+    before = _outcomes()
+    slices = []
+    for steps in range(NEW_POD_STEP + 2, NEW_POD_STEP + 10):  # the new pod's series are there from the first look
+        seen, window = len(fetched), _window(server, steps)
+        _look(cached, full, window)
+        slices += [((w.start - server.start) // STEP, w.steps) for w in fetched[seen:] if w.end < window.end]
+    counted = {k: v - before[k] for k, v in _outcomes().items()}
+    assert counted == {"incremental": 7, "new": 1, "refresh": 0, "gap": 0, "changed": 0, "partial": 0}
+    assert slices == [(0, 4), (4, 4), (8, 4)]  # every other look, the next 4 kept steps
+    # Samples of kept steps 12 and 13, older than the re-read steps, are deleted: the next slice finds it.
+    deleted = httpx.post(f"{server.url}/api/v1/admin/tsdb/delete_series", params={
+        "match[]": '{pod="checkout-c0ffee1-p0"}', "start": str(server.start + 12 * STEP + 1),
+        "end": str(server.start + 14 * STEP),
+    })
+    assert deleted.status_code == 204, deleted.text
+    before = _outcomes()
+    fetched, _ = _look(cached, full, _window(server, NEW_POD_STEP + 10))
+    assert _outcomes()["changed"] - before["changed"] == 1
+    assert fetched.measurement.metrics["error-rate"].pods.canary["checkout-c0ffee1-p0"].total[12:14] == [0, 0]
+    cached.close()
+    full.close()
+
+
 def test_samples_deleted_from_kept_steps_are_a_full_fetch(server):
     """A kept series whose re-read steps are gone from Prometheus (deleted here through the admin API)."""
     cached, full = PrometheusSource(server.url, cache=CachePolicy()), PrometheusSource(server.url)
