@@ -160,9 +160,11 @@ def _merged(kept: Grid, first: int, fresh: Grid) -> Grid | None:
     if not (np.array_equal(fresh.present[:, 0], kept.present[rows, first])
             and np.array_equal(fresh.values[:, 0], kept.values[rows, first])):
         return None  # the oldest re-read step changed: history is not what was kept
-    steps = first + fresh.steps
-    values, present = np.zeros((len(kept.labels), steps)), np.zeros((len(kept.labels), steps), dtype=bool)
+    shape = (len(kept.labels), first + fresh.steps)
+    values, present = np.empty(shape), np.empty(shape, dtype=bool)  # each element written once below
     values[:, :first], present[:, :first] = kept.values[:, :first], kept.present[:, :first]
+    if len(rows) < len(kept.labels):
+        values[:, first:], present[:, first:] = 0.0, False
     values[rows, first:], present[rows, first:] = fresh.values, fresh.present
     return Grid(kept.labels, values, present)
 
