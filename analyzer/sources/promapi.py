@@ -79,20 +79,23 @@ class Deadline:
 #: How a sample's value is decoded: a float (lax: from the string Prometheus writes), or the string itself.
 V = TypeVar("V", float, str)
 
+# The answer's structs hold only lists, tuples, dicts and strings, never a cycle: gc=False keeps them out of the
+# garbage collector's count, which a decode's thousands of objects would otherwise drive to a collection a look.
 
-class _Series(msgspec.Struct, Generic[V]):
+
+class _Series(msgspec.Struct, Generic[V], gc=False):
     """One series of a range answer as Prometheus writes it (``values`` is absent for native histograms)."""
 
     metric: dict[str, str] = {}
     values: list[tuple[float, V]] | None = None
 
 
-class _Data(msgspec.Struct, Generic[V]):
+class _Data(msgspec.Struct, Generic[V], gc=False):
     resultType: str  # noqa: N815 (Prometheus' name)
     result: list[_Series[V]]
 
 
-class _Answer(msgspec.Struct, Generic[V]):
+class _Answer(msgspec.Struct, Generic[V], gc=False):
     status: str
     data: _Data[V]
     warnings: list[str] = []
