@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from prometheus_client import REGISTRY
 
@@ -22,7 +23,8 @@ from analyzer.config import load_query_profile
 from analyzer.judging import judge
 from analyzer.model import Judgment
 from analyzer.sources.assemble import Fetched
-from analyzer.sources.cache import CachePolicy
+from analyzer.sources.cache import CachePolicy, _agrees, _merged
+from analyzer.sources.grid import Grid
 from analyzer.sources.prometheus import PrometheusSource, Window
 from analyzer.sources.queries import Target
 from analyzer.sources.simulate import FINE_BUCKETS, Latency, Scenario, simulate
@@ -260,3 +262,23 @@ def test_samples_deleted_from_kept_steps_are_a_full_fetch(server):
     assert pods is not None and sum(pods.stable[pod].total[25:]) == 0
     cached.close()
     full.close()
+
+
+def _grid(labels: list[dict[str, str]], values: np.ndarray) -> Grid:
+    return Grid(labels, values, values > 0)
+
+
+def test_a_merge_finds_each_series_by_its_labels_whatever_the_answer_s_order():
+    labels = [{"pod": p} for p in "abc"]
+    kept = _grid(labels, np.arange(1.0, 16.0).reshape(3, 5))
+    fresh = _grid([labels[2], labels[0]], np.array([[15.0, 9.0, 9.0], [5.0, 7.0, 7.0]]))  # no "b": gone
+    assert _merged(kept, 4, fresh) is None  # "b" had a sample at step 4, which the answer lacks
+    fresh = _grid([dict(labels[2]), dict(labels[0]), dict(labels[1])],
+                  np.array([[15.0, 9.0], [5.0, 7.0], [10.0, 8.0]]))
+    merged = _merged(kept, 4, fresh)
+    assert merged is not None and merged.labels is kept.labels
+    assert merged.values.tolist() == [[1, 2, 3, 4, 5, 7], [6, 7, 8, 9, 10, 8], [11, 12, 13, 14, 15, 9]]
+    assert _merged(kept, 4, _grid(fresh.labels, fresh.values + np.array([[0.5], [0], [0]]))) is None  # step 4 changed
+    assert _agrees(kept, 1, _grid(fresh.labels, kept.values[[2, 0, 1], 1:3]))
+    assert not _agrees(kept, 1, _grid(fresh.labels, kept.values[[2, 0, 1], 2:4]))
+    assert not _agrees(kept, 1, _grid([*fresh.labels, {"pod": "d"}], np.ones((4, 2))))  # a series not kept

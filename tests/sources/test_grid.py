@@ -53,3 +53,4 @@ def test_what_is_not_a_matrix_of_numbers_is_malformed(result):
     with pytest.raises(PrometheusError, match="malformed answer") as raised:
         parse_matrix("u", _body(result))
     assert raised.value.kind == "malformed"
+
