@@ -28,18 +28,18 @@ of the look unavailable; that is decided by the caller, which sees the whole ans
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
-from pydantic import TypeAdapter, ValidationError
 
-from analyzer.model import Measurement, PodName
+from analyzer.model import Measurement
 from analyzer.model.steps import joined, steps_between
 from analyzer.sources.gauges import gauge_metric
-from analyzer.sources.queries import ARMS, Arm, HistogramQueries, QueryProfile, RatioQueries, Target, parse_le
+from analyzer.sources.grid import Grid
+from analyzer.sources.layout import HistogramLayout, Layout, RatioLayout, in_order
+from analyzer.sources.queries import ARMS, Arm, HistogramQueries, QueryProfile, RatioQueries, Target
 
 #: How many steps an arm's newest sample may lag the window's end before its data counts as stale.
 STALE_STEPS = 2
@@ -47,13 +47,10 @@ STALE_STEPS = 2
 #: Each arm with the other one.
 _PAIRS: tuple[tuple[Arm, Arm], ...] = (("canary", "stable"), ("stable", "canary"))
 
-K = TypeVar("K", bound=Hashable)
-_POD_NAME: TypeAdapter[str] = TypeAdapter(PodName)
-
 
 @dataclass(frozen=True)
 class Series:
-    """One answer series on the window's steps."""
+    """One answer series on the window's steps (a row of a :class:`~analyzer.sources.grid.Grid`)."""
 
     labels: dict[str, str]
     values: np.ndarray  # per step; 0 where there is no sample, or it is NaN or negative
@@ -66,7 +63,7 @@ class Series:
         return int(found[-1]) if found.size else -1
 
 
-#: The series of each (metric, query, arm) of one look.
+#: The series of each (metric, query, arm) of one look (what :mod:`analyzer.sources.gauges` reads).
 Parts = Mapping[tuple[str, str, Arm], Sequence[Series]]
 
 
@@ -82,183 +79,128 @@ class Fetched:
     fresh_from: int = 0
 
 
-def _valid_pod(name: str) -> bool:
-    try:
-        _POD_NAME.validate_python(name)
-    except ValidationError:
-        return False
-    return True
+def _ratio(layout: RatioLayout, values: np.ndarray) -> dict[str, Any]:
+    """A ratio metric's counts over ``values``' steps: each pod's events clipped to its requests, arms summed."""
+    steps = values.shape[1]
+    data: dict[str, Any] = {"kind": "ratio"}
+    pods: dict[str, dict[str, dict[str, list[float]]]] = {}
+    for arm in ARMS:
+        total = layout.total[arm].sums(values)
+        events = np.minimum(layout.events[arm].sums(values), total)
+        data[arm] = {"total": in_order(total, (steps,)).tolist(), "events": in_order(events, (steps,)).tolist()}
+        named = zip(layout.pods[arm], total.tolist(), events.tolist(), strict=True)
+        pods[arm] = {pod: {"total": t, "events": e} for pod, t, e in named if pod}
+    if any(pods.values()):
+        data["pods"] = pods
+    return data
 
 
-def _sum_by(series: Sequence[Series], key: Callable[[Series], K | None], steps: int) -> dict[K, np.ndarray]:
-    """Per-step values summed by ``key`` (series whose key is None are left out)."""
-    sums: dict[K, np.ndarray] = {}
-    for s in series:
-        k = key(s)
-        if k is not None:
-            sums[k] = sums.get(k, np.zeros(steps)) + s.values
-    return sums
+def _histogram(layout: HistogramLayout, values: np.ndarray) -> dict[str, Any]:
+    """A histogram's counts over ``values``' steps: each pod's buckets made cumulative, arms summed."""
+    steps, bounds = values.shape[1], len(layout.le)
+    data: dict[str, Any] = {"kind": "histogram", "le": list(layout.le)}
+    pods: dict[str, dict[str, list[list[float]]]] = {}
+    for arm in ARMS:
+        cells = layout.cells[arm].sums(values).reshape(len(layout.pods[arm]), bounds, steps).transpose(0, 2, 1)
+        matrices = np.maximum.accumulate(cells, axis=2)  # (pods, steps, bounds)
+        data[arm] = in_order(matrices, (steps, bounds)).tolist()
+        pods[arm] = {pod: rows for pod, rows in zip(layout.pods[arm], matrices.tolist(), strict=True) if pod}
+    if any(pods.values()):
+        data["pods"] = pods
+    return data
 
 
-class _Builder:
-    """Builds one look's metrics from its parts (noting what it repaired) and says what it cannot vouch for."""
+def _arm(target: Target, arm: Arm) -> str:
+    return f"the {arm} arm (hash {target.hash_of(arm)!r})"
 
-    def __init__(self, profile: QueryProfile, target: Target, parts: Parts, steps: int, step_seconds: int) -> None:
-        self.profile, self.target, self.parts = profile, target, parts
-        self.steps, self.step_seconds = steps, step_seconds
-        self.notes: list[str] = []
 
-    def _arm(self, arm: Arm) -> str:
-        return f"the {arm} arm (hash {self.target.hash_of(arm)!r})"
-
-    def _pod_key(self, name: str, queries: tuple[str, ...]) -> Callable[[Series], str]:
-        """How series are grouped: by their pod, when every series of the metric names a valid one, else all as one."""
-        label = self.profile.pod_label
-        every = [s for arm in ARMS for q in queries for s in self.parts[(name, q, arm)]]
-        if label is None:
-            return lambda _: ""
-        if all(_valid_pod(pod) for pod in {s.labels.get(label, "") for s in every}):  # each name once
-            return lambda s: s.labels[label]
-        self.notes.append(f"{name}: a series has no usable {label!r} label; judged without the per-pod breakdown")
-        return lambda _: ""
-
-    def ratio(self, name: str) -> dict[str, Any]:
-        pod = self._pod_key(name, ("total", "events"))
-        zeros = np.zeros(self.steps)
-        data: dict[str, Any] = {"kind": "ratio"}
-        pods: dict[str, dict[str, dict[str, list[float]]]] = {}
-        for arm in ARMS:
-            total = _sum_by(self.parts[(name, "total", arm)], pod, self.steps)
-            events = _sum_by(self.parts[(name, "events", arm)], pod, self.steps)
-            per_pod = {}
-            for key in total.keys() | events.keys():
-                requests = total.get(key, zeros)
-                per_pod[key] = (requests, np.minimum(events.get(key, zeros), requests))
-            data[arm] = {
-                "total": sum((t for t, _ in per_pod.values()), zeros).tolist(),
-                "events": sum((e for _, e in per_pod.values()), zeros).tolist(),
-            }
-            pods[arm] = {k: {"total": t.tolist(), "events": e.tolist()} for k, (t, e) in sorted(per_pod.items()) if k}
-        if any(pods.values()):
-            data["pods"] = pods
-        return data
-
-    def histogram(self, name: str, queries: HistogramQueries) -> dict[str, Any] | None:
-        pod = self._pod_key(name, ("buckets",))
-
-        def bucket(s: Series) -> tuple[str, float] | None:
-            try:
-                le = parse_le(s.labels.get("le", "nan"))
-            except ValueError:
-                return None
-            return None if math.isnan(le) else (pod(s), le * queries.le_scale)
-
-        per_arm = {arm: _sum_by(self.parts[(name, "buckets", arm)], bucket, self.steps) for arm in ARMS}
-        present = [{le for _, le in b} for b in per_arm.values() if b]
-        if not present:
-            return None
-        bounds = sorted(set.intersection(*present))
-        if len(present) == 2 and present[0] != present[1]:
-            shared = len(bounds)
-            self.notes.append(f"{name}: canary and stable have different buckets; judged on the {shared} they share")
-        if len(bounds) < 2 or not math.isinf(bounds[-1]):
-            return None
-        zeros = np.zeros(self.steps)
-        data: dict[str, Any] = {"kind": "histogram", "le": ["+Inf" if math.isinf(b) else b for b in bounds]}
-        pods: dict[str, dict[str, list[list[float]]]] = {}
-        for arm, buckets in per_arm.items():
-            matrices = {
-                key: np.maximum.accumulate(np.column_stack([buckets.get((key, b), zeros) for b in bounds]), axis=1)
-                for key in sorted({key for key, _ in buckets})
-            }
-            data[arm] = sum(matrices.values(), np.zeros((self.steps, len(bounds)))).tolist()
-            pods[arm] = {key: rows.tolist() for key, rows in matrices.items() if key}
-        if any(pods.values()):
-            data["pods"] = pods
-        return data
-
-    def doubts(self, name: str, queries: RatioQueries | HistogramQueries) -> list[str]:
-        """Why this metric's data cannot be judged (empty when it can)."""
-        names = ("total", "events") if queries.kind == "ratio" else ("buckets",)
-        has = {arm: any(self.parts[(name, q, arm)] for q in names) for arm in ARMS}
-        where = f"in namespace {self.target.namespace!r} (profile {self.profile.name})"
-        if not any(has.values()):
-            return [
-                f"no series for either arm (canary hash {self.target.canary!r}, stable hash {self.target.stable!r})"
-                f" {where}; check the hashes and the profile's selectors"
-            ]
-        doubts = [
-            f"no series for the {arm} hash {self.target.hash_of(arm)!r} {where} while the {other} has them;"
-            f" check the {arm} hash and the profile's selector"
-            for arm, other in _PAIRS
-            if not has[arm]
+def _doubts(name: str, queries: RatioQueries | HistogramQueries, profile: QueryProfile, target: Target,
+            layout: Layout, grid: Grid, step_seconds: int) -> list[str]:
+    """Why this metric's data cannot be judged over the whole window (empty when it can)."""
+    names = ("total", "events") if queries.kind == "ratio" else ("buckets",)
+    has = {arm: any(len(layout.parts[(name, q, arm)]) for q in names) for arm in ARMS}
+    where = f"in namespace {target.namespace!r} (profile {profile.name})"
+    if not any(has.values()):
+        return [
+            f"no series for either arm (canary hash {target.canary!r}, stable hash {target.stable!r})"
+            f" {where}; check the hashes and the profile's selectors"
         ]
-        if doubts:
-            return doubts
-        main = "total" if queries.kind == "ratio" else "buckets"
-        for arm in ARMS:
-            series = self.parts[(name, main, arm)]
-            if not series:
-                doubts.append(f"{self._arm(arm)} has events but no requests series")
-                continue
-            behind = self.steps - 1 - max(s.last_step for s in series)
-            if behind > STALE_STEPS:
-                doubts.append(
-                    f"{self._arm(arm)}: its data ends {behind} steps ({behind * self.step_seconds} s) before the"
-                    f" window's end (stale: pods gone, scraping stopped or lagging)"
-                )
-        if queries.kind == "ratio":
-            for arm, other in _PAIRS:
-                counted = sum((float(s.values.sum()) for s in self.parts[(name, "events", other)]), 0.0)
-                if not self.parts[(name, "events", arm)] and counted > 0:
-                    doubts.append(
-                        f"{self._arm(arm)} has no events series while the {other} counted {counted:g} events in the"
-                        f" window: the {arm}'s counter may be dropped, or not created yet; comparing would guess"
-                    )
+    doubts = [
+        f"no series for the {arm} hash {target.hash_of(arm)!r} {where} while the {other} has them;"
+        f" check the {arm} hash and the profile's selector"
+        for arm, other in _PAIRS
+        if not has[arm]
+    ]
+    if doubts:
         return doubts
+    main = "total" if queries.kind == "ratio" else "buckets"
+    for arm in ARMS:
+        rows = layout.parts[(name, main, arm)]
+        if not len(rows):
+            doubts.append(f"{_arm(target, arm)} has events but no requests series")
+            continue
+        behind = grid.steps - 1 - grid.last_step(rows)
+        if behind > STALE_STEPS:
+            doubts.append(
+                f"{_arm(target, arm)}: its data ends {behind} steps ({behind * step_seconds} s) before the"
+                f" window's end (stale: pods gone, scraping stopped or lagging)"
+            )
+    if queries.kind == "ratio":
+        for arm, other in _PAIRS:
+            if len(layout.parts[(name, "events", arm)]):
+                continue
+            counted = sum((float(grid.values[row].sum()) for row in layout.parts[(name, "events", other)]), 0.0)
+            if counted > 0:
+                doubts.append(
+                    f"{_arm(target, arm)} has no events series while the {other} counted {counted:g} events in the"
+                    f" window: the {arm}'s counter may be dropped, or not created yet; comparing would guess"
+                )
+    return doubts
 
 
 def assemble(
     profile: QueryProfile,
     target: Target,
-    parts: Parts,
-    steps: int,
+    layout: Layout,
+    grid: Grid,
     step_seconds: int,
     warnings: Sequence[str] = (),
     kept: Measurement | None = None,
     fresh_from: int = 0,
 ) -> Fetched:
-    """The measurement of one look, with the reasons its metrics cannot be judged, from the series of its parts.
+    """The measurement of one look, with the reasons its metrics cannot be judged, from its grid.
 
+    ``layout``: what the grid's rows are (:meth:`~analyzer.sources.layout.Layout.of` its labels).
     ``kept``: the last look's measurement, whose first ``fresh_from`` steps were built from exactly these
-    series' first steps (:class:`~analyzer.sources.cache.CachedSeries`). The counts are then built and
+    rows' first steps (:class:`~analyzer.sources.cache.CachedSeries`). The counts are then built and
     validated only from ``fresh_from`` on and joined to those steps; whatever does not fit (another metric,
     pod or bound, a step the new steps' validation refuses) is built and validated again in full, whose
     error names the step in the window."""
-    if kept is not None and 0 < fresh_from < steps:
+    if kept is not None and 0 < fresh_from < grid.steps:
         try:
-            return _assemble(profile, target, parts, steps, step_seconds, warnings, (kept, fresh_from))
+            return _assemble(profile, target, layout, grid, step_seconds, warnings, (kept, fresh_from))
         except ValueError:  # pydantic's ValidationError included
             pass
-    return _assemble(profile, target, parts, steps, step_seconds, warnings, None)
+    return _assemble(profile, target, layout, grid, step_seconds, warnings, None)
 
 
-def _tail(parts: Parts, first: int) -> Parts:
-    """The parts' series from step ``first`` on."""
-    return {key: [Series(s.labels, s.values[first:], s.present[first:]) for s in kept] for key, kept in parts.items()}
+def _gauge_parts(name: str, layout: Layout, grid: Grid) -> Parts:
+    """A gauge metric's rows as series over the whole window."""
+    rows = {arm: layout.parts[(name, "value", arm)] for arm in ARMS}
+    return {
+        (name, "value", arm): [Series(layout.labels[r], grid.values[r], grid.present[r]) for r in rows[arm]]
+        for arm in ARMS
+    }
 
 
 def _assemble(
-    profile: QueryProfile, target: Target, parts: Parts, steps: int, step_seconds: int, warnings: Sequence[str],
+    profile: QueryProfile, target: Target, layout: Layout, grid: Grid, step_seconds: int, warnings: Sequence[str],
     extend: tuple[Measurement, int] | None,
 ) -> Fetched:
     """:func:`assemble`, in full or (``extend``: the kept measurement and the first fresh step) from the first
     fresh step on. What the metrics cannot vouch for is always judged over the whole window."""
-    builder = _Builder(profile, target, parts, steps, step_seconds)
-    counting = builder
-    if extend is not None:  # counts of the fresh steps only, noting what the whole window would note
-        counting = _Builder(profile, target, _tail(parts, extend[1]), steps - extend[1], step_seconds)
-        counting.notes = builder.notes
+    values = grid.values[:, extend[1]:] if extend is not None else grid.values
+    notes: list[str] = []
     metrics: dict[str, Any] = {}
     unavailable: dict[str, str] = {}
     partial = (
@@ -268,10 +210,16 @@ def _assemble(
     )
     for name, queries in profile.metrics.items():
         if queries.kind == "gauge":  # per-pod values, not counts: analyzer.sources.gauges
-            built, doubts = gauge_metric(name, profile, target, parts, steps, STALE_STEPS, builder.notes)
+            parts = _gauge_parts(name, layout, grid)
+            built, doubts = gauge_metric(name, profile, target, parts, grid.steps, STALE_STEPS, notes)
         else:
-            built = counting.ratio(name) if queries.kind == "ratio" else counting.histogram(name, queries)
-            doubts = builder.doubts(name, queries)
+            notes.extend(layout.notes[name])
+            if queries.kind == "ratio":
+                built = _ratio(layout.ratios[name], values)
+            else:
+                histogram = layout.histograms[name]
+                built = _histogram(histogram, values) if histogram is not None else None
+            doubts = _doubts(name, queries, profile, target, layout, grid, step_seconds)
         if built is not None:
             metrics[name] = built
         elif not doubts:
@@ -282,9 +230,9 @@ def _assemble(
             unavailable[name] = "; ".join(doubts)
     measurement = Measurement.model_validate({"step_seconds": step_seconds, "metrics": metrics})
     if extend is None:
-        return Fetched(measurement=measurement, notes=builder.notes, unavailable=unavailable)
+        return Fetched(measurement=measurement, notes=notes, unavailable=unavailable)
     measurement = _extended(extend[0], extend[1], measurement)
-    return Fetched(measurement=measurement, notes=builder.notes, unavailable=unavailable, fresh_from=extend[1])
+    return Fetched(measurement=measurement, notes=notes, unavailable=unavailable, fresh_from=extend[1])
 
 
 def _counts(measurement: Measurement) -> Measurement:

@@ -13,11 +13,21 @@ may still change.
 * nothing kept for this query, window start and step (a restart, another replica's first look, an
   evicted entry, a window that moved or a step grid that differs);
 * the window shrank, or grew by more than :attr:`CachePolicy.max_new_steps` since the last look (a gap);
-* every :attr:`CachePolicy.refresh_looks` looks, whatever else holds;
+* every :attr:`CachePolicy.refresh_looks` looks, a window of at most :attr:`CachePolicy.refresh_steps`
+  kept steps, whatever else holds;
 * the oldest re-read step differs from what was kept (history changed: a late sample older than the
   re-read steps, a counter rewritten, a backfill), a series appears that was not kept (a new pod, a
   new ``le``), or a kept series with samples in the re-read steps is gone from the answer;
+* every :attr:`CachePolicy.refresh_looks` looks, a longer window's next :attr:`CachePolicy.refresh_steps`
+  kept steps (round robin from its start) re-read besides its newest ones differ in any way from what
+  was kept;
 * the answer carries warnings (a partial response is never kept).
+
+So every kept step is read again within ``refresh_looks`` looks (a window of ``refresh_steps`` steps
+or fewer), or within ``refresh_looks × ⌈steps / refresh_steps⌉`` looks: the refresh of a day-long window
+costs Prometheus and the service what a ``refresh_steps`` window's costs, a bounded share of a look,
+instead of the whole window's evaluation at once (which on a busy machine may outlast the look's
+timeout).
 
 A different datasource is a different :class:`~analyzer.sources.prometheus.PrometheusSource` with its
 own cache, and a different profile or target is a different query text, hence a different key.
@@ -42,18 +52,17 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from prometheus_client import Counter
 
-from analyzer.model import Measurement
-from analyzer.sources.assemble import Series
+from analyzer.sources.grid import Grid, Labels
 
 if TYPE_CHECKING:
     from analyzer.sources.prometheus import Window
 
 #: What a look did: an incremental fetch, or a full one and why.
 Outcome = Literal["incremental", "new", "refresh", "gap", "changed", "partial"]
-#: A window's series, keyed by their sorted labels.
+#: A series' sorted labels: what identifies it across answers.
 LabelKey = tuple[tuple[str, str], ...]
 #: Fetch the series of a window on its steps (and the answer's warnings).
-FetchWindow = Callable[["Window"], tuple[list[Series], list[str]]]
+FetchWindow = Callable[["Window"], tuple[Grid, list[str]]]
 
 LOOKS = Counter(
     "canary_analyzer_window_cache_looks_total",
@@ -61,7 +70,7 @@ LOOKS = Counter(
     ["outcome"],
 )
 
-#: An estimate of a kept series' overhead beyond its two arrays (labels, objects), in bytes.
+#: An estimate of a kept series' overhead beyond its two rows (labels, objects), in bytes.
 SERIES_OVERHEAD_BYTES = 600
 #: An estimate of what a kept measurement costs per step of each kept series, in bytes: a Python float
 #: and its list slot (32 bytes) for the series' pod and for its share of the arm's sum.
@@ -74,29 +83,27 @@ class CachePolicy:
 
     reread_steps: int = 3
     refresh_looks: int = 30
+    refresh_steps: int = 120
     max_new_steps: int = 30
     max_entries: int = 1024
     max_bytes: int = 128 * 2**20
 
     def __post_init__(self) -> None:
-        if self.reread_steps < 1 or self.refresh_looks < 1 or self.max_new_steps < 0:
-            raise ValueError("reread_steps and refresh_looks must be at least 1, max_new_steps at least 0")
-
-
-#: What a measurement was built with beyond the series (e.g. the profile and target), and the measurement.
-Built = tuple[object, Measurement]
+        if self.reread_steps < 1 or self.refresh_looks < 1 or self.refresh_steps < 1 or self.max_new_steps < 0:
+            raise ValueError("reread_steps, refresh_looks and refresh_steps must be at least 1, max_new_steps at"
+                             " least 0")
 
 
 @dataclass(frozen=True)
 class _Entry:
-    """One window's series over its first ``steps`` steps, how many looks used it since a full fetch, and
-    the measurement built from them (once the caller kept it)."""
+    """One window's series, how many looks used it since it was last checked (a full fetch or a slice re-read),
+    the first step the next slice re-reads, and what the caller built from them (once it kept it)."""
 
-    steps: int
-    series: dict[LabelKey, Series]
+    grid: Grid
     looks: int
     nbytes: int
-    built: Built | None = None
+    checked: int = 0
+    built: object = None
 
 
 @dataclass(frozen=True)
@@ -105,69 +112,87 @@ class CachedSeries:
 
     ``fresh_from``: every step before it is exactly the last look's (an incremental look: the first re-read
     step; a full fetch: the first step that differs from what was kept, 0 when a series came or went).
-    ``built``: what the last look built from its series (None when nothing of it holds)."""
+    ``built``: what the caller built from the last look's series (None when nothing of it holds). An
+    incremental look whose answer has the kept series gives the kept ``labels`` list itself, so that the
+    caller can tell by identity that its label work still holds."""
 
-    series: list[Series]
+    grid: Grid
     warnings: list[str]
     outcome: Outcome
     fresh_from: int = 0
-    built: Built | None = None
+    built: object = None
     kept_as: object = None  # the entry these series were kept as, which :meth:`WindowCache.keep` extends
 
 
-def label_key(series: Series) -> LabelKey:
-    return tuple(sorted(series.labels.items()))
+def label_key(labels: Labels) -> LabelKey:
+    return tuple(sorted(labels.items()))
 
 
-def _entry(steps: int, series: list[Series], looks: int) -> _Entry:
-    kept = {label_key(s): s for s in series}
-    nbytes = sum(s.values.nbytes + s.present.nbytes + SERIES_OVERHEAD_BYTES for s in kept.values())
-    return _Entry(steps=steps, series=kept, looks=looks, nbytes=nbytes)
+def _entry(grid: Grid, looks: int, checked: int = 0) -> _Entry:
+    nbytes = grid.values.nbytes + grid.present.nbytes + SERIES_OVERHEAD_BYTES * len(grid.labels)
+    return _Entry(grid=grid, looks=looks, nbytes=nbytes, checked=checked)
 
 
-def _with_built(entry: _Entry, built: Built) -> _Entry:
-    extra = sum(s.values.size for s in entry.series.values()) * MEASUREMENT_BYTES_PER_VALUE
+def _with_built(entry: _Entry, built: object) -> _Entry:
+    extra = entry.grid.values.size * MEASUREMENT_BYTES_PER_VALUE
     return replace(entry, built=built, nbytes=entry.nbytes + extra)
 
 
-def _merged(entry: _Entry, first: int, fresh: list[Series], steps: int) -> list[Series] | None:
+def _rows_of(kept: list[Labels], labels: list[Labels]) -> np.ndarray | None:
+    """For each of ``labels``, the row of the same series in ``kept``; None when one is not kept."""
+    if labels == kept:
+        return np.arange(len(kept))
+    where = {label_key(k): row for row, k in enumerate(kept)}
+    rows = [where.get(label_key(k), -1) for k in labels]
+    return None if -1 in rows else np.asarray(rows, dtype=np.int64)
+
+
+def _merged(kept: Grid, first: int, fresh: Grid) -> Grid | None:
     """The kept steps before ``first`` joined to the answer from ``first`` on; None when the two disagree."""
-    by_key = {label_key(s): s for s in fresh}
-    if not by_key.keys() <= entry.series.keys():
+    rows = _rows_of(kept.labels, fresh.labels)
+    if rows is None:
         return None  # a series not kept: a new pod or bucket, the whole window may have it
-    tail = steps - first
-    merged = []
-    for key, kept in entry.series.items():
-        new = by_key.get(key)
-        if new is None:
-            if kept.present[first:].any():
-                return None  # samples we had in the re-read steps are gone
-            values, present = np.zeros(tail), np.zeros(tail, dtype=bool)
-        else:
-            same = new.present[0] == kept.present[first] and new.values[0] == kept.values[first]
-            if not same:
-                return None  # the oldest re-read step changed: history is not what was kept
-            values, present = new.values, new.present
-        merged.append(Series(
-            labels=kept.labels,
-            values=np.concatenate([kept.values[:first], values]),
-            present=np.concatenate([kept.present[:first], present]),
-        ))
-    return merged
+    if len(rows) < len(kept.labels):
+        gone = np.ones(len(kept.labels), dtype=bool)
+        gone[rows] = False
+        if kept.present[gone, first:].any():
+            return None  # samples we had in the re-read steps are gone
+    if not (np.array_equal(fresh.present[:, 0], kept.present[rows, first])
+            and np.array_equal(fresh.values[:, 0], kept.values[rows, first])):
+        return None  # the oldest re-read step changed: history is not what was kept
+    shape = (len(kept.labels), first + fresh.steps)
+    values, present = np.empty(shape), np.empty(shape, dtype=bool)  # each element written once below
+    values[:, :first], present[:, :first] = kept.values[:, :first], kept.present[:, :first]
+    if len(rows) < len(kept.labels):
+        values[:, first:], present[:, first:] = 0.0, False
+    values[rows, first:], present[rows, first:] = fresh.values, fresh.present
+    return Grid(kept.labels, values, present)
 
 
-def _same_steps(entry: _Entry, series: list[Series], steps: int) -> int:
+def _agrees(kept: Grid, start: int, again: Grid) -> bool:
+    """Whether steps ``start`` on of ``kept`` (as many as ``again`` has) are exactly ``again``, series by series."""
+    rows = _rows_of(kept.labels, again.labels)
+    if rows is None:
+        return False
+    stop = start + again.steps
+    if len(rows) < len(kept.labels):
+        gone = np.ones(len(kept.labels), dtype=bool)
+        gone[rows] = False
+        if kept.present[gone, start:stop].any():
+            return False
+    return np.array_equal(again.values, kept.values[rows, start:stop]) and np.array_equal(
+        again.present, kept.present[rows, start:stop])
+
+
+def _same_steps(kept: Grid, grid: Grid) -> int:
     """How many first steps of a full answer are exactly the kept ones (0 unless it has the same series)."""
-    by_key = {label_key(s): s for s in series}
-    if by_key.keys() != entry.series.keys():
+    rows = _rows_of(grid.labels, kept.labels) if len(grid.labels) == len(kept.labels) else None
+    if rows is None:
         return 0
-    same = min(entry.steps, steps)
-    for key, kept in entry.series.items():
-        new = by_key[key]
-        differs = (new.values[:same] != kept.values[:same]) | (new.present[:same] != kept.present[:same])
-        if differs.any():
-            same = int(np.argmax(differs))
-    return same
+    same = min(kept.steps, grid.steps)
+    differs = ((grid.values[rows, :same] != kept.values[:, :same])
+               | (grid.present[rows, :same] != kept.present[:, :same])).any(axis=0)
+    return int(np.argmax(differs)) if differs.any() else same
 
 
 class WindowCache:
@@ -197,7 +222,7 @@ class WindowCache:
         LOOKS.labels(cached.outcome).inc()
         return cached
 
-    def keep(self, query: str, window: Window, cached: CachedSeries, built: Built) -> None:
+    def keep(self, query: str, window: Window, cached: CachedSeries, built: object) -> None:
         """Keep what the caller built from ``cached`` (what :meth:`series` gave for ``window``) for the next look,
         unless another look has replaced those series since."""
         key = (query, window.start, window.step)
@@ -217,32 +242,41 @@ class WindowCache:
         entry = self._get(key)
         reason = self._doubt(entry, window)
         if reason is None and entry is not None:
-            first = entry.steps - self.policy.reread_steps
+            first = entry.grid.steps - self.policy.reread_steps
             tail = replace(window, start=window.start + first * window.step)
             fresh, warnings = fetch(tail)
-            merged = None if warnings else _merged(entry, first, fresh, window.steps)
+            merged = None if warnings else _merged(entry.grid, first, fresh)
+            looks, checked = entry.looks + 1, entry.checked
+            if merged is not None and entry.looks >= self.policy.refresh_looks:  # a long window's periodic check
+                checked = min(entry.checked, first - 1)
+                stop = min(checked + self.policy.refresh_steps, first)
+                again, warnings = fetch(replace(window, start=window.start + checked * window.step,
+                                                end=window.start + stop * window.step))
+                if warnings or not _agrees(entry.grid, checked, again):
+                    merged = None
+                looks, checked = 1, stop % first
             if merged is not None:
-                kept = self._put(key, _entry(window.steps, merged, entry.looks + 1))
+                kept = self._put(key, _entry(merged, looks, checked))
                 return CachedSeries(merged, warnings, "incremental", first, entry.built, kept)
             reason = "partial" if warnings else "changed"
-        series, warnings = fetch(window)
+        grid, warnings = fetch(window)
         if warnings:
             self._drop(key)
-            return CachedSeries(series, warnings, reason or "new")
-        kept = self._put(key, _entry(window.steps, series, 1))
+            return CachedSeries(grid, warnings, reason or "new")
+        kept = self._put(key, _entry(grid, 1))
         if entry is None:
-            return CachedSeries(series, warnings, "new", kept_as=kept)
-        same = min(_same_steps(entry, series, window.steps), window.steps - 1)
-        return CachedSeries(series, warnings, reason or "new", same, entry.built if same > 0 else None, kept)
+            return CachedSeries(grid, warnings, "new", kept_as=kept)
+        same = min(_same_steps(entry.grid, grid), window.steps - 1)
+        return CachedSeries(grid, warnings, reason or "new", same, entry.built if same > 0 else None, kept)
 
     def _doubt(self, entry: _Entry | None, window: Window) -> Outcome | None:
         """Why this look must fetch the whole window (None: the kept steps can be used)."""
         if entry is None:
             return "new"
-        if entry.looks >= self.policy.refresh_looks:
-            return "refresh"
-        grown = window.steps - entry.steps
-        if grown < 0 or grown > self.policy.max_new_steps or entry.steps <= self.policy.reread_steps:
+        if entry.looks >= self.policy.refresh_looks and entry.grid.steps <= self.policy.refresh_steps:
+            return "refresh"  # no dearer than re-reading a slice of it
+        grown = window.steps - entry.grid.steps
+        if grown < 0 or grown > self.policy.max_new_steps or entry.grid.steps <= self.policy.reread_steps:
             return "gap"
         return None
 

@@ -28,8 +28,10 @@ import logging
 import time
 import zlib
 from dataclasses import dataclass
-from typing import Any, Literal
+from itertools import chain
+from typing import Generic, Literal, TypeVar
 
+import msgspec
 import numpy as np
 import requests
 import requests.auth
@@ -74,73 +76,97 @@ class Deadline:
         return self._end - time.monotonic()
 
 
-@dataclass(frozen=True)
-class RawSeries:
-    """One series of a range answer: its labels and its samples as (timestamp, value) rows."""
+#: How a sample's value is decoded: a float (lax: from the string Prometheus writes), or the string itself.
+V = TypeVar("V", float, str)
 
-    labels: dict[str, str]
-    points: np.ndarray  # shape (n, 2), float64; values may be NaN or ±Inf, as Prometheus writes them
+# The answer's structs hold only lists, tuples, dicts and strings, never a cycle: gc=False keeps them out of the
+# garbage collector's count, which a decode's thousands of objects would otherwise drive to a collection a look.
+
+
+class _Series(msgspec.Struct, Generic[V], gc=False):
+    """One series of a range answer as Prometheus writes it (``values`` is absent for native histograms)."""
+
+    metric: dict[str, str] = {}
+    values: list[tuple[float, V]] | None = None
+
+
+class _Data(msgspec.Struct, Generic[V], gc=False):
+    resultType: str  # noqa: N815 (Prometheus' name)
+    result: list[_Series[V]]
+
+
+class _Answer(msgspec.Struct, Generic[V], gc=False):
+    status: str
+    data: _Data[V]
+    warnings: list[str] = []
+
+
+#: A range answer read field by field into typed objects. Lax: each sample's value, a string ("1.25", "NaN",
+#: "-Inf"), is read as a float by msgspec's own exact parser, without a Python string per sample.
+_DECODER = msgspec.json.Decoder(_Answer[float], strict=False)
+#: The same with the values kept as strings, for what msgspec's parser refuses: Prometheus writes +Inf "+Inf".
+_TEXT_DECODER = msgspec.json.Decoder(_Answer[str])
 
 
 @dataclass(frozen=True)
 class Matrix:
-    """A checked range answer: its series and the warnings the server attached to it."""
+    """A checked range answer, flat: each series' labels, and every sample of every series in one array each.
 
-    series: list[RawSeries]
+    Series ``i``'s samples are ``times[offsets[i]:offsets[i + 1]]`` and the same slice of ``values``."""
+
+    labels: list[dict[str, str]]
+    offsets: np.ndarray  # int64, len(labels) + 1
+    times: np.ndarray  # float64, finite
+    values: np.ndarray  # float64; NaN or ±Inf as Prometheus writes them
     warnings: list[str]
+
+    @property
+    def rows(self) -> np.ndarray:
+        """Each sample's series index."""
+        return np.repeat(np.arange(len(self.labels)), np.diff(self.offsets))
 
 
 def malformed(url: str, what: str) -> PrometheusError:
     return PrometheusError("malformed", f"Prometheus at {url} sent a malformed answer: {what}")
 
 
-def _labels(url: str, value: Any) -> dict[str, str]:
-    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-        raise malformed(url, "a series' 'metric' is not a mapping of label names to strings")
-    return value
-
-
-def _points(url: str, labels: dict[str, str], value: Any) -> np.ndarray:
-    if not isinstance(value, list):
-        kind = "native-histogram samples (the profiles need classic buckets)" if value is None else repr(value)[:40]
-        raise malformed(url, f"series {labels} has no list of 'values' but {kind}")
-    if not value:
-        return np.zeros((0, 2))
-    # Column by column through Python floats: 2-3x faster than np.asarray on the [ts, "str"] rows.
-    points = np.empty((len(value), 2))
+def _typed(url: str, body: bytes) -> _Answer[float] | _Answer[str]:
+    """The answer decoded into typed objects: values as floats, or as strings when one is "+Inf" (or no number)."""
     try:
-        times, samples = zip(*value, strict=True)  # every row exactly two long, or an error
-        points[:, 0] = times
-        points[:, 1] = [float(v) for v in samples]
-    except (ValueError, TypeError):
-        raise malformed(url, f"series {labels} has samples that are not [timestamp, \"number\"] pairs") from None
-    if not np.isfinite(points[:, 0]).all():
-        raise malformed(url, f"series {labels} has samples that are not [timestamp, \"number\"] pairs")
-    return points
+        return _DECODER.decode(body)
+    except msgspec.ValidationError:
+        pass
+    try:
+        return _TEXT_DECODER.decode(body)
+    except msgspec.ValidationError as error:
+        raise malformed(url, str(error)) from None
 
 
-def parse_matrix(url: str, body: Any) -> Matrix:
-    """A range answer checked field by field; anything else raises :class:`PrometheusError` ('malformed')."""
-    if not isinstance(body, dict):
-        raise malformed(url, f"the body is {type(body).__name__}, not an object")
-    if body.get("status") != "success":
-        raise malformed(url, f"status is {body.get('status')!r}, not 'success'")
-    data = body.get("data")
-    if not isinstance(data, dict):
-        raise malformed(url, f"'data' is {type(data).__name__}, not an object")
-    if data.get("resultType") != "matrix":
-        raise malformed(url, f"resultType is {data.get('resultType')!r}, not 'matrix'")
-    result = data.get("result")
-    if not isinstance(result, list) or not all(isinstance(item, dict) for item in result):
-        raise malformed(url, "'result' is not a list of series")
-    warnings = body.get("warnings") or []
-    if not isinstance(warnings, list) or not all(isinstance(w, str) for w in warnings):
-        raise malformed(url, "'warnings' is not a list of strings")
-    series = []
-    for item in result:
-        labels = _labels(url, item.get("metric", {}))
-        series.append(RawSeries(labels=labels, points=_points(url, labels, item.get("values"))))
-    return Matrix(series=series, warnings=[w for w in warnings if not w.startswith(PROMQL_INFO)])
+def parse_matrix(url: str, body: bytes) -> Matrix:
+    """A range answer (JSON text) checked field by field; anything else raises :class:`PrometheusError`.
+
+    ``msgspec.DecodeError`` (a body that is not JSON) is the caller's to report."""
+    answer = _typed(url, body)
+    if answer.status != "success":
+        raise malformed(url, f"status is {answer.status!r}, not 'success'")
+    if answer.data.resultType != "matrix":
+        raise malformed(url, f"resultType is {answer.data.resultType!r}, not 'matrix'")
+    result = answer.data.result
+    if any(s.values is None for s in result):
+        raise malformed(url, "a series has no list of 'values' (native-histogram samples? the profiles need"
+                             " classic buckets)")
+    offsets = np.zeros(len(result) + 1, dtype=np.int64)
+    np.cumsum([len(s.values or ()) for s in result], out=offsets[1:])
+    samples = chain.from_iterable(chain.from_iterable(s.values or () for s in result))
+    try:  # strings (the text decoder's values) are read as Python reads them, "+Inf" included
+        flat = np.fromiter(samples, np.float64, 2 * int(offsets[-1])).reshape(-1, 2)
+    except ValueError:
+        raise malformed(url, "a series has a value that is not a number") from None
+    times, values = flat[:, 0], flat[:, 1]
+    if not np.isfinite(times).all():
+        raise malformed(url, "a series has samples whose timestamps are not finite numbers")
+    warnings = [w for w in answer.warnings if not w.startswith(PROMQL_INFO)]
+    return Matrix([s.metric for s in result], offsets, times, values, warnings)
 
 
 def _decode(body: bytes, encoding: str) -> bytes:
@@ -200,21 +226,21 @@ class PrometheusApi:
         params = {"query": query, "start": str(start), "end": str(end), "step": f"{step}s"}
         status, body = self.get("/api/v1/query_range", params, deadline)
         try:
+            if status == 200:
+                return parse_matrix(self.url, body)
             answer = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, msgspec.DecodeError):
             _log.warning("Prometheus at %s answered HTTP %s with a body that is not JSON: %r", self.url, status,
                          body[:200])
             if status != 200:  # a proxy's error page, say
                 raise PrometheusError("error", f"Prometheus at {self.url} answered HTTP {status}") from None
             raise malformed(self.url, f"HTTP {status} with a body that is not JSON (logged)") from None
-        if status != 200:
-            detail = answer.get("error") if isinstance(answer, dict) else None
-            error_type = answer.get("errorType") if isinstance(answer, dict) else None
-            _log.warning("Prometheus at %s answered HTTP %s: %s: %s", self.url, status, error_type, detail)
-            raise PrometheusError(
-                "error", f"Prometheus at {self.url} answered HTTP {status}: {error_type} (its message is logged)"
-            )
-        return parse_matrix(self.url, answer)
+        detail = answer.get("error") if isinstance(answer, dict) else None
+        error_type = answer.get("errorType") if isinstance(answer, dict) else None
+        _log.warning("Prometheus at %s answered HTTP %s: %s: %s", self.url, status, error_type, detail)
+        raise PrometheusError(
+            "error", f"Prometheus at {self.url} answered HTTP {status}: {error_type} (its message is logged)"
+        )
 
     def _late(self, deadline: Deadline) -> PrometheusError:
         return PrometheusError(

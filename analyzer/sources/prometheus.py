@@ -20,9 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from analyzer.sources.assemble import Fetched, Series, assemble
+from analyzer.model import Measurement
+from analyzer.sources.assemble import Fetched, assemble
 from analyzer.sources.cache import CachedSeries, CachePolicy, WindowCache
-from analyzer.sources.promapi import Deadline, PrometheusApi, PrometheusError, RawSeries, malformed
+from analyzer.sources.grid import Grid, Labels
+from analyzer.sources.layout import Layout
+from analyzer.sources.promapi import Deadline, PrometheusApi, PrometheusError, malformed
 from analyzer.sources.queries import ARMS, Arm, QueryProfile, Target, is_inf_le, queries_of
 
 #: Prometheus refuses range queries of more than 11,000 points per series.
@@ -55,19 +58,13 @@ def combine(queries: Sequence[str]) -> str:
     return " or ".join(f'label_replace({q}, "{PART}", "{i}", "", "")' for i, q in enumerate(queries))
 
 
-def on_grid(raw: RawSeries, window: Window) -> Series:
-    """A series' samples placed on the window's steps: 0 (and not present) where absent, NaN or negative."""
-    values = np.zeros(window.steps)
-    present = np.zeros(window.steps, dtype=bool)
-    if raw.points.size:
-        steps = np.rint((raw.points[:, 0] - window.start) / window.step).astype(np.int64) - 1
-        samples = raw.points[:, 1]
-        inside = (steps >= 0) & (steps < window.steps)
-        finite = inside & np.isfinite(samples)
-        present[steps[finite]] = True
-        keep = finite & (samples > 0)
-        values[steps[keep]] = samples[keep]
-    return Series(labels=raw.labels, values=values, present=present)
+@dataclass(frozen=True)
+class _Built:
+    """What a look built from its window's series, kept with them for the next look (see :meth:`fetch`)."""
+
+    made_with: tuple[QueryProfile, Target]  # the same query text could come of another profile
+    layout: Layout
+    measurement: Measurement
 
 
 class PrometheusSource(PrometheusApi):
@@ -81,12 +78,12 @@ class PrometheusSource(PrometheusApi):
         super().__init__(url, **options)
         self.cache = WindowCache(cache) if cache is not None else None
 
-    def _range(self, query: str, window: Window, deadline: Deadline) -> tuple[list[Series], list[str]]:
+    def _range(self, query: str, window: Window, deadline: Deadline) -> tuple[Grid, list[str]]:
         """The query's series on the window's steps, and the answer's warnings."""
         if window.steps > MAX_POINTS:
             raise PrometheusError("error", f"{window.steps} steps exceed Prometheus' limit of {MAX_POINTS} points")
         matrix = self.query_range(query, window.start + window.step, window.end, window.step, deadline)
-        return [on_grid(raw, window) for raw in matrix.series], matrix.warnings
+        return Grid.of(matrix, window.start, window.step, window.steps), matrix.warnings
 
     def ping(self) -> None:
         """Raise :class:`~analyzer.errors.SourceUnavailableError` unless the query API answers a query.
@@ -114,19 +111,13 @@ class PrometheusSource(PrometheusApi):
             return None
         name, queries = next(iter(profile.metrics.items()))
         query = "total" if queries.kind == "ratio" else "buckets"
-        series, _ = self._range(
+        grid, _ = self._range(
             profile.render(name, query, "canary", target), window, deadline or Deadline(DEFAULT_DEADLINE_SECONDS)
         )
-        found: list[int] = []
-        for s in series:
-            if queries.kind == "histogram" and not is_inf_le(s.labels.get("le", "")):
-                continue
-            hits = np.flatnonzero(s.values > 0)
-            if hits.size:
-                found.append(int(hits[0]))
-        if not found:
-            return None
-        return window.start + min(found) * step
+        rows = [row for row, labels in enumerate(grid.labels)
+                if queries.kind != "histogram" or is_inf_le(labels.get("le", ""))]
+        hits = np.flatnonzero((grid.values[rows] > 0).any(axis=0))
+        return window.start + int(hits[0]) * step if hits.size else None
 
     def fetch(self, profile: QueryProfile, target: Target, window: Window, deadline: Deadline | None = None) -> Fetched:
         """One look's measurement: every metric of the profile, both arms (and their pods), the window's steps."""
@@ -142,18 +133,25 @@ class PrometheusSource(PrometheusApi):
             cached = CachedSeries(*self._range(combined, window, deadline), outcome="new")
         else:
             cached = self.cache.series(combined, window, functools.partial(self._range, combined, deadline=deadline))
-        parts: dict[tuple[str, str, Arm], list[Series]] = {key: [] for key in plan}
-        for s in cached.series:
-            labels = dict(s.labels)
-            part = labels.pop(PART, None)
+        made_with = (profile, target)
+        last = cached.built if isinstance(cached.built, _Built) and cached.built.made_with == made_with else None
+        if last is not None and last.layout.labels == cached.grid.labels:  # the same series: their layout holds
+            layout = last.layout
+        else:
+            layout = Layout.of(profile, cached.grid.labels, self._parts(plan, cached.grid.labels))
+        kept = last.measurement if last is not None else None
+        fresh_from = cached.fresh_from if kept is not None else 0
+        fetched = assemble(profile, target, layout, cached.grid, window.step, cached.warnings, kept, fresh_from)
+        if self.cache is not None and not cached.warnings:
+            self.cache.keep(combined, window, cached, _Built(made_with, layout, fetched.measurement))
+        return fetched
+
+    def _parts(self, plan: list[tuple[str, str, Arm]], labels: list[Labels]) -> dict[tuple[str, str, Arm], list[int]]:
+        """The rows of each part of the combined query, told apart by their :data:`PART` label."""
+        parts: dict[tuple[str, str, Arm], list[int]] = {key: [] for key in plan}
+        for row, found in enumerate(labels):
+            part = found.get(PART)
             if part is None or not part.isdigit() or int(part) >= len(plan):
                 raise malformed(self.url, f"a series without its {PART} label")
-            parts[plan[int(part)]].append(Series(labels=labels, values=s.values, present=s.present))
-        # The profile and target the last look built with: the same query text could come of another profile.
-        made_with = (profile, target)
-        kept = cached.built[1] if cached.built is not None and cached.built[0] == made_with else None
-        fresh_from = cached.fresh_from if kept is not None else 0
-        fetched = assemble(profile, target, parts, window.steps, window.step, cached.warnings, kept, fresh_from)
-        if self.cache is not None and not cached.warnings:
-            self.cache.keep(combined, window, cached, (made_with, fetched.measurement))
-        return fetched
+            parts[plan[int(part)]].append(row)
+        return parts

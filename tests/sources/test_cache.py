@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from prometheus_client import REGISTRY
 
@@ -22,7 +23,8 @@ from analyzer.config import load_query_profile
 from analyzer.judging import judge
 from analyzer.model import Judgment
 from analyzer.sources.assemble import Fetched
-from analyzer.sources.cache import CachePolicy
+from analyzer.sources.cache import CachePolicy, _agrees, _merged
+from analyzer.sources.grid import Grid
 from analyzer.sources.prometheus import PrometheusSource, Window
 from analyzer.sources.queries import Target
 from analyzer.sources.simulate import FINE_BUCKETS, Latency, Scenario, simulate
@@ -207,6 +209,42 @@ def test_a_profile_change_is_another_key(server):
     source.close()
 
 
+def test_a_long_window_s_refresh_re_reads_a_slice_at_a_time_and_finds_history_changed(server):
+    """Past ``refresh_steps`` kept steps, each periodic refresh re-reads the next slice of them beside the newest
+    steps (round robin), not the whole window; a slice that differs from what was kept is a full fetch."""
+    policy = CachePolicy(reread_steps=2, refresh_looks=2, refresh_steps=4)
+    cached, full = PrometheusSource(server.url, cache=policy), PrometheusSource(server.url)
+    fetched: list[Window] = []
+    original = cached._range
+
+    def spy(query: str, window: Window, deadline: object) -> object:
+        fetched.append(window)
+        return original(query, window, deadline)
+
+    cached._range = spy  # type: ignore[method-assign]
+    before = _outcomes()
+    slices = []
+    for steps in range(NEW_POD_STEP + 2, NEW_POD_STEP + 10):  # the new pod's series are there from the first look
+        seen, window = len(fetched), _window(server, steps)
+        _look(cached, full, window)
+        slices += [((w.start - server.start) // STEP, w.steps) for w in fetched[seen:] if w.end < window.end]
+    counted = {k: v - before[k] for k, v in _outcomes().items()}
+    assert counted == {"incremental": 7, "new": 1, "refresh": 0, "gap": 0, "changed": 0, "partial": 0}
+    assert slices == [(0, 4), (4, 4), (8, 4)]  # every other look, the next 4 kept steps
+    # Samples of kept steps 12 and 13, older than the re-read steps, are deleted: the next slice finds it.
+    deleted = httpx.post(f"{server.url}/api/v1/admin/tsdb/delete_series", params={
+        "match[]": '{pod="checkout-c0ffee1-p0"}', "start": str(server.start + 12 * STEP + 1),
+        "end": str(server.start + 14 * STEP),
+    })
+    assert deleted.status_code == 204, deleted.text
+    before = _outcomes()
+    fetched, _ = _look(cached, full, _window(server, NEW_POD_STEP + 10))
+    assert _outcomes()["changed"] - before["changed"] == 1
+    assert fetched.measurement.metrics["error-rate"].pods.canary["checkout-c0ffee1-p0"].total[12:14] == [0, 0]
+    cached.close()
+    full.close()
+
+
 def test_samples_deleted_from_kept_steps_are_a_full_fetch(server):
     """A kept series whose re-read steps are gone from Prometheus (deleted here through the admin API)."""
     cached, full = PrometheusSource(server.url, cache=CachePolicy()), PrometheusSource(server.url)
@@ -224,3 +262,23 @@ def test_samples_deleted_from_kept_steps_are_a_full_fetch(server):
     assert pods is not None and sum(pods.stable[pod].total[25:]) == 0
     cached.close()
     full.close()
+
+
+def _grid(labels: list[dict[str, str]], values: np.ndarray) -> Grid:
+    return Grid(labels, values, values > 0)
+
+
+def test_a_merge_finds_each_series_by_its_labels_whatever_the_answer_s_order():
+    labels = [{"pod": p} for p in "abc"]
+    kept = _grid(labels, np.arange(1.0, 16.0).reshape(3, 5))
+    fresh = _grid([labels[2], labels[0]], np.array([[15.0, 9.0, 9.0], [5.0, 7.0, 7.0]]))  # no "b": gone
+    assert _merged(kept, 4, fresh) is None  # "b" had a sample at step 4, which the answer lacks
+    fresh = _grid([dict(labels[2]), dict(labels[0]), dict(labels[1])],
+                  np.array([[15.0, 9.0], [5.0, 7.0], [10.0, 8.0]]))
+    merged = _merged(kept, 4, fresh)
+    assert merged is not None and merged.labels is kept.labels
+    assert merged.values.tolist() == [[1, 2, 3, 4, 5, 7], [6, 7, 8, 9, 10, 8], [11, 12, 13, 14, 15, 9]]
+    assert _merged(kept, 4, _grid(fresh.labels, fresh.values + np.array([[0.5], [0], [0]]))) is None  # step 4 changed
+    assert _agrees(kept, 1, _grid(fresh.labels, kept.values[[2, 0, 1], 1:3]))
+    assert not _agrees(kept, 1, _grid(fresh.labels, kept.values[[2, 0, 1], 2:4]))
+    assert not _agrees(kept, 1, _grid([*fresh.labels, {"pod": "d"}], np.ones((4, 2))))  # a series not kept
