@@ -47,8 +47,12 @@ class Settings(BaseSettings):
                                " newest steps (docs/operations.md, incremental looks)")
     window_cache_reread_steps: int = Field(default=3, ge=1, le=60, description="newest kept steps fetched again"
                                            " at each look, for late samples")
-    window_cache_refresh_looks: int = Field(default=30, ge=1, le=10_000, description="a window is fetched whole"
-                                            " again after this many looks")
+    window_cache_refresh_looks: int = Field(default=30, ge=1, le=10_000, description="every this many looks a window"
+                                            " is checked again: fetched whole, or (a window longer than"
+                                            " window_cache_refresh_steps) its next window_cache_refresh_steps kept"
+                                            " steps re-read")
+    window_cache_refresh_steps: int = Field(default=120, ge=1, le=11_000, description="how many kept steps a longer"
+                                            " window's periodic check re-reads, round robin from its start")
     window_cache_max_windows: int = Field(default=1024, ge=1, le=1_000_000, description="windows kept per process")
     window_cache_max_mib: int = Field(default=128, ge=1, le=65_536, description="memory of the kept windows per"
                                       " process")
@@ -156,6 +160,7 @@ class Settings(BaseSettings):
         return CachePolicy(
             reread_steps=self.window_cache_reread_steps,
             refresh_looks=self.window_cache_refresh_looks,
+            refresh_steps=self.window_cache_refresh_steps,
             max_entries=self.window_cache_max_windows,
             max_bytes=self.window_cache_max_mib * 2**20,
         )

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from analyzer.model import Measurement
-from analyzer.model.steps import joined, steps_between
+from analyzer.model.steps import joined
 from analyzer.sources.gauges import gauge_metric
 from analyzer.sources.grid import Grid
 from analyzer.sources.layout import HistogramLayout, Layout, RatioLayout, in_order
@@ -244,5 +244,5 @@ def _counts(measurement: Measurement) -> Measurement:
 def _extended(kept: Measurement, first: int, fresh: Measurement) -> Measurement:
     """The kept counts' first ``first`` steps joined to the fresh steps' counts (gauges: ``fresh`` has them
     whole); ValueError when the kept measurement has other count metrics, bounds or pods."""
-    whole = joined(_counts(steps_between(kept, 0, first)), _counts(fresh)).metrics
+    whole = joined(_counts(kept), _counts(fresh), through=first).metrics
     return fresh.model_copy(update={"metrics": {name: whole.get(name, data) for name, data in fresh.metrics.items()}})

@@ -1,4 +1,4 @@
-"""Prometheus' HTTP API, read strictly and on time: one GET under the look's deadline, retried, checked.
+"""Prometheus' HTTP API, read strictly and on time: one POST under the look's deadline, retried, checked.
 
 Prometheus, Thanos Query, Mimir and VictoriaMetrics all answer ``/api/v1/query_range`` with the same
 JSON. Everything that can go wrong with that answer becomes a :class:`PrometheusError`, a
@@ -13,8 +13,12 @@ PromQL's informational annotations ("PromQL info: metric might not be a counter 
 2.47-2.49 sent among the warnings, and later in ``infos``) say nothing about missing data and are
 left out.
 
+The parameters go in a form body (``application/x-www-form-urlencoded``), which Prometheus, Thanos,
+Mimir and VictoriaMetrics accept on their query endpoints as they do a GET's: a look's combined query
+is a few kB, and in a URL the client would percent-encode it character by character (~0.25 ms a look).
+
 Deadlines: requests' timeouts bound each socket read, not a request, so a server that drips bytes
-could hold a look for minutes. Each GET therefore runs on a worker thread, and the caller waits for it
+could hold a look for minutes. Each request therefore runs on a worker thread, and the caller waits for it
 only until the look's :class:`Deadline`; the worker reads the body piecewise and stops at the
 deadline too. Retries (connection errors, timeouts, 502/503/504, with a short exponential backoff)
 happen only while the deadline leaves time for them.
@@ -177,7 +181,7 @@ def _decode(body: bytes, encoding: str) -> bytes:
 
 
 class PrometheusApi:
-    """GETs against one Prometheus, each bounded by a deadline, with retries and checked JSON."""
+    """Requests to one Prometheus, each bounded by a deadline, with retries and checked JSON."""
 
     def __init__(
         self,
@@ -212,8 +216,9 @@ class PrometheusApi:
         self._workers.shutdown(wait=False, cancel_futures=True)
         self._session.close()
 
-    def get(self, path: str, params: dict[str, str], deadline: Deadline) -> tuple[int, bytes]:
-        """(status, body) of ``GET path``, retried on transient failures, all before ``deadline``."""
+    def call(self, path: str, params: dict[str, str], deadline: Deadline) -> tuple[int, bytes]:
+        """(status, body) of ``POST path`` with ``params`` as its form, retried on transient failures, all before
+        ``deadline``."""
         future = self._workers.submit(self._attempts, path, params, deadline)
         try:
             return future.result(timeout=max(deadline.remaining(), 0.0))
@@ -224,7 +229,7 @@ class PrometheusApi:
     def query_range(self, query: str, start: int, end: int, step: int, deadline: Deadline) -> Matrix:
         """``/api/v1/query_range`` from ``start`` to ``end`` (epoch seconds, both evaluated) every ``step`` s."""
         params = {"query": query, "start": str(start), "end": str(end), "step": f"{step}s"}
-        status, body = self.get("/api/v1/query_range", params, deadline)
+        status, body = self.call("/api/v1/query_range", params, deadline)
         try:
             if status == 200:
                 return parse_matrix(self.url, body)
@@ -269,12 +274,12 @@ class PrometheusApi:
             time.sleep(pause)
 
     def _attempt(self, path: str, params: dict[str, str], deadline: Deadline) -> tuple[int, bytes]:
-        """One GET whose socket waits stop at the deadline and whose body is read piecewise until it."""
+        """One POST whose socket waits stop at the deadline and whose body is read piecewise until it."""
         left = deadline.remaining()
         if left <= 0:
             raise self._late(deadline)
         wait = min(self._timeout, left)
-        with self._session.get(f"{self.url}{path}", params=params, timeout=(wait, wait), stream=True) as response:
+        with self._session.post(f"{self.url}{path}", data=params, timeout=(wait, wait), stream=True) as response:
             raw = response.raw
             chunks: list[bytes] = []
             size = 0

@@ -90,7 +90,7 @@ class PrometheusSource(PrometheusApi):
 
         The query API itself, not Prometheus' ``/-/ready``, which a Mimir or Thanos query frontend under a
         path prefix (``…/prometheus``) does not serve, and which passes no credentials or tenant check."""
-        status, body = self.get("/api/v1/query", {"query": "vector(1)"}, Deadline(self._timeout))
+        status, body = self.call("/api/v1/query", {"query": "vector(1)"}, Deadline(self._timeout))
         if status != 200:
             raise PrometheusError("error", f"Prometheus at {self.url} is not ready (HTTP {status})")
         try:

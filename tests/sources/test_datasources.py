@@ -102,7 +102,7 @@ def test_a_profile_s_queries_go_to_its_datasource_with_the_tenant_and_headers(re
     sources = _sources(recorder, tenant="team-a", headers={"X-Team": "checkout"})
     _fetch(sources)
     path, headers = recorder.requests[-1]
-    assert path.startswith(f"{PREFIX}/api/v1/query_range?")
+    assert path == f"{PREFIX}/api/v1/query_range"
     assert headers["X-Scope-OrgID"] == "team-a" and headers["X-Team"] == "checkout"
     assert "Authorization" not in headers
 
@@ -155,7 +155,7 @@ def test_a_missing_credential_is_a_source_error_naming_where_it_was_looked_for(r
 def test_readiness_asks_the_query_api_so_a_path_prefix_works(recorder):
     source = PrometheusSource(recorder.url + PREFIX)
     source.ping()
-    assert recorder.requests[-1][0].startswith(f"{PREFIX}/api/v1/query?")
+    assert recorder.requests[-1][0] == f"{PREFIX}/api/v1/query"
     with pytest.raises(SourceUnavailableError, match="not ready"):
         PrometheusSource(recorder.url + "/elsewhere").ping()
 
