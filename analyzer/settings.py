@@ -62,8 +62,12 @@ class Settings(BaseSettings):
         description="every Prometheus call and store access of one look, retries included, ends by then"
         " (503 past it)",
     )
+    # 4, not more: a look is mostly CPU under the GIL, and every extra thread judging at once adds switches,
+    # handoffs and cache misses to each look (50 callers, 1 worker, PostgreSQL: 16 threads 20.5 ms of service
+    # CPU a look, 8: 17.0, 4: 15.8, 2: 15.6; bench/service_load.py), while 4 still overlap the looks' waits on
+    # Prometheus and the database.
     look_workers: int = Field(
-        default=16, ge=1, le=256, description="looks judged at once per process (their own threads, not the shared"
+        default=4, ge=1, le=256, description="looks judged at once per process (their own threads, not the shared"
         " pool); more wait for a worker"
     )
     look_queue_seconds: float = Field(
