@@ -66,8 +66,13 @@ class Settings(BaseSettings):
         description="every Prometheus call and store access of one look, retries included, ends by then"
         " (503 past it)",
     )
+    # 4: a look is mostly CPU under the GIL, and each more thread judging at once adds switches, GIL handoffs
+    # and cache misses to every look. 50 callers, 1 worker, PostgreSQL, rounds alternated: 16 threads cost
+    # 20.5 ms of service CPU a look, 4 threads 15.8; with 1, 2 or 4 a look costs within 1 ms of one alone,
+    # but 1 and 2 overlap too little of the looks' waits on Prometheus and the database (30 and 33 looks/s
+    # against 43 with 4). Measured with bench/service_load.py's setup; see docs/operations.md#capacity-measured.
     look_workers: int = Field(
-        default=16, ge=1, le=256, description="looks judged at once per process (their own threads, not the shared"
+        default=4, ge=1, le=256, description="looks judged at once per process (their own threads, not the shared"
         " pool); more wait for a worker"
     )
     look_queue_seconds: float = Field(

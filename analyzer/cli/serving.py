@@ -80,6 +80,7 @@ def serve_command(
             workers=workers,
             log_config=None,
             access_log=False,
+            http="analyzer.server.nodelay:H11NoDelayProtocol",
         )
 
 
