@@ -8,7 +8,8 @@ timeout. No access starts once the deadline has passed (a look answered 503 reco
 
 After the first failure the look stops asking the store and takes each access's *otherwise* value:
 what the data says (the window start from the canary's first data, a retried canary's new start) or
-nothing (no step start: no pass; nothing recorded). :attr:`LookStore.failure` says why, for the answer.
+nothing (no step start the process has not read before: no pass; nothing recorded).
+:attr:`LookStore.failure` says why, for the answer.
 """
 
 from __future__ import annotations

@@ -253,7 +253,7 @@ def test_postgresql_by_default_survives_a_rolling_upgrade_and_a_node_drain(rende
 def test_the_look_deadline_and_window_gap_reach_the_settings(rendered):
     config = yaml.safe_load(_kinds(rendered["defaults"])["ConfigMap"][0]["data"]["config.yaml"])
     assert config["look_deadline_seconds"] == 8 and config["window_gap_steps"] == 5
-    assert (config["look_workers"], config["look_queue_seconds"]) == (16, 2) and "notify_events" not in config
+    assert (config["look_workers"], config["look_queue_seconds"]) == (4, 2) and "notify_events" not in config
     assert config["token_cache_seconds"] == 10
 
 
