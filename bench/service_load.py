@@ -139,18 +139,23 @@ class Load:
     p99: float
     requests: int
     cpu: dict[str, float]  # process -> CPU seconds per request
+    driver: float = 0.0  # the load generator's (wrk's) CPU seconds per request, on the same cores
 
 
 def _wrk(base: str, path: str, headers: dict[str, str], callers: int, seconds: float, work: Path) -> tuple[
-    float, float, float, int
+    float, float, float, int, float
 ]:
+    """wrk's rate, p50, p99, answered requests, and its own CPU seconds (a reaped child: ``os.times``)."""
     script = work / "request.lua"
     lines = [f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items()]
     script.write_text("\n".join([*lines, f'wrk.path = "{path}"', ""]))
+    started = os.times()
     run = subprocess.run(
         ["wrk", "-t2", f"-c{callers}", f"-d{seconds:g}s", "--timeout", "30s", "--latency", "-s", str(script), base],
         capture_output=True, text=True,
     )
+    ended = os.times()
+    driver = ended.children_user + ended.children_system - started.children_user - started.children_system
     out = run.stdout
     if run.returncode != 0 or "Socket errors" in out:
         raise SystemExit(f"wrk failed or saw errors ({run.returncode}):\n{out}{run.stderr}")
@@ -165,7 +170,7 @@ def _wrk(base: str, path: str, headers: dict[str, str], callers: int, seconds: f
         value, unit = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.M).groups()  # type: ignore[union-attr]
         return float(value) * _UNITS[unit]
 
-    return rate, percentile("50"), percentile("99"), requests
+    return rate, percentile("50"), percentile("99"), requests, driver
 
 
 def load(
@@ -173,11 +178,11 @@ def load(
 ) -> Load:
     """wrk on ``base + path``, and each process tree's CPU time per request meanwhile."""
     before = {name: cpu_seconds(pid) for name, pid in processes.items()}
-    rate, p50, p99, requests = _wrk(base, path, headers, callers, seconds, work)
+    rate, p50, p99, requests, driver = _wrk(base, path, headers, callers, seconds, work)
     if requests == 0:
         raise SystemExit(f"no request to {base} finished in {seconds:g} s with {callers} callers: give it --seconds")
     spent = {name: (cpu_seconds(pid) - before[name]) / requests for name, pid in processes.items()}
-    return Load(rate, p50, p99, requests, spent)
+    return Load(rate, p50, p99, requests, spent, driver / requests)
 
 
 def one_by_one(base: str, path: str, headers: dict[str, str], processes: dict[str, int], requests: int) -> Load:
@@ -372,8 +377,9 @@ def main(argv: list[str] | None = None) -> dict[str, Load]:
 
 def report(label: str, result: Load) -> None:
     cpu = result.cpu
+    driver = f"   (wrk {result.driver * 1e3:.2f})" if result.driver else ""
     print(f"{label:<34}{result.rate:9.1f}{ms(result.p50)} {ms(result.p99)}   {ms(cpu.get('service', 0.0))}"
-          f"{ms(cpu['prometheus'])}{ms(cpu.get('postgres', 0.0))}{ms(sum(cpu.values()))}")
+          f"{ms(cpu['prometheus'])}{ms(cpu.get('postgres', 0.0))}{ms(sum(cpu.values()))}{driver}")
 
 
 def summary(results: dict[str, Load], args: argparse.Namespace) -> None:
@@ -397,6 +403,9 @@ def summary(results: dict[str, Load], args: argparse.Namespace) -> None:
         r = results[key]
         print(f"  2 workers, PostgreSQL, {args.callers} callers: {r.rate:.0f} looks/s (target >= 200),"
               f" p99 {r.p99 * 1e3:.0f} ms (target < 250 ms)")
+        machine = sum(r.cpu.values()) + r.driver
+        print(f"  a look's CPU on this machine meanwhile: {machine * 1e3:.2f} ms (service, Prometheus, PostgreSQL and"
+              f" wrk), so its {os.cpu_count()} cores give at most {os.cpu_count() / machine:.0f} looks/s")
 
 
 def profiled(prom: str, windows: list[int], work: Path, looks: int = 30) -> None:
