@@ -29,7 +29,7 @@ import numpy as np
 
 from analyzer.judging.comparison import Comparison
 from analyzer.judging.evidence import StepCounts
-from analyzer.judging.kept_lists import steps_array
+from analyzer.judging.kept_lists import list_key, steps_column
 from analyzer.judging.metric import Prepared
 from analyzer.judging.pods import arm_pods
 from analyzer.judging.slo import SloCounts
@@ -66,10 +66,22 @@ def tested_bounds(le: list[float], calibration: np.ndarray, q: float, anchor: in
     return sorted({anchor, *in_band}, key=lambda j: (j != anchor, j))
 
 
-def _repair(rows: np.ndarray) -> tuple[np.ndarray, float]:
-    """PromQL's ensureMonotonic: a running maximum along le; also the largest dip repaired."""
-    repaired = np.maximum.accumulate(rows, axis=-1) if rows.size else rows
-    return repaired, float(np.max(repaired - rows, initial=0.0))
+def _running_max(rows: np.ndarray) -> np.ndarray:
+    """PromQL's ensureMonotonic: a running maximum along le, row by row."""
+    return np.maximum.accumulate(rows, axis=-1) if rows.size else rows
+
+
+def _dips(rows: np.ndarray) -> np.ndarray:
+    """The largest dip each row's repair fills."""
+    dips: np.ndarray = np.max(_running_max(rows) - rows, axis=-1, initial=0.0)
+    return dips
+
+
+def _repaired(name: str, data: HistogramMetric, rows: list[list[float]], *path: str) -> tuple[np.ndarray, float]:
+    """The list of rows at ``path`` repaired (:func:`_running_max`), and the largest dip repaired: row by row,
+    so the rows the last look had the same keep its repair (:meth:`analyzer.judging.kept_lists.Column.derived`)."""
+    column = steps_column(list_key(name, data, *path), rows, len(data.le))
+    return column.derived("repaired", _running_max), float(np.max(column.derived("dips", _dips), initial=0.0))
 
 
 def _slo_counts(
@@ -147,15 +159,14 @@ def prepare_histogram(
     live hot path, computed for the report page and the offline judge)."""
     le = data.le
     q = policy.quantile
-    named = (name, tuple(le))  # the memo's key for this metric's lists (analyzer.judging.kept_lists)
-    canary_all, dip_c = _repair(steps_array((*named, "canary"), data.canary, len(le)))
-    stable_all, dip_s = _repair(steps_array((*named, "stable"), data.stable, len(le)))
+    canary_all, dip_c = _repaired(name, data, data.canary, "canary")
+    stable_all, dip_s = _repaired(name, data, data.stable, "stable")
     start = min(_calibration_steps(stable_all[:, -1], warmup_steps), data.steps)
     canary, stable = canary_all[start:], stable_all[start:]
     pods = None
     if data.pods is not None:
         pods = {
-            arm: [_repair(steps_array((*named, arm, pod), rows, len(le)))[0] for pod, rows in by_pod.items()]
+            arm: [_repaired(name, data, rows, "pods", arm, pod)[0] for pod, rows in by_pod.items()]
             for arm, by_pod in (("canary", data.pods.canary), ("stable", data.pods.stable))
         }
     label = f"p{q * 100:g}"

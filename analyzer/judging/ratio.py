@@ -6,7 +6,7 @@ import numpy as np
 
 from analyzer.judging.comparison import Comparison
 from analyzer.judging.evidence import StepCounts
-from analyzer.judging.kept_lists import steps_array
+from analyzer.judging.kept_lists import list_key, steps_array
 from analyzer.judging.metric import Prepared
 from analyzer.judging.pods import arm_pods
 from analyzer.judging.slo import SloCounts
@@ -14,10 +14,11 @@ from analyzer.model import Diagnostics, Estimate, MetricPolicy, RatioArm, RatioM
 from analyzer.stats.rate_ratio import rate_ratio_test
 
 
-def _arm(key: tuple[str, ...], arm: RatioArm, start: int) -> tuple[np.ndarray, np.ndarray, float]:
-    """(events clipped to requests, requests, the largest overshoot clipped) after warm-up."""
-    total = steps_array((*key, "total"), arm.total)[start:]
-    events = steps_array((*key, "events"), arm.events)[start:]
+def _arm(name: str, data: RatioMetric, side: str, start: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """(events clipped to requests, requests, the largest overshoot clipped) of one arm after warm-up."""
+    arm: RatioArm = getattr(data, side)
+    total = steps_array(list_key(name, data, side, "total"), arm.total)[start:]
+    events = steps_array(list_key(name, data, side, "events"), arm.events)[start:]
     over = float(np.max(events - total, initial=0.0))
     return np.minimum(events, total), total, over
 
@@ -25,8 +26,8 @@ def _arm(key: tuple[str, ...], arm: RatioArm, start: int) -> tuple[np.ndarray, n
 def prepare_ratio(name: str, data: RatioMetric, policy: MetricPolicy, warmup_steps: int) -> Prepared:
     """Steps after warm-up; events over requests (per-series extrapolation) are clipped, with a note."""
     start = min(warmup_steps, data.steps)
-    e_c, n_c, over_c = _arm((name, "canary"), data.canary, start)
-    e_s, n_s, over_s = _arm((name, "stable"), data.stable, start)
+    e_c, n_c, over_c = _arm(name, data, "canary", start)
+    e_s, n_s, over_s = _arm(name, data, "stable", start)
     notes = []
     if max(over_c, over_s) > 0:
         notes.append(
@@ -37,7 +38,10 @@ def prepare_ratio(name: str, data: RatioMetric, policy: MetricPolicy, warmup_ste
     if data.pods is not None:
         series = {
             arm: [
-                (steps_array((name, arm, pod, "events"), s.events), steps_array((name, arm, pod, "total"), s.total))
+                (
+                    steps_array(list_key(name, data, "pods", arm, pod, "events"), s.events),
+                    steps_array(list_key(name, data, "pods", arm, pod, "total"), s.total),
+                )
                 for pod, s in pods.items()
             ]
             for arm, pods in (("canary", data.pods.canary), ("stable", data.pods.stable))

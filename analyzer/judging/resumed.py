@@ -3,9 +3,9 @@
 ``cumulative_loglik`` and ``mixture_log_e_at`` (:mod:`analyzer.stats.eprocess`) are prequential:
 column k of the (grid × steps) log-likelihood and step k of the path depend only on steps ≤ k. A
 look that shares its first L steps with an earlier one takes that look's first L columns and steps
-from :mod:`analyzer.judging.prefix_memo` and computes the rest, so the e-processes of a look cost
-what its new steps cost plus one copy of the array (issue 15; at 1,440 steps a resumed comparison
-takes 0.9 ms against 4.6 ms from scratch). The result is the one from scratch to the last bit: the
+from :mod:`analyzer.judging.prefix_memo` and computes the rest, appended to that look's arrays in
+place when it kept all their steps (:mod:`analyzer.judging.grown`; else copied once), so the
+e-processes of a look cost what its new steps cost (issue 15). The result is the one from scratch to the last bit: the
 cumulative sum continues from the cached column in the same order, and every other operation is per
 column. A look resumes only as far as its inputs, the weights 1/φ included, equal an earlier look's,
 which is why the dispersion estimates are prequential (:mod:`analyzer.stats.dispersion`); a boundary
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from analyzer.judging.grown import Prefix, grown
 from analyzer.judging.prefix_memo import Entry, PrefixMemo
 from analyzer.stats.eprocess import FloatArray, mixture_log_e_at, step_loglik
 from analyzer.stats.rate_ratio import log_canary_share
@@ -26,10 +27,19 @@ from analyzer.stats.rate_ratio import log_canary_share
 
 @dataclass(frozen=True)
 class Path:
-    """Tempered cumulative log-likelihood (grid points × steps) and the log e-process at one boundary."""
+    """Tempered cumulative log-likelihood (grid points × steps) and the log e-process at one boundary, each the
+    first steps of a buffer the next look extends in place (:mod:`analyzer.judging.grown`)."""
 
-    loglik: FloatArray
-    path: FloatArray
+    cumulative: Prefix
+    steps_path: Prefix
+
+    @property
+    def loglik(self) -> FloatArray:
+        return self.cumulative.array
+
+    @property
+    def path(self) -> FloatArray:
+        return self.steps_path.array
 
 
 #: The process's memo of paths (bounded: see :mod:`analyzer.judging.prefix_memo`).
@@ -64,19 +74,14 @@ def _resumed(
         log_p, log_q = log_probabilities(new)
         terms = step_loglik(successes[new], trials[new], log_p, log_q, weights=weights[new])
         if known is None:
-            loglik = np.cumsum(terms, axis=1)
-            path = mixture_log_e_at(loglik, log_prior, boundary, "above")
+            loglik = grown(np.cumsum(terms, axis=1), axis=-1)
+            path = grown(mixture_log_e_at(loglik.array, log_prior, boundary, "above"))
         else:
-            loglik = np.empty((terms.shape[0], steps))
-            loglik[:, :start] = known.state.loglik[:, :start]
-            loglik[:, start:] = terms
+            before = known.state.cumulative
             # The sum continues from the cached column in the same order as from scratch.
-            np.cumsum(loglik[:, start - 1 :], axis=1, out=loglik[:, start - 1 :])
-            path = np.concatenate(
-                [known.state.path[:start], mixture_log_e_at(loglik[:, start:], log_prior, boundary, "above")]
-            )
-        loglik.setflags(write=False)
-        path.setflags(write=False)
+            columns = np.cumsum(np.concatenate([before.array[:, start - 1 : start], terms], axis=1), axis=1)[:, 1:]
+            loglik = before.extend(start, columns)
+            path = known.state.steps_path.extend(start, mixture_log_e_at(columns, log_prior, boundary, "above"))
         return Path(loglik, path), loglik.nbytes + path.nbytes
 
     return PATHS.resume((successes, trials, weights, *covariates), salt, compute)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from analyzer.judging import digest, evidence, judge, kept_lists, resumed
+from analyzer.judging import evidence, judge, kept_lists, resumed
 from analyzer.model import Measurement, Policy
 from analyzer.model.steps import steps_between
 from analyzer.sources.simulate import Scenario, simulate
@@ -42,7 +42,7 @@ def _looks(scenario: Scenario, first: int) -> list[Measurement]:
 
 def _clear():
     """Every memo of the judge emptied: the next judgment is from scratch."""
-    for memo in (resumed.PATHS, resumed.NULLS, digest.KEPT, kept_lists.ARRAYS):
+    for memo in (resumed.PATHS, resumed.NULLS, kept_lists.ARRAYS):
         memo.clear()
 
 
