@@ -22,8 +22,9 @@ import numpy as np
 
 from analyzer.stats.eprocess import FloatArray
 
-#: Steps a new buffer holds at least; a full buffer is replaced by one twice the steps it must hold.
-MIN_CAPACITY = 64
+#: Spare steps a new buffer holds at least; beyond, a quarter of the steps it must hold (a window that grows
+#: a step a look copies its steps once every quarter of its length; a bigger spare costs page faults).
+MIN_SPARE = 64
 
 
 class _Buffer:
@@ -54,7 +55,7 @@ class _Buffer:
 
 def _new_buffer(shape: tuple[int, ...], axis: int, steps: int) -> _Buffer:
     size = list(shape)
-    size[axis] = max(MIN_CAPACITY, 2 * steps)
+    size[axis] = steps + max(MIN_SPARE, steps // 4)
     return _Buffer(np.empty(size, dtype=np.float64), axis)
 
 
