@@ -23,7 +23,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
 
 import numpy as np
@@ -110,6 +110,7 @@ class Column:
 
     def __init__(self, values: Prefix, same: int, hashes: dict[int, Any], previous: Column | None) -> None:
         self._values, self.same, self.hashes = values, same, hashes
+        self._digests: dict[int, bytes] = {}
         self._derived: dict[str, Prefix] = {}
         self._previous = previous._derived if previous is not None else {}
 
@@ -122,9 +123,14 @@ class Column:
     def steps(self) -> int:
         return self._values.steps
 
-    def digest(self) -> bytes:
-        """sha256 of the array's bytes (little-endian float64, row after row)."""
-        return bytes(self.hashes[self.steps].digest())
+    def digest(self, steps: int | None = None) -> bytes:
+        """sha256 of the bytes (little-endian float64, row after row) of the array's first ``steps`` steps
+        (all by default: one of its last ``REREAD`` + 2 prefixes, else KeyError)."""
+        steps = self.steps if steps is None else steps
+        found = self._digests.get(steps)
+        if found is None:
+            found = self._digests[steps] = bytes(self.hashes[steps].digest())
+        return found
 
     def derived(self, name: str, per_step: PerStep) -> FloatArray:
         """``per_step(self.array)``, read-only; ``name`` names ``per_step`` among the list's derived arrays.
@@ -141,6 +147,36 @@ class Column:
     @property
     def nbytes(self) -> int:
         return self._values.nbytes + sum(d.nbytes for d in self._derived.values())
+
+
+@dataclass(frozen=True)
+class Origin:
+    """The per-step lists a comparison's counts are made from — a metric's columns — with what names how
+    they are made (``label``: which comparison of the metric) and the lists' step the counts' first step is.
+
+    Its prefix keys name a prefix of the counts by the lists' running sha256s, with no pass over the
+    window (:class:`analyzer.judging.prefix_memo.PrefixMemo` checks the inputs of a state it finds by them).
+    """
+
+    columns: tuple[Column, ...]
+    label: str
+    start: int = 0
+
+    def since(self, step: int) -> Origin:
+        """The origin of the counts from their step ``step`` on."""
+        return replace(self, start=self.start + step)
+
+    def prefix_keys(self, salt: bytes, lengths: range) -> dict[int, bytes]:
+        """For each prefix length L of the counts whose lists' prefix of ``start`` + L steps every column
+        can name: BLAKE2b of ``salt``, the label, ``start``, L and those prefixes' sha256s."""
+        keys: dict[int, bytes] = {}
+        head = salt + f"|{self.label}|{self.start}|".encode()
+        for steps in lengths:
+            lists = self.start + steps
+            if all(lists in c.hashes for c in self.columns):
+                named = b"".join(c.digest(lists) for c in self.columns)
+                keys[steps] = hashlib.blake2b(head + f"{steps}|".encode() + named, digest_size=16).digest()
+        return keys
 
 
 def _hashes(array: FloatArray, same: int, kept: dict[int, Any]) -> dict[int, Any]:
@@ -171,8 +207,12 @@ ARRAYS: KeptLists[Column] = KeptLists(ARRAY_BYTES)
 
 def list_key(name: str, metric: RatioMetric | HistogramMetric, *path: str) -> Hashable:
     """What names one of a metric's per-step lists among the kept columns: the metric's name, a histogram's
-    bounds, and the list's path (the arm, or "pods", the arm and the pod; and a ratio arm's field)."""
-    return (name, tuple(metric.le), *path) if isinstance(metric, HistogramMetric) else (name, *path)
+    bounds, the names of its pods (so that two rollouts judged in turn, whose metrics have the same names
+    but other pods, keep a column each), and the list's path (the arm, or "pods", the arm and the pod; and
+    a ratio arm's field)."""
+    bounds = tuple(metric.le) if isinstance(metric, HistogramMetric) else ()
+    pods = (tuple(metric.pods.canary), tuple(metric.pods.stable)) if metric.pods is not None else ()
+    return (name, bounds, pods, *path)
 
 
 def steps_column(key: Hashable, values: list[Any], width: int = 0) -> Column:

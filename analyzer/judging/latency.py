@@ -24,12 +24,13 @@ along ``le``), because summed per-series ``increase()`` can dip by a fraction of
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
 from analyzer.judging.comparison import Comparison
 from analyzer.judging.evidence import StepCounts
-from analyzer.judging.kept_lists import list_key, steps_column
+from analyzer.judging.kept_lists import Column, Origin, list_key, steps_column
 from analyzer.judging.metric import Prepared
 from analyzer.judging.pods import arm_pods
 from analyzer.judging.slo import SloCounts
@@ -77,10 +78,14 @@ def _dips(rows: np.ndarray) -> np.ndarray:
     return dips
 
 
-def _repaired(name: str, data: HistogramMetric, rows: list[list[float]], *path: str) -> tuple[np.ndarray, float]:
+def _repaired(
+    name: str, data: HistogramMetric, rows: list[list[float]], columns: list[Column], *path: str
+) -> tuple[np.ndarray, float]:
     """The list of rows at ``path`` repaired (:func:`_running_max`), and the largest dip repaired: row by row,
-    so the rows the last look had the same keep its repair (:meth:`analyzer.judging.kept_lists.Column.derived`)."""
+    so the rows the last look had the same keep its repair (:meth:`analyzer.judging.kept_lists.Column.derived`).
+    Its column joins ``columns``, the metric's counts' origin."""
     column = steps_column(list_key(name, data, *path), rows, len(data.le))
+    columns.append(column)
     return column.derived("repaired", _running_max), float(np.max(column.derived("dips", _dips), initial=0.0))
 
 
@@ -91,6 +96,7 @@ def _slo_counts(
     policy: MetricPolicy,
     observed: tuple[float | None, float | None],
     notes: list[str],
+    origin: Origin,
 ) -> SloCounts | None:
     if policy.slo is None:
         return None
@@ -110,6 +116,7 @@ def _slo_counts(
         observed=observed[0],
         stable_observed=observed[1],
         describe=label,
+        origin=replace(origin, label=f"slo at bound {bound}"),
     )
 
 
@@ -134,9 +141,11 @@ def _comparison(
     j: int,
     le: list[float],
     pass_ratio: float,
-    start: int,
+    origin: Origin,
 ) -> Comparison:
-    """The comparison at bound j; ``pods`` cover the whole window (the steps before ``start`` are their warm-up)."""
+    """The comparison at bound j; ``pods`` cover the whole window (the steps before ``origin.start`` are their
+    warm-up)."""
+    start = origin.start
     n_c, n_s = canary[:, -1], stable[:, -1]
     e_c, e_s = slow_counts(canary, j), slow_counts(stable, j)
     canary_pods = stable_pods = None
@@ -147,7 +156,8 @@ def _comparison(
         stable_pods = arm_pods(
             [slow_counts(r, j) for r in pods["stable"]], [r[:, -1] for r in pods["stable"]], e_s, n_s, start
         )
-    counts = StepCounts(e_c, n_c, e_s, n_s, canary_pods=canary_pods, stable_pods=stable_pods)
+    origin = replace(origin, label=f"bound {j}")
+    counts = StepCounts(e_c, n_c, e_s, n_s, canary_pods=canary_pods, stable_pods=stable_pods, origin=origin)
     return Comparison(counts, label=f"le={fmt_le(le[j])}", pass_ratio=pass_ratio)
 
 
@@ -159,14 +169,15 @@ def prepare_histogram(
     live hot path, computed for the report page and the offline judge)."""
     le = data.le
     q = policy.quantile
-    canary_all, dip_c = _repaired(name, data, data.canary, "canary")
-    stable_all, dip_s = _repaired(name, data, data.stable, "stable")
+    columns: list[Column] = []
+    canary_all, dip_c = _repaired(name, data, data.canary, columns, "canary")
+    stable_all, dip_s = _repaired(name, data, data.stable, columns, "stable")
     start = min(_calibration_steps(stable_all[:, -1], warmup_steps), data.steps)
     canary, stable = canary_all[start:], stable_all[start:]
     pods = None
     if data.pods is not None:
         pods = {
-            arm: [_repaired(name, data, rows, "pods", arm, pod)[0] for pod, rows in by_pod.items()]
+            arm: [_repaired(name, data, rows, columns, "pods", arm, pod)[0] for pod, rows in by_pod.items()]
             for arm, by_pod in (("canary", data.pods.canary), ("stable", data.pods.stable))
         }
     label = f"p{q * 100:g}"
@@ -200,8 +211,9 @@ def prepare_histogram(
                 f" bound {le[-2]:g} s; add bounds such as {suggest_bounds(q_cal, policy.margin)}"
             )
     bounds = tested_bounds(le, calibration, q, anchor) if anchor is not None else [len(le) - 2]
+    origin = Origin(tuple(columns), "", start)
     comparisons = tuple(
-        _comparison(canary, stable, pods, j, le, slowdown_share_ratio(le, calibration, j, policy.pass_slowdown), start)
+        _comparison(canary, stable, pods, j, le, slowdown_share_ratio(le, calibration, j, policy.pass_slowdown), origin)
         for j in bounds
     )
     tau = le[anchor] if anchor is not None else None
@@ -218,7 +230,7 @@ def prepare_histogram(
     if untestable is None and (n_c.sum() <= 0 or n_s.sum() <= 0):
         arm = "canary" if n_c.sum() <= 0 else "stable"
         untestable = f"no data: the {arm} served no requests after calibration"
-    slo = _slo_counts(le, canary, stable, policy, (q_c, q_s), notes)
+    slo = _slo_counts(le, canary, stable, policy, (q_c, q_s), notes, origin)
     diagnostics = Diagnostics(
         threshold_seconds=tau,
         resolution=tau / q_cal - 1.0 if tau is not None and q_cal > 0 else None,

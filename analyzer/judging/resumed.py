@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from analyzer.judging.grown import Prefix, grown
-from analyzer.judging.prefix_memo import Entry, PrefixMemo
+from analyzer.judging.prefix_memo import Entry, PrefixKeys, PrefixMemo
 from analyzer.stats.eprocess import FloatArray, mixture_log_e_at, step_loglik
 from analyzer.stats.rate_ratio import log_canary_share
 
@@ -58,9 +58,10 @@ def _resumed(
     salt: bytes,
     log_prior: FloatArray,
     boundary: int,
+    keys: PrefixKeys | None,
 ) -> Path:
     """cumulative_loglik and mixture_log_e_at ("above" ``boundary``) over every step, from the longest
-    known prefix on.
+    known prefix on (named by ``keys``, or by the inputs' digest).
 
     ``covariates`` are the per-step inputs ``log_probabilities`` reads besides the counts; ``salt``
     names everything else it depends on (the grid), so that the memo key covers every input.
@@ -84,7 +85,7 @@ def _resumed(
             path = known.state.steps_path.extend(start, mixture_log_e_at(columns, log_prior, boundary, "above"))
         return Path(loglik, path), loglik.nbytes + path.nbytes
 
-    return PATHS.resume((successes, trials, weights, *covariates), salt, compute)
+    return PATHS.resume((successes, trials, weights, *covariates), salt, compute, keys)
 
 
 #: Bytes the memo of the fail test's pod-term null paths holds at most (one float a step and state).
@@ -94,7 +95,7 @@ NULLS: PrefixMemo[FloatArray] = PrefixMemo(max_bytes=NULLS_BYTES)
 
 
 def null_path(loglik: FloatArray, inputs: tuple[FloatArray, ...], salt: bytes,
-              columns: Callable[[FloatArray], FloatArray]) -> FloatArray:
+              columns: Callable[[FloatArray], FloatArray], keys: PrefixKeys | None = None) -> FloatArray:
     """A per-look null (one value per step, each a function of its own log-likelihood column alone,
     ``columns`` on a (G, steps) slice), resumed from the longest known prefix of ``inputs``.
 
@@ -109,7 +110,7 @@ def null_path(loglik: FloatArray, inputs: tuple[FloatArray, ...], salt: bytes,
         path.setflags(write=False)
         return path, path.nbytes
 
-    return NULLS.resume(inputs, salt, compute)
+    return NULLS.resume(inputs, salt, compute, keys)
 
 
 def ratio_path(
@@ -121,6 +122,7 @@ def ratio_path(
     canary_total: FloatArray,
     stable_total: FloatArray,
     weights: FloatArray,
+    keys: PrefixKeys | None = None,
 ) -> Path:
     """The rate-ratio comparison's log-likelihood on the grid ``theta`` and its e-process against
     r ≤ theta[boundary]: the canary's share of each step's events, tempered by ``weights``
@@ -130,11 +132,13 @@ def ratio_path(
         return log_canary_share(theta[:, None], canary_total[None, new], stable_total[None, new])
 
     salt = b"ratio|" + np.asarray(theta, dtype=np.float64).tobytes()
-    return _resumed(canary_events, events, weights, (canary_total, stable_total), shares, salt, log_prior, boundary)
+    return _resumed(
+        canary_events, events, weights, (canary_total, stable_total), shares, salt, log_prior, boundary, keys
+    )
 
 
 def limit_path(probabilities: FloatArray, log_prior: FloatArray, events: FloatArray, total: FloatArray,
-               weights: FloatArray) -> Path:
+               weights: FloatArray, keys: PrefixKeys | None = None) -> Path:
     """One arm's log-likelihood at fixed event probabilities (G',) and its e-process against the
     first of them (``analyzer.judging.evidence.exceeds_limit``)."""
     p = np.asarray(probabilities, dtype=np.float64)[:, None]
@@ -144,4 +148,4 @@ def limit_path(probabilities: FloatArray, log_prior: FloatArray, events: FloatAr
         return log_p, log_q
 
     salt = b"limit|" + p.tobytes()
-    return _resumed(events, total, weights, (), fixed, salt, log_prior, 0)
+    return _resumed(events, total, weights, (), fixed, salt, log_prior, 0, keys)
