@@ -149,6 +149,21 @@ class Column:
         return self._values.nbytes + sum(d.nbytes for d in self._derived.values())
 
 
+class Lists:
+    """A metric's columns, and their prefixes' sha256s joined, by prefix length (one look's: computed once)."""
+
+    def __init__(self, columns: tuple[Column, ...]) -> None:
+        self.columns = columns
+        self._named: dict[int, bytes | None] = {}
+
+    def named(self, steps: int) -> bytes | None:
+        """The sha256s of every column's first ``steps`` steps, joined; None when a column has no hash there."""
+        if steps not in self._named:
+            known = all(steps in c.hashes for c in self.columns)
+            self._named[steps] = b"".join(c.digest(steps) for c in self.columns) if known else None
+        return self._named[steps]
+
+
 @dataclass(frozen=True)
 class Origin:
     """The per-step lists a comparison's counts are made from — a metric's columns — with what names how
@@ -158,7 +173,7 @@ class Origin:
     window (:class:`analyzer.judging.prefix_memo.PrefixMemo` checks the inputs of a state it finds by them).
     """
 
-    columns: tuple[Column, ...]
+    lists: Lists
     label: str
     start: int = 0
 
@@ -172,9 +187,8 @@ class Origin:
         keys: dict[int, bytes] = {}
         head = salt + f"|{self.label}|{self.start}|".encode()
         for steps in lengths:
-            lists = self.start + steps
-            if all(lists in c.hashes for c in self.columns):
-                named = b"".join(c.digest(lists) for c in self.columns)
+            named = self.lists.named(self.start + steps)
+            if named is not None:
                 keys[steps] = hashlib.blake2b(head + f"{steps}|".encode() + named, digest_size=16).digest()
         return keys
 

@@ -30,7 +30,7 @@ import numpy as np
 
 from analyzer.judging.comparison import Comparison
 from analyzer.judging.evidence import StepCounts
-from analyzer.judging.kept_lists import Column, Origin, list_key, steps_column
+from analyzer.judging.kept_lists import Column, Lists, Origin, list_key, steps_column
 from analyzer.judging.metric import Prepared
 from analyzer.judging.pods import arm_pods
 from analyzer.judging.slo import SloCounts
@@ -211,7 +211,7 @@ def prepare_histogram(
                 f" bound {le[-2]:g} s; add bounds such as {suggest_bounds(q_cal, policy.margin)}"
             )
     bounds = tested_bounds(le, calibration, q, anchor) if anchor is not None else [len(le) - 2]
-    origin = Origin(tuple(columns), "", start)
+    origin = Origin(Lists(tuple(columns)), "", start)
     comparisons = tuple(
         _comparison(canary, stable, pods, j, le, slowdown_share_ratio(le, calibration, j, policy.pass_slowdown), origin)
         for j in bounds

@@ -6,7 +6,7 @@ import numpy as np
 
 from analyzer.judging.comparison import Comparison
 from analyzer.judging.evidence import StepCounts
-from analyzer.judging.kept_lists import Column, Origin, list_key, steps_column
+from analyzer.judging.kept_lists import Column, Lists, Origin, list_key, steps_column
 from analyzer.judging.metric import Prepared
 from analyzer.judging.pods import arm_pods
 from analyzer.judging.slo import SloCounts
@@ -60,7 +60,7 @@ def prepare_ratio(name: str, data: RatioMetric, policy: MetricPolicy, warmup_ste
         }
         canary_pods = arm_pods([e for e, _ in series["canary"]], [t for _, t in series["canary"]], e_c, n_c, start)
         stable_pods = arm_pods([e for e, _ in series["stable"]], [t for _, t in series["stable"]], e_s, n_s, start)
-    origin = Origin(tuple(lists.columns), "ratio", start)
+    origin = Origin(Lists(tuple(lists.columns)), "ratio", start)
     counts = StepCounts(e_c, n_c, e_s, n_s, canary_pods=canary_pods, stable_pods=stable_pods, origin=origin)
     canary_rate, stable_rate = counts.rates()
     ratio = canary_rate / stable_rate if canary_rate is not None and stable_rate else None
