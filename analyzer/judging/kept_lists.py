@@ -85,12 +85,15 @@ class KeptLists(Generic[T]):
 
 def common_prefix(values: list[Any], kept: Kept[Any] | None) -> int:
     """Steps at the start of ``values`` equal to ``kept``'s, among the prefixes a re-read look can share:
-    one comparison of the shortest such prefix (identity first: the cost of a pointer a step when the
-    objects are shared), then step by step up to the first difference."""
+    the whole kept list at once when it is a prefix (identity first: the cost of a pointer a step when the
+    objects are shared), else one comparison of the shortest such prefix, then step by step up to the
+    first difference."""
     if kept is None:
         return 0
     old = kept.values
     longest, shortest = min(len(old), len(values)), max(len(old) - REREAD - 1, 0)
+    if longest == len(old) and (values == old if len(values) == longest else values[:longest] == old):
+        return longest
     if shortest > longest or values[:shortest] != old[:shortest]:
         return 0
     same = shortest
