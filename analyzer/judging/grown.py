@@ -9,8 +9,8 @@ new steps after them.
 A step once written is never written again: the buffer records how far any look has written, and a
 look extends in place only from there (its kept steps are then every step written so far). A look
 that keeps fewer steps — its newest steps were re-read with other counts — copies the steps it
-keeps into a new buffer, so every view handed out earlier, in any thread, keeps its values. Views
-are read-only.
+keeps into a new array (of its own size: such looks tend to follow each other), so every view
+handed out earlier, in any thread, keeps its values. Views are read-only.
 """
 
 from __future__ import annotations
@@ -90,17 +90,19 @@ class Prefix:
                 self.buffer.written = steps
         if in_place:
             return Prefix(self.buffer, steps)
-        buffer = _new_buffer(fresh.shape, axis, steps)
-        buffer.write(0, self.buffer.view(keep))
-        buffer.write(keep, fresh)
+        if keep == self.buffer.written:  # a longer window, its buffer full: one with room for more steps
+            buffer = _new_buffer(fresh.shape, axis, steps)
+            buffer.write(0, self.buffer.view(keep))
+            buffer.write(keep, fresh)
+        else:  # the newest steps re-read: the next look will most likely copy again, so no spare room
+            buffer = _Buffer(np.concatenate([self.buffer.view(keep), fresh], axis=axis), axis)
         buffer.written = steps
         return Prefix(buffer, steps)
 
 
 def grown(fresh: FloatArray, axis: int = 0) -> Prefix:
-    """A prefix holding ``fresh`` (steps along ``axis``: 0 or -1), with room for more steps."""
-    steps = int(fresh.shape[axis])
-    buffer = _new_buffer(fresh.shape, axis, steps)
-    buffer.write(0, fresh)
-    buffer.written = steps
-    return Prefix(buffer, steps)
+    """A prefix holding ``fresh`` (steps along ``axis``: 0 or -1), taken over as its buffer, not copied: nothing
+    may change ``fresh`` after. The next look that keeps all its steps moves them to a buffer with room."""
+    buffer = _Buffer(fresh, axis)
+    buffer.written = int(fresh.shape[axis])
+    return Prefix(buffer, buffer.written)

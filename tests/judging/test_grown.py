@@ -6,24 +6,29 @@ import pytest
 from analyzer.judging.grown import grown
 
 
+def _steps(rng, steps, axis):
+    return rng.random((steps, 3) if axis == 0 else (3, steps))
+
+
 @pytest.mark.parametrize("axis", [0, -1])
 def test_appending_after_the_written_steps_shares_the_buffer_and_keeps_old_views(axis):
     rng = np.random.default_rng(2)
-    shape = (5, 3) if axis == 0 else (3, 5)
-    first = grown(rng.random(shape), axis)
-    old = first.array.copy()
-    more = rng.random((2, 3) if axis == 0 else (3, 2))
-    second = first.extend(5, more)
-    assert second.buffer is first.buffer  # in place
-    assert np.array_equal(second.array, np.concatenate([old, more], axis=axis))
-    assert np.array_equal(first.array, old)
-    revised = rng.random((3, 3))  # 3 steps of 3, either way
-    third = second.extend(4, revised)  # the newest steps re-read: 4 kept of 7 written
-    assert third.buffer is not second.buffer
-    assert np.array_equal(second.array, np.concatenate([old, more], axis=axis))  # untouched
-    kept = old[:4] if axis == 0 else old[:, :4]
-    assert np.array_equal(third.array, np.concatenate([kept, revised], axis=axis))
-    assert not third.array.flags.writeable and not first.array.flags.writeable
+    chunks = [_steps(rng, 5, axis), _steps(rng, 2, axis), _steps(rng, 1, axis)]
+    first = grown(chunks[0], axis)
+    second = first.extend(5, chunks[1])  # moved to a buffer with room
+    third = second.extend(7, chunks[2])
+    assert third.buffer is second.buffer  # in place
+    whole = np.concatenate(chunks, axis=axis)
+    assert np.array_equal(third.array, whole)
+    assert np.array_equal(second.array, np.concatenate(chunks[:2], axis=axis))
+    assert np.array_equal(first.array, chunks[0])
+    revised = _steps(rng, 3, axis)
+    fourth = third.extend(6, revised)  # the newest steps re-read: 6 kept of 8 written
+    assert fourth.buffer is not third.buffer
+    assert np.array_equal(third.array, whole)  # untouched
+    kept = whole[:6] if axis == 0 else whole[:, :6]
+    assert np.array_equal(fourth.array, np.concatenate([kept, revised], axis=axis))
+    assert not fourth.array.flags.writeable and not first.array.flags.writeable
 
 
 def test_a_buffer_grows_past_its_capacity():
