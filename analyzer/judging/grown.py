@@ -103,6 +103,6 @@ class Prefix:
 def grown(fresh: FloatArray, axis: int = 0) -> Prefix:
     """A prefix holding ``fresh`` (steps along ``axis``: 0 or -1), taken over as its buffer, not copied: nothing
     may change ``fresh`` after. The next look that keeps all its steps moves them to a buffer with room."""
-    buffer = _Buffer(fresh, axis)
+    buffer = _Buffer(fresh if fresh.flags.writeable else fresh.copy(), axis)  # a read-only view: another's
     buffer.written = int(fresh.shape[axis])
     return Prefix(buffer, buffer.written)

@@ -38,3 +38,11 @@ def test_a_buffer_grows_past_its_capacity():
     assert np.array_equal(prefix.array, np.arange(500.0))
     with pytest.raises(ValueError):
         prefix.extend(501, np.zeros(1))
+
+
+def test_a_read_only_array_is_copied_before_the_buffer_is_written():
+    rows = np.zeros((0, 3))
+    rows.setflags(write=False)
+    empty = grown(rows)
+    assert np.array_equal(empty.extend(0, np.ones((2, 3))).array, np.ones((2, 3)))
+    assert rows.shape == (0, 3)
