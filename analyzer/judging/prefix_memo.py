@@ -46,7 +46,7 @@ class Entry(Generic[S]):
 
     state: S
     steps: int
-    inputs: tuple[NDArray[np.float64], ...] | None = None
+    inputs: Inputs = None
 
 
 #: The keys of a look's prefixes by the lists its inputs come from: (salt, prefix lengths) → {length: key}

@@ -5,8 +5,8 @@ column k of the (grid × steps) log-likelihood and step k of the path depend onl
 look that shares its first L steps with an earlier one takes that look's first L columns and steps
 from :mod:`analyzer.judging.prefix_memo` and computes the rest, appended to that look's arrays in
 place when it kept all their steps (:mod:`analyzer.judging.grown`; else copied once), so the
-e-processes of a look cost what its new steps cost (issue 15). The result is the one from scratch to the last bit: the
-cumulative sum continues from the cached column in the same order, and every other operation is per
+e-processes of a look cost what its new steps cost (issue 15). The result is the one from scratch
+to the last bit: the cumulative sum continues from the cached column in the same order, and every other operation is per
 column. A look resumes only as far as its inputs, the weights 1/φ included, equal an earlier look's,
 which is why the dispersion estimates are prequential (:mod:`analyzer.stats.dispersion`); a boundary
 or grid that moves between looks (a new key) is computed from scratch.
