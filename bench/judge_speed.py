@@ -2,7 +2,7 @@
 and (``--looks``) the CPU time per look of Argo's looks at a growing window, from scratch and with the memo.
 
     python bench/judge_speed.py [--repeat 500]
-    python bench/judge_speed.py --looks [--count 12] [--windows 30 360 1440]
+    python bench/judge_speed.py --looks [--count 12] [--windows 30 360 1440] [--service]
 
 Both are timed alternately in one run on the same counts, so machine load hits both alike; the ratio
 is the figure to watch on a shared machine. Two measurements: arm totals only, and the same traffic
@@ -13,13 +13,16 @@ first judge had (3.4-3.6x on arm totals).
 The look sequence judges the live look's shape (two metrics, 35 latency buckets, 2 canary and 3
 stable pods) at windows of 30, 360 and 1,440 one-minute steps: ``--count`` consecutive looks, each
 one step longer, their two newest steps re-read with other counts (late samples), each parsed anew
-(no object shared with the look before, unlike the service's window cache: the memos compare values,
-the slower case). Each look is judged twice, alternately, on the process's CPU clock: from scratch
-(empty memos) and with the memos the earlier looks filled (:mod:`analyzer.judging.resumed`,
-:mod:`analyzer.judging.digest`, :mod:`analyzer.judging.kept_lists`); the judgments must be equal. Issue
-15 asks a 360-step look to cost at most 1.5x a 30-step one and a 1,440-step look 2x (the whole look;
-this is the judge's share). The input digest (sha256 of the measurement's JSON, kept per list from
-the look before: :mod:`analyzer.judging.digest`) is also timed on its own, both ways.
+(no object shared with the look before: the memos compare values, and the re-read steps hold other
+counts, so a look keeps fewer steps than the last one wrote and copies them). ``--service`` builds the
+looks as the service's window cache does instead: the last look's first steps (the same objects)
+joined to its newest ``REREAD_STEPS`` steps and one new step parsed anew with equal counts, and every
+``REFRESH_LOOKS``-th look the whole window parsed anew. Each look is judged twice, alternately, on the
+process's CPU clock: from scratch (empty memos) and with the memos the earlier looks filled
+(:mod:`analyzer.judging.resumed`, :mod:`analyzer.judging.kept_lists`); the judgments must be equal.
+Issue 15 asks a 360-step look to cost at most 1.5x a 30-step one and a 1,440-step look 2x (the whole
+look; this is the judge's share). The input digest (sha256 step by step, kept per list from the look
+before: :mod:`analyzer.judging.digest`) is also timed on its own, both ways.
 """
 
 from __future__ import annotations
@@ -34,12 +37,12 @@ from dataclasses import dataclass, field
 from scipy import stats
 
 import analyzer
-from analyzer.judging import digest, judge, kept_lists, resumed
+from analyzer.judging import judge, kept_lists, resumed
 from analyzer.judging.digest import measurement_digest
 from analyzer.judging.kept_lists import KeptLists
 from analyzer.judging.prefix_memo import PrefixMemo
 from analyzer.model import Measurement, Policy
-from analyzer.model.steps import steps_between
+from analyzer.model.steps import joined, steps_between
 from analyzer.sources.simulate import DEFAULT_BUCKETS, FINE_BUCKETS, Latency, Scenario, simulate
 from analyzer.stats.eprocess import FloatArray
 
@@ -102,23 +105,22 @@ def _late(measurement: Measurement) -> Measurement:
 
 @dataclass
 class _Memos:
-    """One set of the judge's memos: the e-process paths, the digest's kept lists, the kept arrays."""
+    """One set of the judge's memos: the e-process paths and the kept columns (arrays and digests)."""
 
     paths: PrefixMemo[resumed.Path] = field(default_factory=PrefixMemo)
     nulls: PrefixMemo[FloatArray] = field(default_factory=lambda: PrefixMemo(resumed.NULLS_BYTES))
-    lists: KeptLists[digest.Pieces] = field(default_factory=lambda: KeptLists(digest.MAX_BYTES))
-    arrays: KeptLists[FloatArray] = field(default_factory=lambda: KeptLists(kept_lists.ARRAY_BYTES))
+    arrays: KeptLists[kept_lists.Column] = field(default_factory=lambda: KeptLists(kept_lists.ARRAY_BYTES))
 
 
 @contextmanager
 def _memo(memos: _Memos) -> Iterator[None]:
     """Judge with ``memos`` as the process's memos."""
-    kept = resumed.PATHS, resumed.NULLS, digest.KEPT, kept_lists.ARRAYS
-    resumed.PATHS, resumed.NULLS, digest.KEPT, kept_lists.ARRAYS = memos.paths, memos.nulls, memos.lists, memos.arrays
+    kept = resumed.PATHS, resumed.NULLS, kept_lists.ARRAYS
+    resumed.PATHS, resumed.NULLS, kept_lists.ARRAYS = memos.paths, memos.nulls, memos.arrays
     try:
         yield
     finally:
-        resumed.PATHS, resumed.NULLS, digest.KEPT, kept_lists.ARRAYS = kept
+        resumed.PATHS, resumed.NULLS, kept_lists.ARRAYS = kept
 
 
 def _cpu_ms(call: Callable[[], object]) -> tuple[float, object]:
@@ -127,14 +129,38 @@ def _cpu_ms(call: Callable[[], object]) -> tuple[float, object]:
     return (time.process_time() - start) * 1e3, result
 
 
-def look_sequence(windows: list[int], count: int) -> None:
+#: Steps before the newest that the service's window cache re-reads at a look (``--service``).
+REREAD_STEPS = 3
+#: The window cache fetches the whole window anew every this many looks (``--service``).
+REFRESH_LOOKS = 30
+
+
+def _parsed(measurement: Measurement) -> Measurement:
+    return Measurement.model_validate(measurement.model_dump(mode="json"))
+
+
+def _looks(whole: Measurement, window: int, count: int, service: bool) -> list[Measurement]:
+    """The looks at ``window`` to ``window + count`` steps of ``whole`` (see the module's docstring)."""
+    if not service:
+        return [_late(steps_between(whole, 0, k)) for k in range(window, window + count + 1)]
+    looks: list[Measurement] = []
+    for i, k in enumerate(range(window, window + count + 1)):
+        fresh = k - REREAD_STEPS - 1
+        if i % REFRESH_LOOKS == 0:
+            looks.append(_parsed(steps_between(whole, 0, k)))
+        else:
+            looks.append(joined(steps_between(looks[-1], 0, fresh), _parsed(steps_between(whole, fresh, k))))
+    return looks
+
+
+def look_sequence(windows: list[int], count: int, service: bool = False) -> None:
     """CPU ms per look at each window, from scratch and with the memo, and the ratios to the first window."""
     policy = Policy()
     scenario = {"rps": 200.0, "canary_share": 0.2, "latency": Latency(0.08, 0.5), "buckets": FINE_BUCKETS}
     rows: dict[int, tuple[float, float]] = {}
     for window in windows:
         whole = simulate(Scenario(steps=window + count, canary_pods=2, stable_pods=3, **scenario), seed=3)  # type: ignore[arg-type]
-        looks = [_late(steps_between(whole, 0, k)) for k in range(window, window + count + 1)]
+        looks = _looks(whole, window, count, service)
         warm, warm_digest = _Memos(), _Memos()
         with _memo(warm):
             judge(looks[0], policy)  # the look before: what the memo resumes from
@@ -176,9 +202,10 @@ def main() -> None:
     parser.add_argument("--looks", action="store_true", help="the look-sequence mode")
     parser.add_argument("--count", type=int, default=12, help="looks per window (--looks)")
     parser.add_argument("--windows", type=int, nargs="+", default=[30, 360, 1440])
+    parser.add_argument("--service", action="store_true", help="looks built as the window cache does (--looks)")
     args = parser.parse_args()
     if args.looks:
-        look_sequence(args.windows, args.count)
+        look_sequence(args.windows, args.count, args.service)
         return
     buckets = DEFAULT_BUCKETS[:11]
     _report("arm totals", simulate(Scenario(steps=60, buckets=buckets), seed=1), args.repeat)

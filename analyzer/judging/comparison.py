@@ -52,6 +52,7 @@ class Comparison:
             c.stable_total[step:],
             canary_pods=None if c.canary_pods is None else c.canary_pods.since(step),
             stable_pods=None if c.stable_pods is None else c.stable_pods.since(step),
+            origin=None if c.origin is None else c.origin.since(step),
         )
         return replace(self, counts=counts)
 

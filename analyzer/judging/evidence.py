@@ -16,6 +16,8 @@ from typing import Literal
 
 import numpy as np
 
+from analyzer.judging.kept_lists import Origin
+from analyzer.judging.prefix_memo import PrefixKeys
 from analyzer.judging.resumed import limit_path, null_path, ratio_path
 from analyzer.stats.dispersion import pod_minute_kappa, pod_ratio_dispersion, rate_dispersion, ratio_dispersion
 from analyzer.stats.eprocess import (
@@ -72,6 +74,12 @@ class StepCounts:
     stable_total: FloatArray
     canary_pods: PodSeries | None = None
     stable_pods: PodSeries | None = None
+    origin: Origin | None = None  # the lists the counts are made from: what the memos name their prefixes by
+
+    @property
+    def keys(self) -> PrefixKeys | None:
+        """The memos' keys of the counts' prefixes, by their lists (None: by the counts themselves)."""
+        return self.origin.prefix_keys if self.origin is not None else None
 
     @property
     def steps(self) -> int:
@@ -177,9 +185,8 @@ def compare_ratio(
     phi = step_dispersion(counts)
     events = counts.canary_events + counts.stable_events
     b = grid_index_at_or_above(grid, fail_boundary)
-    resumed = ratio_path(
-        grid.theta, grid.log_prior, b, counts.canary_events, events, counts.canary_total, counts.stable_total, 1.0 / phi
-    )
+    theta, prior, c_total, s_total = grid.theta, grid.log_prior, counts.canary_total, counts.stable_total
+    resumed = ratio_path(theta, prior, b, counts.canary_events, events, c_total, s_total, 1.0 / phi, counts.keys)
     loglik = resumed.loglik
     fail_sd = quantised_sd(fail_sd)
     null = None
@@ -187,7 +194,9 @@ def compare_ratio(
         inputs = (counts.canary_events, events, 1.0 / phi, counts.canary_total, counts.stable_total)
         salt = b"pod-null|" + grid.theta.tobytes() + np.asarray([b, fail_sd], dtype=np.float64).tobytes()
         log_theta = np.log(grid.theta)
-        null = null_path(loglik, inputs, salt, lambda ll: _pod_marginal(ll, log_theta, fail_sd, slice(b, b + 1))[0])
+        null = null_path(
+            loglik, inputs, salt, lambda ll: _pod_marginal(ll, log_theta, fail_sd, slice(b, b + 1))[0], counts.keys
+        )
     fail_path = fail_log_e(loglik, grid, b, fail_sd, plain=resumed.path, null=null)
     below = pass_log_e(loglik[:, -1:], grid, pass_sd)  # (G, 1): the current look
     return RatioEvidence(
@@ -338,19 +347,21 @@ class LimitEvidence:
 
 
 def exceeds_limit(
-    events: FloatArray, total: FloatArray, limit: float, prior_scale: float, log_threshold: float
+    events: FloatArray, total: FloatArray, limit: float, prior_scale: float, log_threshold: float,
+    keys: PrefixKeys | None = None,
 ) -> LimitEvidence:
     """Anytime-valid test of H0: canary rate p ≤ ``limit`` (an absolute SLO), one arm.
 
     events_k ~ Binomial(total_k, p), tempered by the arm's own predictable dispersion; the mixture
     is over p = limit·θ for θ > 1 on the ratio grid (capped just below 1), so it is the same
-    e-process as :func:`compare_ratio` with a known baseline.
+    e-process as :func:`compare_ratio` with a known baseline. ``keys``: the memo's keys of the counts'
+    prefixes by their lists (:attr:`StepCounts.keys`).
     """
     grid = log_ratio_grid(prior_scale, include=(1.0,))
     boundary = grid.index(1.0)
     theta, log_prior = grid.theta[boundary:], grid.log_prior[boundary:]  # θ = 1 and the alternatives above
     probs = np.minimum(limit * theta, 1.0 - 1e-12)  # (G',): the same at every step
-    path = limit_path(probs, log_prior, events, total, 1.0 / rate_dispersion(events, total)).path
+    path = limit_path(probs, log_prior, events, total, 1.0 / rate_dispersion(events, total), keys).path
     return LimitEvidence(log_e=float(max(path.max(), 0.0)), fail_step=_first_true(path >= log_threshold))
 
 

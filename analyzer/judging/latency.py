@@ -24,12 +24,13 @@ along ``le``), because summed per-series ``increase()`` can dip by a fraction of
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
 from analyzer.judging.comparison import Comparison
 from analyzer.judging.evidence import StepCounts
-from analyzer.judging.kept_lists import steps_array
+from analyzer.judging.kept_lists import Column, Lists, Origin, list_key, steps_column
 from analyzer.judging.metric import Prepared
 from analyzer.judging.pods import arm_pods
 from analyzer.judging.slo import SloCounts
@@ -66,10 +67,26 @@ def tested_bounds(le: list[float], calibration: np.ndarray, q: float, anchor: in
     return sorted({anchor, *in_band}, key=lambda j: (j != anchor, j))
 
 
-def _repair(rows: np.ndarray) -> tuple[np.ndarray, float]:
-    """PromQL's ensureMonotonic: a running maximum along le; also the largest dip repaired."""
-    repaired = np.maximum.accumulate(rows, axis=-1) if rows.size else rows
-    return repaired, float(np.max(repaired - rows, initial=0.0))
+def _running_max(rows: np.ndarray) -> np.ndarray:
+    """PromQL's ensureMonotonic: a running maximum along le, row by row."""
+    return np.maximum.accumulate(rows, axis=-1) if rows.size else rows
+
+
+def _dips(rows: np.ndarray) -> np.ndarray:
+    """The largest dip each row's repair fills."""
+    dips: np.ndarray = np.max(_running_max(rows) - rows, axis=-1, initial=0.0)
+    return dips
+
+
+def _repaired(
+    name: str, data: HistogramMetric, rows: list[list[float]], columns: list[Column], *path: str
+) -> tuple[np.ndarray, float]:
+    """The list of rows at ``path`` repaired (:func:`_running_max`), and the largest dip repaired: row by row,
+    so the rows the last look had the same keep its repair (:meth:`analyzer.judging.kept_lists.Column.derived`).
+    Its column joins ``columns``, the metric's counts' origin."""
+    column = steps_column(list_key(name, data, *path), rows, len(data.le))
+    columns.append(column)
+    return column.derived("repaired", _running_max), float(np.max(column.derived("dips", _dips), initial=0.0))
 
 
 def _slo_counts(
@@ -79,6 +96,7 @@ def _slo_counts(
     policy: MetricPolicy,
     observed: tuple[float | None, float | None],
     notes: list[str],
+    origin: Origin,
 ) -> SloCounts | None:
     if policy.slo is None:
         return None
@@ -98,6 +116,7 @@ def _slo_counts(
         observed=observed[0],
         stable_observed=observed[1],
         describe=label,
+        origin=replace(origin, label=f"slo at bound {bound}"),
     )
 
 
@@ -122,9 +141,11 @@ def _comparison(
     j: int,
     le: list[float],
     pass_ratio: float,
-    start: int,
+    origin: Origin,
 ) -> Comparison:
-    """The comparison at bound j; ``pods`` cover the whole window (the steps before ``start`` are their warm-up)."""
+    """The comparison at bound j; ``pods`` cover the whole window (the steps before ``origin.start`` are their
+    warm-up)."""
+    start = origin.start
     n_c, n_s = canary[:, -1], stable[:, -1]
     e_c, e_s = slow_counts(canary, j), slow_counts(stable, j)
     canary_pods = stable_pods = None
@@ -135,7 +156,8 @@ def _comparison(
         stable_pods = arm_pods(
             [slow_counts(r, j) for r in pods["stable"]], [r[:, -1] for r in pods["stable"]], e_s, n_s, start
         )
-    counts = StepCounts(e_c, n_c, e_s, n_s, canary_pods=canary_pods, stable_pods=stable_pods)
+    origin = replace(origin, label=f"bound {j}")
+    counts = StepCounts(e_c, n_c, e_s, n_s, canary_pods=canary_pods, stable_pods=stable_pods, origin=origin)
     return Comparison(counts, label=f"le={fmt_le(le[j])}", pass_ratio=pass_ratio)
 
 
@@ -147,15 +169,15 @@ def prepare_histogram(
     live hot path, computed for the report page and the offline judge)."""
     le = data.le
     q = policy.quantile
-    named = (name, tuple(le))  # the memo's key for this metric's lists (analyzer.judging.kept_lists)
-    canary_all, dip_c = _repair(steps_array((*named, "canary"), data.canary, len(le)))
-    stable_all, dip_s = _repair(steps_array((*named, "stable"), data.stable, len(le)))
+    columns: list[Column] = []
+    canary_all, dip_c = _repaired(name, data, data.canary, columns, "canary")
+    stable_all, dip_s = _repaired(name, data, data.stable, columns, "stable")
     start = min(_calibration_steps(stable_all[:, -1], warmup_steps), data.steps)
     canary, stable = canary_all[start:], stable_all[start:]
     pods = None
     if data.pods is not None:
         pods = {
-            arm: [_repair(steps_array((*named, arm, pod), rows, len(le)))[0] for pod, rows in by_pod.items()]
+            arm: [_repaired(name, data, rows, columns, "pods", arm, pod)[0] for pod, rows in by_pod.items()]
             for arm, by_pod in (("canary", data.pods.canary), ("stable", data.pods.stable))
         }
     label = f"p{q * 100:g}"
@@ -189,8 +211,9 @@ def prepare_histogram(
                 f" bound {le[-2]:g} s; add bounds such as {suggest_bounds(q_cal, policy.margin)}"
             )
     bounds = tested_bounds(le, calibration, q, anchor) if anchor is not None else [len(le) - 2]
+    origin = Origin(Lists(tuple(columns)), "", start)
     comparisons = tuple(
-        _comparison(canary, stable, pods, j, le, slowdown_share_ratio(le, calibration, j, policy.pass_slowdown), start)
+        _comparison(canary, stable, pods, j, le, slowdown_share_ratio(le, calibration, j, policy.pass_slowdown), origin)
         for j in bounds
     )
     tau = le[anchor] if anchor is not None else None
@@ -207,7 +230,7 @@ def prepare_histogram(
     if untestable is None and (n_c.sum() <= 0 or n_s.sum() <= 0):
         arm = "canary" if n_c.sum() <= 0 else "stable"
         untestable = f"no data: the {arm} served no requests after calibration"
-    slo = _slo_counts(le, canary, stable, policy, (q_c, q_s), notes)
+    slo = _slo_counts(le, canary, stable, policy, (q_c, q_s), notes, origin)
     diagnostics = Diagnostics(
         threshold_seconds=tau,
         resolution=tau / q_cal - 1.0 if tau is not None and q_cal > 0 else None,

@@ -35,14 +35,23 @@ MAX_BYTES = 128 << 20
 MAX_STATES = 4096
 
 S = TypeVar("S")
+#: The per-step inputs a state was computed from, kept with it when it is found by its lists' keys.
+Inputs = tuple[NDArray[np.float64], ...] | None
 
 
 @dataclass(frozen=True)
 class Entry(Generic[S]):
-    """A state and the number of leading steps it covers."""
+    """A state, the number of leading steps it covers, and (when it was found by its lists' keys) the
+    per-step inputs it was computed from."""
 
     state: S
     steps: int
+    inputs: Inputs = None
+
+
+#: The keys of a look's prefixes by the lists its inputs come from: (salt, prefix lengths) → {length: key}
+#: (:meth:`analyzer.judging.kept_lists.Origin.prefix_keys`); lengths it cannot key are left out.
+PrefixKeys = Callable[[bytes, range], dict[int, bytes]]
 
 
 class PrefixMemo(Generic[S]):
@@ -50,7 +59,7 @@ class PrefixMemo(Generic[S]):
 
     def __init__(self, max_bytes: int = MAX_BYTES, max_states: int = MAX_STATES) -> None:
         self._max_bytes, self._max_states = max_bytes, max_states
-        self._states: OrderedDict[int, tuple[S, int]] = OrderedDict()  # id → (state, bytes), oldest first
+        self._states: OrderedDict[int, tuple[S, int, Inputs]] = OrderedDict()  # id → (state, bytes, inputs), oldest 1st
         self._keys: dict[bytes, tuple[int, int]] = {}  # digest → (state id, steps)
         self._bytes = 0
         self._next = 0
@@ -73,37 +82,63 @@ class PrefixMemo(Generic[S]):
                 found = self._keys.get(digests[steps])
                 if found is not None and found[0] in self._states:
                     self._states.move_to_end(found[0])
-                    return Entry(self._states[found[0]][0], found[1])
+                    state, _, inputs = self._states[found[0]]
+                    return Entry(state, found[1], inputs)
         return None
 
     def resume(
-        self, columns: Sequence[NDArray[np.float64]], salt: bytes, compute: Callable[[Entry[S] | None], tuple[S, int]]
+        self,
+        columns: Sequence[NDArray[np.float64]],
+        salt: bytes,
+        compute: Callable[[Entry[S] | None], tuple[S, int]],
+        keys: PrefixKeys | None = None,
     ) -> S:
         """``compute``'s state (and its size in bytes) from the state of the longest known prefix of the
-        per-step ``columns`` (None: from scratch), kept for the next look under this look's prefixes."""
+        per-step ``columns`` (None: from scratch), kept for the next look under this look's prefixes.
+
+        The prefixes are named by the digest of the columns' rows, or, given ``keys``, by the lists the
+        columns come from (no pass over the window): a state found so is used only as far as its inputs
+        are the columns' first rows, compared (a key names the lists, not how the columns were made).
+        """
         steps = int(columns[0].size)
-        digests = prefix_digests(columns, salt, lookup_lengths(steps))
-        state, size = compute(self.longest(digests))
+        lengths = lookup_lengths(steps)
+        digests = keys(salt, lengths) if keys is not None else prefix_digests(columns, salt, lengths)
+        known = self.longest(digests)
+        checked = keys is not None or (known is not None and known.inputs is not None)
+        if known is not None and checked and not _same_rows(columns, known.inputs, known.steps):
+            known = None
+        state, size = compute(known)
         if steps:
-            self.put({n: digests[n] for n in kept_lengths(steps)}, state, size)
+            inputs = tuple(columns) if keys is not None else None
+            extra = sum(c.nbytes for c in inputs) if inputs is not None else 0
+            self.put({n: digests[n] for n in kept_lengths(steps) if n in digests}, state, size + extra, inputs)
         return state
 
-    def put(self, digests: dict[int, bytes], state: S, size: int) -> None:
-        """Keep ``state`` under every digest of ``digests`` (prefix lengths it covers); evict the oldest."""
+    def put(self, digests: dict[int, bytes], state: S, size: int, inputs: Inputs = None) -> None:
+        """Keep ``state`` (computed from ``inputs``, when given) under every digest of ``digests`` (prefix
+        lengths it covers); evict the oldest."""
         if size > self._max_bytes:
             return
         with self._lock:
             ident = self._next
             self._next += 1
-            self._states[ident] = (state, size)
+            self._states[ident] = (state, size, inputs)
             self._bytes += size
             for steps, digest in digests.items():
                 self._keys[digest] = (ident, steps)
             while self._bytes > self._max_bytes or len(self._states) > self._max_states:
-                _, (_, freed) = self._states.popitem(last=False)
+                _, (_, freed, _) = self._states.popitem(last=False)
                 self._bytes -= freed
             if len(self._keys) > 4 * self._max_states:  # drop keys of evicted states now and then
                 self._keys = {k: v for k, v in self._keys.items() if v[0] in self._states}
+
+
+def _same_rows(columns: Sequence[NDArray[np.float64]], kept: Inputs, steps: int) -> bool:
+    """Whether the first ``steps`` rows of ``columns`` are ``kept``'s (bit for bit: -0.0 is not 0.0)."""
+    return kept is not None and len(kept) == len(columns) and all(
+        new.size >= steps and old.size >= steps and new[:steps].tobytes() == old[:steps].tobytes()
+        for new, old in zip(columns, kept, strict=True)
+    )
 
 
 def prefix_digests(columns: Sequence[NDArray[np.float64]], salt: bytes, lengths: range) -> dict[int, bytes]:

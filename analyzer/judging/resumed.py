@@ -3,10 +3,10 @@
 ``cumulative_loglik`` and ``mixture_log_e_at`` (:mod:`analyzer.stats.eprocess`) are prequential:
 column k of the (grid × steps) log-likelihood and step k of the path depend only on steps ≤ k. A
 look that shares its first L steps with an earlier one takes that look's first L columns and steps
-from :mod:`analyzer.judging.prefix_memo` and computes the rest, so the e-processes of a look cost
-what its new steps cost plus one copy of the array (issue 15; at 1,440 steps a resumed comparison
-takes 0.9 ms against 4.6 ms from scratch). The result is the one from scratch to the last bit: the
-cumulative sum continues from the cached column in the same order, and every other operation is per
+from :mod:`analyzer.judging.prefix_memo` and computes the rest, appended to that look's arrays in
+place when it kept all their steps (:mod:`analyzer.judging.grown`; else copied once), so the
+e-processes of a look cost what its new steps cost (issue 15). The result is the one from scratch
+to the last bit: the cumulative sum continues from the cached column in the same order, and every other operation is per
 column. A look resumes only as far as its inputs, the weights 1/φ included, equal an earlier look's,
 which is why the dispersion estimates are prequential (:mod:`analyzer.stats.dispersion`); a boundary
 or grid that moves between looks (a new key) is computed from scratch.
@@ -19,17 +19,27 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analyzer.judging.prefix_memo import Entry, PrefixMemo
+from analyzer.judging.grown import Prefix, grown
+from analyzer.judging.prefix_memo import Entry, PrefixKeys, PrefixMemo
 from analyzer.stats.eprocess import FloatArray, mixture_log_e_at, step_loglik
 from analyzer.stats.rate_ratio import log_canary_share
 
 
 @dataclass(frozen=True)
 class Path:
-    """Tempered cumulative log-likelihood (grid points × steps) and the log e-process at one boundary."""
+    """Tempered cumulative log-likelihood (grid points × steps) and the log e-process at one boundary, each the
+    first steps of a buffer the next look extends in place (:mod:`analyzer.judging.grown`)."""
 
-    loglik: FloatArray
-    path: FloatArray
+    cumulative: Prefix
+    steps_path: Prefix
+
+    @property
+    def loglik(self) -> FloatArray:
+        return self.cumulative.array
+
+    @property
+    def path(self) -> FloatArray:
+        return self.steps_path.array
 
 
 #: The process's memo of paths (bounded: see :mod:`analyzer.judging.prefix_memo`).
@@ -48,9 +58,10 @@ def _resumed(
     salt: bytes,
     log_prior: FloatArray,
     boundary: int,
+    keys: PrefixKeys | None,
 ) -> Path:
     """cumulative_loglik and mixture_log_e_at ("above" ``boundary``) over every step, from the longest
-    known prefix on.
+    known prefix on (named by ``keys``, or by the inputs' digest).
 
     ``covariates`` are the per-step inputs ``log_probabilities`` reads besides the counts; ``salt``
     names everything else it depends on (the grid), so that the memo key covers every input.
@@ -64,22 +75,17 @@ def _resumed(
         log_p, log_q = log_probabilities(new)
         terms = step_loglik(successes[new], trials[new], log_p, log_q, weights=weights[new])
         if known is None:
-            loglik = np.cumsum(terms, axis=1)
-            path = mixture_log_e_at(loglik, log_prior, boundary, "above")
+            loglik = grown(np.cumsum(terms, axis=1), axis=-1)
+            path = grown(mixture_log_e_at(loglik.array, log_prior, boundary, "above"))
         else:
-            loglik = np.empty((terms.shape[0], steps))
-            loglik[:, :start] = known.state.loglik[:, :start]
-            loglik[:, start:] = terms
+            before = known.state.cumulative
             # The sum continues from the cached column in the same order as from scratch.
-            np.cumsum(loglik[:, start - 1 :], axis=1, out=loglik[:, start - 1 :])
-            path = np.concatenate(
-                [known.state.path[:start], mixture_log_e_at(loglik[:, start:], log_prior, boundary, "above")]
-            )
-        loglik.setflags(write=False)
-        path.setflags(write=False)
+            columns = np.cumsum(np.concatenate([before.array[:, start - 1 : start], terms], axis=1), axis=1)[:, 1:]
+            loglik = before.extend(start, columns)
+            path = known.state.steps_path.extend(start, mixture_log_e_at(columns, log_prior, boundary, "above"))
         return Path(loglik, path), loglik.nbytes + path.nbytes
 
-    return PATHS.resume((successes, trials, weights, *covariates), salt, compute)
+    return PATHS.resume((successes, trials, weights, *covariates), salt, compute, keys)
 
 
 #: Bytes the memo of the fail test's pod-term null paths holds at most (one float a step and state).
@@ -89,7 +95,7 @@ NULLS: PrefixMemo[FloatArray] = PrefixMemo(max_bytes=NULLS_BYTES)
 
 
 def null_path(loglik: FloatArray, inputs: tuple[FloatArray, ...], salt: bytes,
-              columns: Callable[[FloatArray], FloatArray]) -> FloatArray:
+              columns: Callable[[FloatArray], FloatArray], keys: PrefixKeys | None = None) -> FloatArray:
     """A per-look null (one value per step, each a function of its own log-likelihood column alone,
     ``columns`` on a (G, steps) slice), resumed from the longest known prefix of ``inputs``.
 
@@ -104,7 +110,7 @@ def null_path(loglik: FloatArray, inputs: tuple[FloatArray, ...], salt: bytes,
         path.setflags(write=False)
         return path, path.nbytes
 
-    return NULLS.resume(inputs, salt, compute)
+    return NULLS.resume(inputs, salt, compute, keys)
 
 
 def ratio_path(
@@ -116,6 +122,7 @@ def ratio_path(
     canary_total: FloatArray,
     stable_total: FloatArray,
     weights: FloatArray,
+    keys: PrefixKeys | None = None,
 ) -> Path:
     """The rate-ratio comparison's log-likelihood on the grid ``theta`` and its e-process against
     r ≤ theta[boundary]: the canary's share of each step's events, tempered by ``weights``
@@ -125,11 +132,13 @@ def ratio_path(
         return log_canary_share(theta[:, None], canary_total[None, new], stable_total[None, new])
 
     salt = b"ratio|" + np.asarray(theta, dtype=np.float64).tobytes()
-    return _resumed(canary_events, events, weights, (canary_total, stable_total), shares, salt, log_prior, boundary)
+    return _resumed(
+        canary_events, events, weights, (canary_total, stable_total), shares, salt, log_prior, boundary, keys
+    )
 
 
 def limit_path(probabilities: FloatArray, log_prior: FloatArray, events: FloatArray, total: FloatArray,
-               weights: FloatArray) -> Path:
+               weights: FloatArray, keys: PrefixKeys | None = None) -> Path:
     """One arm's log-likelihood at fixed event probabilities (G',) and its e-process against the
     first of them (``analyzer.judging.evidence.exceeds_limit``)."""
     p = np.asarray(probabilities, dtype=np.float64)[:, None]
@@ -139,4 +148,4 @@ def limit_path(probabilities: FloatArray, log_prior: FloatArray, events: FloatAr
         return log_p, log_q
 
     salt = b"limit|" + p.tobytes()
-    return _resumed(events, total, weights, (), fixed, salt, log_prior, 0)
+    return _resumed(events, total, weights, (), fixed, salt, log_prior, 0, keys)

@@ -15,6 +15,7 @@ import numpy as np
 
 from analyzer.judging.comparison import POD_SHARE, normal_isf
 from analyzer.judging.evidence import exceeds_limit, safe_exp
+from analyzer.judging.kept_lists import Origin
 from analyzer.model import Policy
 from analyzer.stats.heterogeneity import traffic_weights_square_sum
 
@@ -34,6 +35,7 @@ class SloCounts:
     observed: float | None  # the canary's value on the SLO's own scale (rate, or seconds)
     stable_observed: float | None
     describe: str  # e.g. "error rate" or "p95"
+    origin: Origin | None = None  # the lists the counts are made from (:class:`StepCounts`'s)
 
 
 def slo_test(prepared: Prepared, policy: Policy, budget: Budget, notes: list[str]) -> tuple[int | None, float | None]:
@@ -50,7 +52,8 @@ def slo_test(prepared: Prepared, policy: Policy, budget: Budget, notes: list[str
         z = float(normal_isf(budget.alpha_slo * share))
         limit_rate = min(limit_rate * math.exp(z * variation.tau * math.sqrt(spread)), 1.0 - 1e-9)
     log_threshold = math.log(1.0 / (budget.alpha_slo * (1.0 - share)))
-    limit = exceeds_limit(slo.events, slo.total, limit_rate, policy.prior_scale, log_threshold)
+    keys = slo.origin.prefix_keys if slo.origin is not None else None
+    limit = exceeds_limit(slo.events, slo.total, limit_rate, policy.prior_scale, log_threshold, keys)
     if slo.observed is not None:
         if slo.observed > p.slo.limit and limit.fail_step is None:
             notes.append(f"canary {slo.describe} is above the SLO limit, not yet with confidence")

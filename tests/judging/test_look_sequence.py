@@ -2,17 +2,20 @@
 
 Each look is the window so far, its newest steps re-read with other counts (late samples: the last
 step holds half its final counts, the one before three quarters), so consecutive looks share all but
-their last few steps — what the memos (analyzer.judging.resumed's paths, analyzer.judging.digest's
-and analyzer.judging.kept_lists' kept lists) resume from.
+their last few steps — what the memos (analyzer.judging.resumed's paths, analyzer.judging.kept_lists'
+columns: arrays, list digests, repaired buckets) resume from. The service's looks are also judged: the
+window cache joins the last look's steps (the same objects) to its re-read ones, fetches the whole
+window anew now and then (every row a new object, equal counts), and a refresh may bring an old step
+revised.
 """
 
 from typing import Any
 
 import pytest
 
-from analyzer.judging import digest, evidence, judge, kept_lists, resumed
+from analyzer.judging import evidence, judge, kept_lists, resumed
 from analyzer.model import Measurement, Policy
-from analyzer.model.steps import steps_between
+from analyzer.model.steps import joined, steps_between
 from analyzer.sources.simulate import Scenario, simulate
 
 #: Scale of the newest steps' counts at a look (powers of two apart, so that pods still sum to their arm).
@@ -42,7 +45,7 @@ def _looks(scenario: Scenario, first: int) -> list[Measurement]:
 
 def _clear():
     """Every memo of the judge emptied: the next judgment is from scratch."""
-    for memo in (resumed.PATHS, resumed.NULLS, digest.KEPT, kept_lists.ARRAYS):
+    for memo in (resumed.PATHS, resumed.NULLS, kept_lists.ARRAYS):
         memo.clear()
 
 
@@ -104,3 +107,63 @@ def test_the_pod_sd_is_rounded_up_to_its_lattice():
         rounded = evidence.quantised_sd(sd)
         assert sd <= rounded < sd * 1.05 + 1e-15
         assert evidence.quantised_sd(rounded) == rounded  # a lattice point stays
+
+
+def _parsed(measurement: Measurement) -> Measurement:
+    return Measurement.model_validate(measurement.model_dump(mode="json"))
+
+
+def _revised(measurement: Measurement, step: int) -> Measurement:
+    """The measurement with one old step's counts revised (a backfill): +0.5 request, +0.5 in every bucket."""
+    body = measurement.model_dump(mode="json")
+    for metric in body["metrics"].values():
+        if metric["kind"] == "ratio":
+            metric["canary"]["total"][step] += 0.5
+        else:
+            metric["stable"][step] = [v + 0.5 for v in metric["stable"][step]]
+    return Measurement.model_validate(body)
+
+
+def _service_looks(scenario: Scenario, first: int, revise_at: int) -> list[Measurement]:
+    """The looks as the service's window cache makes them: the last look's first steps joined to its newest 3
+    and one new step parsed anew; every 8th look, and the look ``revise_at`` steps long, the whole window
+    parsed anew — from that look on with step 4 revised."""
+    whole = simulate(scenario, seed=11)
+    looks: list[Measurement] = []
+    for k in range(first, scenario.steps + 1):
+        if k == revise_at:
+            whole = _revised(whole, 4)
+        if not looks or k % 8 == 0 or k == revise_at:
+            looks.append(_parsed(steps_between(whole, 0, k)))
+        else:
+            looks.append(joined(steps_between(looks[-1], 0, k - 4), _parsed(steps_between(whole, k - 4, k))))
+    return looks
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_the_services_looks_judge_the_same_with_the_memo_as_from_scratch(name):
+    policy = Policy()
+    looks = _service_looks(SCENARIOS[name], first=6, revise_at=27)
+    _clear()
+    with_memo = [judge(look, policy, pass_from_step=15) for look in looks]
+    for look, memo in zip(looks, with_memo, strict=True):
+        _clear()
+        assert memo.model_dump_json() == judge(look, policy, pass_from_step=15).model_dump_json()
+
+
+def test_the_services_looks_resume_and_a_revised_old_step_does_not(monkeypatch):
+    _clear()
+    found: list[object] = []
+    longest = resumed.PATHS.longest
+    monkeypatch.setattr(resumed.PATHS, "longest", lambda digests: found.append(longest(digests)) or found[-1])
+    looks = _service_looks(SCENARIOS["pods, healthy"], first=20, revise_at=30)
+    steps = []
+    for look in looks:
+        before = len(found)
+        judge(look, Policy())
+        steps.append({entry.steps if entry is not None else None for entry in found[before:]})
+    # The error ratio's and the latency bound's comparisons resume every look but the first (a refresh
+    # included: equal counts in new objects) and the one that brought step 4 revised.
+    revised = [look.metrics["latency"].steps for look in looks].index(30)
+    assert all(n is None for n in steps[revised]) and all(n is None for n in steps[0])
+    assert all(any(n is not None for n in s) for i, s in enumerate(steps) if i not in (0, revised))

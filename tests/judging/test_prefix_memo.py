@@ -34,3 +34,33 @@ def test_memory_stays_within_its_bound():
     assert memo.longest(prefix_digests((np.full(3, 0.0),), b"", range(1, 4))) is None  # evicted
     memo.put({}, -1, 2000)  # larger than the whole memory: not kept
     assert memo.held_bytes <= 1000
+
+
+def _resumed_from(memo: PrefixMemo[int], data: tuple[np.ndarray, ...], keys) -> int | None:
+    """The steps the state a resume of ``data`` started from covers (None: from scratch)."""
+    started: list[int | None] = []
+
+    def compute(known):
+        started.append(None if known is None else known.steps)
+        return int(data[0].size), 8
+
+    memo.resume(data, b"salt", compute, keys)
+    return started[0]
+
+
+def test_a_state_found_by_its_lists_keys_is_used_only_as_far_as_its_inputs_are_the_same():
+    def keys(salt, lengths):  # names every prefix alike, as a key that does not cover an input would
+        return {n: salt + bytes([n]) for n in lengths}
+
+    memo: PrefixMemo[int] = PrefixMemo()
+    look = (np.arange(12.0), np.ones(12))
+    assert _resumed_from(memo, look, keys) is None
+    assert _resumed_from(memo, (np.arange(13.0), np.ones(13)), keys) == 12  # one more step: resumed
+    other = (np.arange(14.0), np.ones(14))
+    other[1][3] = 2.0  # an input the keys do not see changed at step 3
+    assert _resumed_from(memo, other, keys) is None
+    assert _resumed_from(memo, (np.arange(15.0), np.ones(15)), keys) is None  # the state kept is other's
+    assert _resumed_from(memo, (np.arange(16.0), np.ones(16)), keys) == 15
+    negative = (np.arange(17.0), np.ones(17))
+    negative[0][0] = -0.0  # the same number, other bits: not taken for the same input
+    assert _resumed_from(memo, negative, keys) is None
