@@ -109,4 +109,6 @@ class Judgment(Strict):
     steps: int
     metrics: list[MetricResult]
     reasons: list[str]
-    input_digest: str = Field(description="sha256 of the measurement, canonical JSON")
+    input_digest: str = Field(description="sha256 of the measurement, step by step (sha256-steps: each metric's"
+                              " skeleton and each per-step list's sha256 of its float64 counts); judgments recorded"
+                              " before carry sha256: over its canonical JSON")

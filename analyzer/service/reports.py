@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from analyzer.config import load_policy
-from analyzer.judging.digest import measurement_digest
+from analyzer.judging.digest import digest_matches
 from analyzer.model import Judgment, Measurement, Policy
 from analyzer.model.steps import from_chunks, steps_between
 from analyzer.report.html import ReportContext, render_html
@@ -101,7 +101,7 @@ def _look_of(stored: StoredMeasurement, judgment: Judgment) -> tuple[Measurement
         look = from_chunks(stored.chunks, CHUNK_STEPS, min(judgment.steps, stored.steps))
     except ValueError:
         return None, ["the stored counts of this window are incomplete; the page has no plots"]
-    if measurement_digest(look) == judgment.input_digest:
+    if digest_matches(look, judgment.input_digest):
         return look, []
     return look, [
         "the stored counts of these steps differ from what this look judged (Prometheus revised them since);"
