@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Insert, null, select
+from sqlalchemy import Insert, Text, and_, literal_column, null, or_, select
+from sqlalchemy import cast as sa_cast
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -51,31 +52,42 @@ class StoredMeasurement:
 
 @functools.cache
 def _upsert_statement(
-    dialect: str, row: type[WindowMeasurementRow | WindowMeasurementChunkRow], longer: str, nulls: tuple[str, ...]
+    dialect: str, row: type[WindowMeasurementRow | WindowMeasurementChunkRow], longer: str, nulls: tuple[str, ...],
+    content: str | None,
 ) -> Insert:
     """Insert a row, or replace the stored one where its ``longer`` column is at most this one's: built once per
     dialect and table (building it was half of a look's store CPU), its values bound at each execution, the
-    ``nulls`` columns SQL NULL (a JSON column's bound None is JSON ``null``)."""
+    ``nulls`` columns SQL NULL (a JSON column's bound None is JSON ``null``). With ``content``, a row whose
+    ``longer`` is equal and whose ``content`` column holds the same JSON text is left as it is: rewriting it
+    would change nothing but cost the database a new row version (and its TOAST and WAL)."""
     table = row.__table__
     keys = {column.name for column in row.__mapper__.primary_key}
     insert = (postgresql if dialect == "postgresql" else sqlite).insert(table).values(dict.fromkeys(nulls, null()))
+    stored, offered = table.c[longer], insert.excluded[longer]
+    replace = stored <= offered
+    if content is not None:
+        changed = sa_cast(table.c[content], Text).is_distinct_from(sa_cast(insert.excluded[content], Text))
+        replace = or_(stored < offered, and_(stored == offered, changed))
     return cast(Insert, insert.on_conflict_do_update(
         index_elements=sorted(keys),
         set_={column.name: insert.excluded[column.name] for column in table.columns if column.name not in keys},
-        where=table.c[longer] <= insert.excluded[longer],
-    ))
+        where=replace,
+    ).returning(literal_column("1")))  # a row for each row written: drivers' rowcount is -1 for an upsert
 
 
 def _upsert(session: Session, row: type[WindowMeasurementRow | WindowMeasurementChunkRow], values: dict[str, Any],
-            longer: str, nulls: tuple[str, ...] = ()) -> None:
+            longer: str, nulls: tuple[str, ...] = (), content: str | None = None) -> int:
     """Insert ``values`` (with ``nulls``, every column of ``row``), or replace the stored row where its ``longer``
-    column is at most this one's."""
-    session.execute(_upsert_statement(session.get_bind().dialect.name, row, longer, nulls), values)
+    column is at most this one's (and, with ``content``, that column's JSON differs when ``longer`` is equal);
+    how many rows it wrote (0 or 1)."""
+    statement = _upsert_statement(session.get_bind().dialect.name, row, longer, nulls, content)
+    return len(session.execute(statement, values).all())
 
 
-def save_measurement(session: Session, stored: StoredMeasurement) -> None:
+def save_measurement(session: Session, stored: StoredMeasurement) -> int:
     """Store the window's look and its chunks, each replacing a stored one only if it holds as many steps or more,
-    in the caller's transaction (a look commits it with its judgment: one transaction a look)."""
+    in the caller's transaction (a look commits it with its judgment: one transaction a look); how many chunks
+    it wrote (a chunk stored already with these counts and steps is left as it is)."""
     window = {**key_columns(stored.key), "window_start": stored.window_start}
     _upsert(session, WindowMeasurementRow, {
         **window,
@@ -84,9 +96,11 @@ def save_measurement(session: Session, stored: StoredMeasurement) -> None:
         "policy": stored.policy,
         "unavailable": stored.unavailable,
     }, "steps", nulls=("measurement",))  # SQL NULL, not JSON null: the counts are in the chunks
-    for chunk, counts in stored.chunks.items():
+    return sum(
         _upsert(session, WindowMeasurementChunkRow, {**window, "chunk": chunk, "through": stored.steps,
-                                                     "counts": counts}, "through")
+                                                     "counts": counts}, "through", content="counts")
+        for chunk, counts in stored.chunks.items()
+    )
 
 
 def get_measurement(session: Session, key: WindowKey, window_start: int) -> StoredMeasurement | None:

@@ -136,3 +136,30 @@ def test_counts_stored_before_chunks_stay_readable_and_survive_a_downgrade(datab
         rows = dict(connection.execute(sa.select(legacy.c.window_start, legacy.c.measurement)).all())
     assert rows == {START: whole, START + 3600: MEASUREMENT.model_dump(mode="json")}
     database.dispose()
+
+
+def test_a_chunk_stored_already_as_it_is_is_not_written_again_and_any_change_is(database):
+    """A repeated look's chunks are the stored ones: left as they are (no new row version); a look of as many
+    steps with other counts in them (a late sample) replaces them, and so does a longer look's equal chunk."""
+    from analyzer.store.measurements import save_measurement
+
+    def saved(measurement, changed_from: int) -> int:
+        stored = stored_measurement(KEY, START, measurement, Policy(), {}, NOW, changed_from)
+        with database.session() as session:
+            written = save_measurement(session, stored)
+            session.commit()
+        return written
+
+    assert saved(MEASUREMENT.head(20), 0) == 2
+    assert saved(MEASUREMENT.head(20), 17) == 0  # chunk 1 (steps 16-19) again, unchanged
+    late = MEASUREMENT.head(20)
+    errors = late.metrics["error-rate"]
+    events = list(errors.canary.events)  # type: ignore[union-attr]
+    events[-1] += 1  # a late sample: one more error in the newest step
+    arm = errors.canary.model_copy(update={"events": events})  # type: ignore[union-attr]
+    changed = errors.model_copy(update={"canary": arm})
+    late = late.model_copy(update={"metrics": {**late.metrics, "error-rate": changed}})
+    assert saved(late, 17) == 1
+    assert from_chunks(_read(database).chunks, CHUNK_STEPS, 20) == late
+    assert saved(late.head(18), 0) == 0  # shorter: refused, as before
+    assert saved(MEASUREMENT.head(21), 17) == 1 and _chunks(database) == {0: 20, 1: 21}
