@@ -35,6 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import numpy as np
 from sqlalchemy.exc import SQLAlchemyError
 
 from analyzer.config import query_profiles
@@ -106,7 +107,7 @@ class Analyzer:
     clock: Callable[[], float] = field(default=time.time)
     stored: StoredSteps = field(default_factory=StoredSteps)  # which of each window's counts this process stored
     starts: Recent[WindowKey, int] = field(default_factory=Recent)  # each window's start as the store last said
-    repeats: Repeats = field(default_factory=Repeats)  # each window's last judgment and stored counts, by inputs
+    repeats: Repeats = field(default_factory=Repeats)  # each window's last judgment, by its inputs
     step_looks: Recent[tuple[WindowKey, int, int], int] = field(default_factory=Recent)  # steps' first looks read
 
     def profile(self, name: str) -> QueryProfile:
@@ -236,10 +237,10 @@ def _inconclusive(profile: QueryProfile, reason: str) -> Judgment:
 
 def _fetch(
     analyzer: Analyzer, profile: QueryProfile, target: Target, key: WindowKey, window: Window, store: LookStore
-) -> tuple[Window, Fetched]:
-    """The window's data; a window whose canary was gone for ``window_gap_steps`` and came back starts again
-    after the gap (recorded, so that every replica moves with it; found in the data again without the
-    store) and is fetched again from there.
+) -> tuple[Window, Fetched, np.ndarray]:
+    """The window's data, and the canary's requests per step in it; a window whose canary was gone for
+    ``window_gap_steps`` and came back starts again after the gap (recorded, so that every replica moves
+    with it; found in the data again without the store) and is fetched again from there.
 
     The start may come from this process's memory (:attr:`Analyzer.starts`) while another replica has
     moved it since: the same data shows that replica the same gap, so the move here finds the start it
@@ -247,8 +248,9 @@ def _fetch(
     :data:`MAX_MOVES` times): the look ends where one that read the start from the store would."""
     started = time.perf_counter()
     fetched = analyzer.source.fetch(profile, target, window, store.deadline)
+    requests = canary_requests(fetched.measurement)
     for _ in range(MAX_MOVES):
-        restart = restart_step(canary_requests(fetched.measurement), analyzer.settings.window_gap_steps)
+        restart = restart_step(requests, analyzer.settings.window_gap_steps)
         if restart is None:
             break
         moved = window.start + restart * window.step
@@ -258,8 +260,9 @@ def _fetch(
             analyzer.starts.put(key, start)
         window = Window(start=start, end=window.end, step=window.step)
         fetched = analyzer.source.fetch(profile, target, window, store.deadline)
+        requests = canary_requests(fetched.measurement)
     telemetry.QUERY_SECONDS.labels(profile.name).observe(time.perf_counter() - started)
-    return window, fetched
+    return window, fetched, requests
 
 
 def _pass_from(
@@ -294,10 +297,10 @@ def _judge_window(
 ) -> tuple[Window, Judgment, Counts, bool]:
     """The window judged, its counts to store from the first step that may differ from what is stored, and
     whether the look is of a Rollout step whose start is not known (without the store: no pass)."""
-    window, fetched = _fetch(analyzer, profile, target, key, window, store)
+    window, fetched, requests = _fetch(analyzer, profile, target, key, window, store)
     changed_from = analyzer.stored.lowered(key, window.start, fetched.fresh_from)
     unavailable = dict(fetched.unavailable)
-    idle = idle_tail(canary_requests(fetched.measurement))
+    idle = idle_tail(requests)
     if idle >= analyzer.settings.window_gap_steps:  # the old run's data must not judge the one to come
         reason = (
             f"the canary (hash {target.canary!r}) served no requests in the last {idle} steps (scaled down or"

@@ -7,8 +7,8 @@ policy, the metrics the source could not vouch for, where the step's pass eviden
 whose inputs equal the last look's is given that look's judgment instead of being judged again: the
 measurement is compared by its input digest (:func:`~analyzer.judging.digest.measurement_digest`, the
 sha256 the judgment records), which holds no copy of the data. The look is recorded as every look is,
-its window's counts with it: the store's counts of the window may be another replica's since (a late
-sample in its newest step), and each judgment's report reads its own.
+its window's counts with it: another replica may have stored the window's newest steps since (a late
+sample in them), and after this look the store holds this look's counts, as after any look.
 
 Per process and bounded (least recently used windows forgotten): a forgotten window is judged as if
 looked at for the first time, which gives the same answer at the usual cost.
