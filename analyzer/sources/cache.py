@@ -147,19 +147,32 @@ def _rows_of(kept: list[Labels], labels: list[Labels]) -> np.ndarray | None:
     return None if -1 in rows else np.asarray(rows, dtype=np.int64)
 
 
-def _merged(kept: Grid, first: int, fresh: Grid) -> Grid | None:
-    """The kept steps before ``first`` joined to the answer from ``first`` on; None when the two disagree."""
-    rows = _rows_of(kept.labels, fresh.labels)
+def _matched(kept: Grid, again: Grid, start: int, stop: int | None) -> np.ndarray | None:
+    """For each series of ``again``, its row in ``kept``; None when one is not kept, when a kept series that
+    ``again`` lacks has samples in steps ``start`` to ``stop`` (None: the end), or when ``again``'s steps
+    (from ``start``) are not exactly the kept ones."""
+    rows = _rows_of(kept.labels, again.labels)
     if rows is None:
         return None  # a series not kept: a new pod or bucket, the whole window may have it
     if len(rows) < len(kept.labels):
         gone = np.ones(len(kept.labels), dtype=bool)
         gone[rows] = False
-        if kept.present[gone, first:].any():
-            return None  # samples we had in the re-read steps are gone
-    if not (np.array_equal(fresh.present[:, 0], kept.present[rows, first])
-            and np.array_equal(fresh.values[:, 0], kept.values[rows, first])):
-        return None  # the oldest re-read step changed: history is not what was kept
+        if kept.present[gone, start:stop].any():
+            return None  # samples we had in these steps are gone
+    end = start + again.steps
+    same = (np.array_equal(again.values, kept.values[rows, start:end])
+            and np.array_equal(again.present, kept.present[rows, start:end]))
+    return rows if same else None
+
+
+def _merged(kept: Grid, first: int, fresh: Grid) -> Grid | None:
+    """The kept steps before ``first`` joined to the answer from ``first`` on; None when the two disagree (a
+    series not kept, one gone with samples in the re-read steps, or the oldest re-read step changed: history
+    is not what was kept)."""
+    oldest = Grid(fresh.labels, fresh.values[:, :1], fresh.present[:, :1])
+    rows = _matched(kept, oldest, first, None)
+    if rows is None:
+        return None
     shape = (len(kept.labels), first + fresh.steps)
     values, present = np.empty(shape), np.empty(shape, dtype=bool)  # each element written once below
     values[:, :first], present[:, :first] = kept.values[:, :first], kept.present[:, :first]
@@ -171,17 +184,7 @@ def _merged(kept: Grid, first: int, fresh: Grid) -> Grid | None:
 
 def _agrees(kept: Grid, start: int, again: Grid) -> bool:
     """Whether steps ``start`` on of ``kept`` (as many as ``again`` has) are exactly ``again``, series by series."""
-    rows = _rows_of(kept.labels, again.labels)
-    if rows is None:
-        return False
-    stop = start + again.steps
-    if len(rows) < len(kept.labels):
-        gone = np.ones(len(kept.labels), dtype=bool)
-        gone[rows] = False
-        if kept.present[gone, start:stop].any():
-            return False
-    return np.array_equal(again.values, kept.values[rows, start:stop]) and np.array_equal(
-        again.present, kept.present[rows, start:stop])
+    return _matched(kept, again, start, start + again.steps) is not None
 
 
 def _same_steps(kept: Grid, grid: Grid) -> int:
