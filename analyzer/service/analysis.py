@@ -41,14 +41,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from analyzer.config import query_profiles
 from analyzer.errors import InputError, SourceUnavailableError
 from analyzer.judging import judge
-from analyzer.judging.digest import measurement_digest
 from analyzer.model import Judgment, Measurement
 from analyzer.promotion.stages import load_pipeline
 from analyzer.service import telemetry
 from analyzer.service.look_record import Counts, record_of_look, saved, unrecorded
 from analyzer.service.look_store import LookStore, StoreUnavailableError
-from analyzer.service.repeats import Inputs, Repeats, frozen
-from analyzer.service.reports import StoredSteps, stored_measurement
+from analyzer.service.repeats import Digests, Inputs, Repeats, frozen
+from analyzer.service.reports import StoredSteps
 from analyzer.service.windows import Recent, canary_requests, idle_tail, pass_from, restart_step
 from analyzer.settings import Settings
 from analyzer.sources.assemble import Fetched
@@ -108,6 +107,7 @@ class Analyzer:
     stored: StoredSteps = field(default_factory=StoredSteps)  # which of each window's counts this process stored
     starts: Recent[WindowKey, int] = field(default_factory=Recent)  # each window's start as the store last said
     repeats: Repeats = field(default_factory=Repeats)  # each window's last judgment, by its inputs
+    digests: Digests = field(default_factory=Digests)  # each window's last measurement's digest
     step_looks: Recent[tuple[WindowKey, int, int], int] = field(default_factory=Recent)  # steps' first looks read
 
     def profile(self, name: str) -> QueryProfile:
@@ -308,17 +308,17 @@ def _judge_window(
         )
         unavailable = dict.fromkeys(fetched.measurement.metrics, reason) | unavailable
     first = _pass_from(analyzer, store, key, window, step_index, now)
-    digest = measurement_digest(fetched.measurement)
+    digest = analyzer.digests.of(key, window.start, fetched.measurement)
     inputs = Inputs(window.start, digest, profile.policy, frozen(unavailable), first)
     judgment, repeated = analyzer.repeats.judged(
         key, inputs, lambda: _judge(fetched.measurement, profile, [], unavailable, first, digest)
     )
     if repeated:
         telemetry.REPEATED_JUDGMENTS.labels(profile.name).inc()
-    kept = stored_measurement(key, window.start, fetched.measurement, profile.policy, fetched.unavailable,
-                              datetime.fromtimestamp(now, UTC), changed_from)
+    counts = Counts(key, window.start, fetched.measurement, digest, profile.policy, fetched.unavailable,
+                    datetime.fromtimestamp(now, UTC), changed_from, fetched.read_from)
     step_unknown = first is not None and first >= window.steps  # _pass_from's mark of an unknown start
-    return window, _noted(judgment, fetched.notes), Counts(kept, changed_from), step_unknown
+    return window, _noted(judgment, fetched.notes), counts, step_unknown
 
 
 def _look(
@@ -348,7 +348,7 @@ def _look(
             )
     record = record_of_look(key, judgment, window, step, now)
     if store.use(lambda session: saved(session, record, counts), otherwise=False) and counts is not None:
-        analyzer.stored.stored(key, counts.kept.window_start, counts.changed_from, counts.kept.steps)
+        analyzer.stored.stored(key, counts.window_start, counts.changed_from, counts.steps)
     if store.failure is not None:
         judgment = unrecorded(judgment, store.failure, window, step_unknown)
         record = record_of_look(key, judgment, window, step, now)

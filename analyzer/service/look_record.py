@@ -1,7 +1,8 @@
 """Recording a look: its judgment, with its window's counts in the same transaction, or the reason it was not.
 
 A look's counts go to the store from the first step that may differ from what the process stored
-(:class:`~analyzer.service.reports.StoredSteps`).
+(:class:`~analyzer.service.reports.StoredSteps`), and so do those of the steps it read again that the store
+holds from another measurement (:meth:`Counts.to_store`).
 """
 
 from __future__ import annotations
@@ -11,20 +12,45 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from analyzer.model import Judgment
+from analyzer.model import Judgment, Measurement, Policy
 from analyzer.service.look_store import StoreUnavailableError
+from analyzer.service.reports import chunks_from, stored_measurement
 from analyzer.sources.prometheus import Window
 from analyzer.store import JudgmentRecord, WindowKey
 from analyzer.store.judgments import new_id, save_judgment
-from analyzer.store.measurements import StoredMeasurement, save_measurement
+from analyzer.store.measurements import StoredMeasurement, chunks_held, save_measurement
 
 
 @dataclass(frozen=True)
 class Counts:
-    """A look's window counts to store, and the first step of them that may differ from what is stored."""
+    """A look's window counts to store: the first step of them that may differ from what this process stored
+    (``changed_from``), and the first this look read from Prometheus again (``read_from``), which another
+    replica may have stored otherwise since (a late sample it saw)."""
 
-    kept: StoredMeasurement
+    key: WindowKey
+    window_start: int
+    measurement: Measurement
+    digest: str  # the measurement's input digest
+    policy: Policy
+    unavailable: dict[str, str]
+    now: datetime
     changed_from: int
+    read_from: int
+
+    @property
+    def steps(self) -> int:
+        return max((m.steps for m in self.measurement.metrics.values()), default=0)
+
+    def to_store(self, session: Session) -> StoredMeasurement:
+        """The row to save: the chunks from ``changed_from`` on, and those from ``read_from`` on that the store
+        does not hold from a measurement with this digest (a look that changed nothing asks the store which
+        chunks are its own, instead of sending them all to be compared)."""
+        steps = self.steps
+        written = set(chunks_from(self.changed_from, steps))
+        asked = [chunk for chunk in chunks_from(self.read_from, steps) if chunk not in written]
+        written.update(set(asked) - chunks_held(session, self.key, self.window_start, asked, steps, self.digest))
+        return stored_measurement(self.key, self.window_start, self.measurement, self.policy, self.unavailable,
+                                  self.now, chunks=sorted(written), digest=self.digest)
 
 
 def record_of_look(
@@ -48,7 +74,7 @@ def record_of_look(
 def saved(session: Session, record: JudgmentRecord, counts: Counts | None) -> bool:
     """The look's judgment and its window's counts, in one transaction (save_judgment commits it)."""
     if counts is not None:
-        save_measurement(session, counts.kept)
+        save_measurement(session, counts.to_store(session))
     save_judgment(session, record)
     return True
 

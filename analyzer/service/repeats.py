@@ -10,6 +10,10 @@ sha256 the judgment records), which holds no copy of the data. The look is recor
 its window's counts with it: another replica may have stored the window's newest steps since (a late
 sample in them), and after this look the store holds this look's counts, as after any look.
 
+A look that finds its window's series exactly as the last look left them is handed that look's very
+measurement object (:meth:`~analyzer.sources.prometheus.PrometheusSource.fetch`), whose digest
+:class:`Digests` then gives without hashing it again.
+
 Per process and bounded (least recently used windows forgotten): a forgotten window is judged as if
 looked at for the first time, which gives the same answer at the usual cost.
 """
@@ -19,7 +23,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from analyzer.model import Judgment, Policy
+from analyzer.judging.digest import measurement_digest
+from analyzer.model import Judgment, Measurement, Policy
 from analyzer.service.windows import Recent
 from analyzer.store import WindowKey
 
@@ -58,3 +63,20 @@ class Repeats:
         judgment = judge()
         self._judged.put((key, inputs.pass_from), (inputs, judgment))
         return judgment, False
+
+
+class Digests:
+    """The input digest of each window's last measurement, by the measurement object itself."""
+
+    def __init__(self, max_windows: int = MAX_JUDGMENTS) -> None:
+        self._held: Recent[tuple[WindowKey, int], tuple[Measurement, str]] = Recent(max_windows)
+
+    def of(self, key: WindowKey, window_start: int, measurement: Measurement) -> str:
+        """:func:`~analyzer.judging.digest.measurement_digest` of ``measurement``: the last one's of the window
+        when it is that very object (a measurement is not changed once built), else computed and kept."""
+        held = self._held.get((key, window_start))
+        if held is not None and held[0] is measurement:
+            return held[1]
+        digest = measurement_digest(measurement)
+        self._held.put((key, window_start), (measurement, digest))
+        return digest

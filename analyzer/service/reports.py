@@ -11,11 +11,12 @@ counts, checked against the judgment's input digest, and the evidence over looks
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from analyzer.config import load_policy
-from analyzer.judging.digest import digest_matches
+from analyzer.judging.digest import digest_matches, measurement_digest
 from analyzer.model import Judgment, Measurement, Policy
 from analyzer.model.steps import from_chunks, steps_between
 from analyzer.report.html import ReportContext, render_html
@@ -34,6 +35,11 @@ def keep_measurement(database: Database, stored: StoredMeasurement) -> None:
         session.commit()
 
 
+def chunks_from(first: int, steps: int) -> range:
+    """The chunks that hold steps ``first`` to ``steps - 1`` (none from the window's end on)."""
+    return range(first // CHUNK_STEPS, -(-steps // CHUNK_STEPS)) if first < steps else range(0)
+
+
 def stored_measurement(
     key: WindowKey,
     window_start: int,
@@ -42,22 +48,27 @@ def stored_measurement(
     unavailable: dict[str, str],
     now: datetime,
     changed_from: int = 0,
+    chunks: Iterable[int] | None = None,
+    digest: str | None = None,
 ) -> StoredMeasurement:
     """The row :func:`keep_measurement` saves (a look saves it in its own deadline-bounded session), with the
-    chunks of counts from step ``changed_from`` on: those before it are stored as they are (0: none is)."""
+    chunks of counts from step ``changed_from`` on: those before it are stored as they are (0: none is), or
+    with ``chunks`` (their indices) if given. ``digest``: the measurement's input digest, which the chunks
+    name as their source (computed when not given)."""
     steps = max((m.steps for m in measurement.metrics.values()), default=0)
-    chunks = {
-        chunk: steps_between(measurement, chunk * CHUNK_STEPS, (chunk + 1) * CHUNK_STEPS).model_dump(mode="json")
-        for chunk in range(min(changed_from, steps) // CHUNK_STEPS, -(-steps // CHUNK_STEPS))
-    }
+    written = chunks_from(changed_from, steps) if chunks is None else chunks
     return StoredMeasurement(
         key=key,
         window_start=window_start,
         steps=steps,
         updated_at=now,
-        chunks=chunks,
+        chunks={
+            chunk: steps_between(measurement, chunk * CHUNK_STEPS, (chunk + 1) * CHUNK_STEPS).model_dump(mode="json")
+            for chunk in written
+        },
         policy=policy.model_dump(mode="json"),
         unavailable=unavailable,
+        source_digest=digest if digest is not None else measurement_digest(measurement),
     )
 
 

@@ -77,6 +77,9 @@ class Fetched:
     #: Every step before this one is exactly the same target's last look's in this process (0: none is):
     #: only the steps from here on need storing again.
     fresh_from: int = 0
+    #: The first step read from Prometheus again after a kept look of it (an incremental look's first re-read
+    #: step); 0 when the look read its whole window for the first time.
+    read_from: int = 0
 
 
 def _ratio(layout: RatioLayout, values: np.ndarray) -> dict[str, Any]:

@@ -111,7 +111,8 @@ class CachedSeries:
     """A look's series over its whole window, and what of the last look it may build on.
 
     ``fresh_from``: every step before it is exactly the last look's (an incremental look: the first re-read
-    step; a full fetch: the first step that differs from what was kept, 0 when a series came or went).
+    step that changed, else the first new step, or the window's steps when nothing changed; a full fetch:
+    the first step that differs from what was kept, 0 when a series came or went).
     ``built``: what the caller built from the last look's series (None when nothing of it holds). An
     incremental look whose answer has the kept series gives the kept ``labels`` list itself, so that the
     caller can tell by identity that its label work still holds."""
@@ -122,6 +123,9 @@ class CachedSeries:
     fresh_from: int = 0
     built: object = None
     kept_as: object = None  # the entry these series were kept as, which :meth:`WindowCache.keep` extends
+    #: The first step this look read again that the last look had read too: an incremental look's first re-read
+    #: step, a full fetch's ``fresh_from`` (0 for a window read for the first time).
+    read_from: int = 0
 
 
 def label_key(labels: Labels) -> LabelKey:
@@ -180,6 +184,16 @@ def _merged(kept: Grid, first: int, fresh: Grid) -> Grid | None:
         values[:, first:], present[:, first:] = 0.0, False
     values[rows, first:], present[rows, first:] = fresh.values, fresh.present
     return Grid(kept.labels, values, present)
+
+
+def _first_change(kept: Grid, merged: Grid, first: int) -> int:
+    """The first step from ``first`` on at which ``merged`` (:func:`_merged` of ``kept``, on its rows) is not
+    exactly ``kept``: a re-read step a late sample changed, else the first new step (``merged.steps`` when the
+    answer changed nothing and brought no step, the same window as the last look left it)."""
+    through = min(kept.steps, merged.steps)
+    differs = ((merged.values[:, first:through] != kept.values[:, first:through])
+               | (merged.present[:, first:through] != kept.present[:, first:through])).any(axis=0)
+    return first + int(np.argmax(differs)) if differs.any() else through
 
 
 def _agrees(kept: Grid, start: int, again: Grid) -> bool:
@@ -260,7 +274,8 @@ class WindowCache:
                 looks, checked = 1, stop % first
             if merged is not None:
                 kept = self._put(key, _entry(merged, looks, checked))
-                return CachedSeries(merged, warnings, "incremental", first, entry.built, kept)
+                fresh_from = _first_change(entry.grid, merged, first)
+                return CachedSeries(merged, warnings, "incremental", fresh_from, entry.built, kept, read_from=first)
             reason = "partial" if warnings else "changed"
         grid, warnings = fetch(window)
         if warnings:
@@ -270,7 +285,7 @@ class WindowCache:
         if entry is None:
             return CachedSeries(grid, warnings, "new", kept_as=kept)
         same = min(_same_steps(entry.grid, grid), window.steps - 1)
-        return CachedSeries(grid, warnings, reason or "new", same, entry.built if same > 0 else None, kept)
+        return CachedSeries(grid, warnings, reason or "new", same, entry.built if same > 0 else None, kept, same)
 
     def _doubt(self, entry: _Entry | None, window: Window) -> Outcome | None:
         """Why this look must fetch the whole window (None: the kept steps can be used)."""

@@ -15,12 +15,11 @@ import functools
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from analyzer.model import Measurement
 from analyzer.sources.assemble import Fetched, assemble
 from analyzer.sources.cache import CachedSeries, CachePolicy, WindowCache
 from analyzer.sources.grid import Grid, Labels
@@ -64,7 +63,7 @@ class _Built:
 
     made_with: tuple[QueryProfile, Target]  # the same query text could come of another profile
     layout: Layout
-    measurement: Measurement
+    fetched: Fetched
 
 
 class PrometheusSource(PrometheusApi):
@@ -139,11 +138,18 @@ class PrometheusSource(PrometheusApi):
             layout = last.layout
         else:
             layout = Layout.of(profile, cached.grid.labels, self._parts(plan, cached.grid.labels))
-        kept = last.measurement if last is not None else None
+        kept = last.fetched.measurement if last is not None else None
         fresh_from = cached.fresh_from if kept is not None else 0
-        fetched = assemble(profile, target, layout, cached.grid, window.step, cached.warnings, kept, fresh_from)
+        if last is not None and layout is last.layout and fresh_from == cached.grid.steps:
+            # The window as the last look left it: what that look built from these very series holds (assembly
+            # is a function of the layout and the grid alone), its measurement the same object.
+            fetched = replace(last.fetched, notes=list(last.fetched.notes), unavailable=dict(last.fetched.unavailable),
+                              fresh_from=fresh_from)
+        else:
+            fetched = assemble(profile, target, layout, cached.grid, window.step, cached.warnings, kept, fresh_from)
+        fetched = replace(fetched, read_from=cached.read_from if kept is not None else 0)
         if self.cache is not None and not cached.warnings:
-            self.cache.keep(combined, window, cached, _Built(made_with, layout, fetched.measurement))
+            self.cache.keep(combined, window, cached, _Built(made_with, layout, fetched))
         return fetched
 
     def _parts(self, plan: list[tuple[str, str, Arm]], labels: list[Labels]) -> dict[tuple[str, str, Arm], list[int]]:

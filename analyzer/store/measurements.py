@@ -16,6 +16,7 @@ before chunks (revision 0006) keep the whole measurement in the window row and a
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -48,6 +49,8 @@ class StoredMeasurement:
     chunks: dict[int, dict[str, Any]]
     policy: dict[str, Any]
     unavailable: dict[str, str]
+    #: The input digest of the whole measurement the written chunks come from (None when read).
+    source_digest: str | None = None
 
 
 @functools.cache
@@ -58,7 +61,7 @@ def _upsert_statement(
     """Insert a row, or replace the stored one where its ``longer`` column is at most this one's: built once per
     dialect and table (building it was half of a look's store CPU), its values bound at each execution, the
     ``nulls`` columns SQL NULL (a JSON column's bound None is JSON ``null``). With ``content``, a row whose
-    ``longer`` is equal and whose ``content`` column holds the same JSON text is left as it is: rewriting it
+    ``longer`` is equal and whose ``content`` column holds the same text is left as it is: rewriting it
     would change nothing but cost the database a new row version (and its TOAST and WAL)."""
     table = row.__table__
     keys = {column.name for column in row.__mapper__.primary_key}
@@ -87,7 +90,9 @@ def _upsert(session: Session, row: type[WindowMeasurementRow | WindowMeasurement
 def save_measurement(session: Session, stored: StoredMeasurement) -> int:
     """Store the window's look and its chunks, each replacing a stored one only if it holds as many steps or more,
     in the caller's transaction (a look commits it with its judgment: one transaction a look); how many chunks
-    it wrote (a chunk stored already with these counts and steps is left as it is)."""
+    it wrote. A chunk stored already from a measurement of these steps with this ``source_digest`` holds these
+    counts, and is left as it is: the digests are compared, not the counts (a chunk of equal counts from a
+    measurement that differs elsewhere is written again, which changes nothing)."""
     window = {**key_columns(stored.key), "window_start": stored.window_start}
     _upsert(session, WindowMeasurementRow, {
         **window,
@@ -98,9 +103,25 @@ def save_measurement(session: Session, stored: StoredMeasurement) -> int:
     }, "steps", nulls=("measurement",))  # SQL NULL, not JSON null: the counts are in the chunks
     return sum(
         _upsert(session, WindowMeasurementChunkRow, {**window, "chunk": chunk, "through": stored.steps,
-                                                     "counts": counts}, "through", content="counts")
+                                                     "counts": counts, "source_digest": stored.source_digest},
+                "through", content="source_digest")
         for chunk, counts in stored.chunks.items()
     )
+
+
+def chunks_held(session: Session, key: WindowKey, window_start: int, chunks: Sequence[int], through: int,
+                digest: str) -> set[int]:
+    """Of ``chunks``, those the store holds as a look of ``through`` steps whose measurement had ``digest`` wrote
+    them: the very counts of a measurement with that digest, which need not be sent again."""
+    if not chunks:
+        return set()
+    row = WindowMeasurementChunkRow
+    window = {**key_columns(key), "window_start": window_start}
+    found = session.execute(select(row.chunk).where(
+        *[getattr(row, name) == value for name, value in window.items()],
+        row.chunk.in_(chunks), row.through == through, row.source_digest == digest,
+    ))
+    return set(found.scalars())
 
 
 def get_measurement(session: Session, key: WindowKey, window_start: int) -> StoredMeasurement | None:

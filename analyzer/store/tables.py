@@ -111,6 +111,9 @@ class WindowMeasurementChunkRow(_WindowKeyColumns, Base):
         Integer, comment="the window's steps when written; only a look of as many steps or more replaces it"
     )
     counts: Mapped[dict[str, Any]] = mapped_column(JSON, comment="analyzer.model.Measurement of the chunk's steps")
+    source_digest: Mapped[str | None] = mapped_column(
+        String(80), nullable=True, comment="input digest of the look's whole measurement; null: written before 0007"
+    )
 
 
 # --------------------------------------------------------------------------------------------

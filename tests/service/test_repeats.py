@@ -89,6 +89,20 @@ def counted(monkeypatch):
     return calls
 
 
+@pytest.fixture
+def chunks(monkeypatch):
+    """The chunks each look's counts wrote."""
+    written: list[list[int]] = []
+    save = look_record.save_measurement
+
+    def writing(session, stored):
+        written.append(sorted(stored.chunks))
+        return save(session, stored)
+
+    monkeypatch.setattr(look_record, "save_measurement", writing)
+    return written
+
+
 def _repeated() -> float:
     return REGISTRY.get_sample_value("canary_analyzer_judgments_repeated_total", {"profile": "http"}) or 0.0
 
@@ -148,3 +162,43 @@ def test_a_repeated_look_after_a_failed_store_is_recorded_with_its_counts(
     with replica.database.session() as session:
         stored = get_measurement(session, key, kept.window.start)
     assert stored is not None and stored.steps == kept.judgment.steps
+
+
+def test_a_repeated_look_sends_no_chunk_the_store_holds_from_its_measurement(backfilled, database_url, counted,
+                                                                              chunks):
+    """The window as the last look left it: the look asks the store which of its re-read chunks a measurement
+    with its digest wrote and sends none of them; when another replica stored other counts there since (a late
+    sample it saw), the look writes its own, and the store holds this look's counts after it, as after any."""
+    from analyzer.model.steps import from_chunks
+    from analyzer.service.reports import keep_measurement, stored_measurement
+    from analyzer.store.measurements import CHUNK_STEPS
+
+    settings = Settings(prometheus_url=backfilled.url, database_url=database_url)
+    clock = Clock(backfilled.start + 20 * STEP + 10)
+    replica, target = make_analyzer(settings, clock), _target(backfilled, "latency")
+    key = WindowKey(target.namespace, target.rollout, "http", target.canary, target.stable)
+    first = analyse(replica, "http", target)
+    clock.advance(20)
+    again = analyse(replica, "http", target)
+    assert first.window is not None and again.judgment == first.judgment
+    steps = first.judgment.steps
+    assert steps > CHUNK_STEPS and chunks == [list(range(-(-steps // CHUNK_STEPS))), []]
+    with replica.database.session() as session:
+        stored = get_measurement(session, key, first.window.start)
+    assert stored is not None
+    ours = from_chunks(stored.chunks, CHUNK_STEPS, steps)
+    other = ours.head(steps)  # another replica's look of as many steps, one more request in the newest step
+    metric = other.metrics["latency"]
+    buckets = [list(row) for row in metric.canary]  # type: ignore[union-attr]
+    buckets[-1] = [count + 1 for count in buckets[-1]]
+    late = metric.model_copy(update={"canary": buckets})
+    other = other.model_copy(update={"metrics": {**other.metrics, "latency": late}})
+    written = stored_measurement(key, first.window.start, other, POLICY, {}, stored.updated_at, changed_from=steps - 1)
+    keep_measurement(replica.database, written)
+    clock.advance(10)
+    third = analyse(replica, "http", target)
+    assert third.judgment == first.judgment and counted["judge"] == 1
+    assert chunks[-1] == [(steps - 1) // CHUNK_STEPS]  # the chunk the other replica rewrote
+    with replica.database.session() as session:
+        after = get_measurement(session, key, first.window.start)
+    assert after is not None and from_chunks(after.chunks, CHUNK_STEPS, steps) == ours

@@ -138,13 +138,16 @@ def test_a_cached_look_judges_like_a_full_look_through_a_reset_a_new_pod_and_lat
     full = PrometheusSource(server.url)
     assert _resets(server.url, server.start + STEPS * STEP) > 0  # the data does hold a counter reset
     before = _outcomes()
-    extended = [_look(cached, full, _window(server, steps))[0].fresh_from for steps in range(6, STEPS + 1)]
+    looks = [_look(cached, full, _window(server, steps))[0] for steps in range(6, STEPS + 1)]
     counted = {k: v - before[k] for k, v in _outcomes().items()}
     assert counted["new"] == 1 and counted["changed"] == 1  # the new pod's series: the whole window again
     assert counted["incremental"] == STEPS - 6 - 1
-    # Each incremental look built (and validated) only its re-read and new steps onto the last look's.
-    assert sum(1 for first in extended if first) == counted["incremental"]
-    assert all(first in (0, steps - 1 - 3) for first, steps in zip(extended, range(6, STEPS + 1), strict=True))
+    # Each incremental look read its 3 re-read steps and its new one, and built (and validated) only its new
+    # step onto the last look's: the re-read steps came back as they were.
+    incremental = [(look.read_from, look.fresh_from) == (steps - 1 - 3, steps - 1)
+                   for look, steps in zip(looks, range(6, STEPS + 1), strict=True)]
+    assert sum(incremental) == counted["incremental"]
+    assert all(look.fresh_from == 0 for look, kept in zip(looks, incremental, strict=True) if not kept)
     pods = _look(cached, full, _window(server, STEPS))[0].measurement.metrics["error-rate"].pods
     assert pods is not None and len(pods.canary) == 2
 
@@ -158,11 +161,26 @@ def test_a_cached_look_judges_like_a_full_look_through_a_reset_a_new_pod_and_lat
     assert _outcomes()["incremental"] - before["incremental"] == 1  # the late samples came in the re-read steps
     assert min(fresh.measurement.metrics["error-rate"].stable.total[LATE_AFTER_STEP:]) > 0
     assert fresh.unavailable == {} and judgment.steps == STEPS
+    assert fresh.read_from < fresh.fresh_from == LATE_AFTER_STEP  # built again from the first late step on
     # Re-reading only 2 steps, the oldest re-read one (step 29) changed: history differs, the whole window again.
     _look(narrow, full, _window(server, STEPS))
     assert _outcomes()["changed"] - before["changed"] == 1
     for source in (cached, narrow, full):
         source.close()
+
+
+def test_a_look_that_finds_its_window_as_the_last_look_left_it_gets_that_look_s_measurement(server):
+    """Nothing new and nothing changed in the re-read steps: no step to build, the very measurement object of
+    the last look (which the service knows by identity), and the same answer as a full look."""
+    cached, full = PrometheusSource(server.url, cache=CachePolicy(reread_steps=3)), PrometheusSource(server.url)
+    first, _ = _look(cached, full, _window(server, 20))
+    again, _ = _look(cached, full, _window(server, 20))
+    assert again.measurement is first.measurement and (again.read_from, again.fresh_from) == (17, 20)
+    assert again.notes == first.notes and again.notes is not first.notes  # the lists are the caller's own
+    grown, _ = _look(cached, full, _window(server, 21))
+    assert grown.measurement is not first.measurement and (grown.read_from, grown.fresh_from) == (17, 20)
+    cached.close()
+    full.close()
 
 
 def test_every_doubt_is_a_full_fetch_with_the_same_answer(server):

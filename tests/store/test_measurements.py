@@ -12,6 +12,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import func, inspect, select
 
+from analyzer.judging.digest import measurement_digest
 from analyzer.model import Policy
 from analyzer.model.steps import from_chunks
 from analyzer.service.offline import Regression, demo_scenario
@@ -163,3 +164,26 @@ def test_a_chunk_stored_already_as_it_is_is_not_written_again_and_any_change_is(
     assert from_chunks(_read(database).chunks, CHUNK_STEPS, 20) == late
     assert saved(late.head(18), 0) == 0  # shorter: refused, as before
     assert saved(MEASUREMENT.head(21), 17) == 1 and _chunks(database) == {0: 20, 1: 21}
+
+
+def test_the_store_tells_which_chunks_a_measurement_with_a_digest_wrote(database):
+    """chunks_held: those written by a look of these steps whose measurement had this digest; not those of
+    another digest or length, nor chunks written before revision 0007 (no digest)."""
+    from analyzer.store.measurements import chunks_held
+
+    _keep(database, 20)
+    digest = measurement_digest(MEASUREMENT.head(20))
+    with database.session() as session:
+        assert chunks_held(session, KEY, START, [0, 1, 2], 20, digest) == {0, 1}
+        assert chunks_held(session, KEY, START, [1], 20, digest) == {1}
+        assert chunks_held(session, KEY, START, [], 20, digest) == set()
+        assert chunks_held(session, KEY, START, [0, 1], 21, digest) == set()
+        assert chunks_held(session, KEY, START, [0, 1], 20, measurement_digest(MEASUREMENT.head(21))) == set()
+        assert chunks_held(session, KEY, START + 60, [0, 1], 20, digest) == set()
+        session.execute(sa.update(WindowMeasurementChunkRow).where(WindowMeasurementChunkRow.chunk == 0)
+                        .values(source_digest=None))
+        session.commit()
+        assert chunks_held(session, KEY, START, [0, 1], 20, digest) == {1}
+    _keep(database, 20, changed_from=0)  # the chunk without a digest is written again, and names it
+    with database.session() as session:
+        assert chunks_held(session, KEY, START, [0, 1], 20, digest) == {0, 1}
