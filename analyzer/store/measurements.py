@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Insert, Text, and_, literal_column, null, or_, select
+from sqlalchemy import Insert, Select, Text, and_, bindparam, literal_column, null, or_, select
 from sqlalchemy import cast as sa_cast
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -109,21 +109,6 @@ def save_measurement(session: Session, stored: StoredMeasurement) -> int:
     )
 
 
-def chunks_held(session: Session, key: WindowKey, window_start: int, chunks: Sequence[int], through: int,
-                digest: str) -> set[int]:
-    """Of ``chunks``, those the store holds as a look of ``through`` steps whose measurement had ``digest`` wrote
-    them: the very counts of a measurement with that digest, which need not be sent again."""
-    if not chunks:
-        return set()
-    row = WindowMeasurementChunkRow
-    window = {**key_columns(key), "window_start": window_start}
-    found = session.execute(select(row.chunk).where(
-        *[getattr(row, name) == value for name, value in window.items()],
-        row.chunk.in_(chunks), row.through == through, row.source_digest == digest,
-    ))
-    return set(found.scalars())
-
-
 def get_measurement(session: Session, key: WindowKey, window_start: int) -> StoredMeasurement | None:
     window = {**key_columns(key), "window_start": window_start}
     row = session.get(WindowMeasurementRow, window)
@@ -145,3 +130,27 @@ def get_measurement(session: Session, key: WindowKey, window_start: int) -> Stor
         policy=row.policy,
         unavailable=row.unavailable,
     )
+
+
+@functools.cache
+def _held_statement() -> Select[Any]:
+    """The chunks of a window among ``chunks`` written by a look of ``through`` steps with ``digest``: built once,
+    its values bound at each execution (building it cost as much as running it)."""
+    row = WindowMeasurementChunkRow
+    table = row.__table__
+    window = [column == bindparam(column.name) for column in row.__mapper__.primary_key if column.name != "chunk"]
+    return select(table.c.chunk).where(
+        *window, table.c.chunk.in_(bindparam("chunks", expanding=True)),
+        table.c.through == bindparam("through"), table.c.source_digest == bindparam("digest"),
+    )
+
+
+def chunks_held(session: Session, key: WindowKey, window_start: int, chunks: Sequence[int], through: int,
+                digest: str) -> set[int]:
+    """Of ``chunks``, those the store holds as a look of ``through`` steps whose measurement had ``digest`` wrote
+    them: the very counts of a measurement with that digest, which need not be sent again."""
+    if not chunks:
+        return set()
+    values = {**key_columns(key), "window_start": window_start, "chunks": list(chunks), "through": through,
+              "digest": digest}
+    return {int(chunk) for chunk in session.connection().execute(_held_statement(), values).scalars()}
