@@ -33,6 +33,10 @@ MAX_POINTS = 11_000
 PART = "canary_analyzer_part"
 #: The deadline of a call made without one (export, SLO readings): as long as a look's.
 DEFAULT_DEADLINE_SECONDS = 8.0
+#: Combined queries a source keeps rendered (profile and target pairs); past it, it starts again.
+MAX_PLANS = 4096
+#: The parts of a combined query, in the order of their PART label: (metric, query, arm).
+Plan = list[tuple[str, str, Arm]]
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,25 @@ class PrometheusSource(PrometheusApi):
         """``options``: those of :class:`~analyzer.sources.promapi.PrometheusApi` (headers, timeouts, auth…)."""
         super().__init__(url, **options)
         self.cache = WindowCache(cache) if cache is not None else None
+        self._plans: dict[tuple[int, Target], tuple[QueryProfile, Plan, str]] = {}
+
+    def plan(self, profile: QueryProfile, target: Target) -> tuple[Plan, str]:
+        """The parts of a look's combined query (metric, query, arm) and its text: rendered once per profile and
+        target (:data:`MAX_PLANS` kept; a profile is known by identity, and held so that it stays itself)."""
+        held = self._plans.get((id(profile), target))
+        if held is not None and held[0] is profile:
+            return held[1], held[2]
+        plan: Plan = [
+            (name, query, arm)
+            for name, queries in profile.metrics.items()
+            for query in queries_of(queries)
+            for arm in ARMS
+        ]
+        combined = combine([profile.render(name, query, arm, target) for name, query, arm in plan])
+        if len(self._plans) >= MAX_PLANS:
+            self._plans.clear()  # the next looks render theirs again
+        self._plans[(id(profile), target)] = (profile, plan, combined)
+        return plan, combined
 
     def _range(self, query: str, window: Window, deadline: Deadline) -> tuple[Grid, list[str]]:
         """The query's series on the window's steps, and the answer's warnings."""
@@ -120,13 +143,7 @@ class PrometheusSource(PrometheusApi):
 
     def fetch(self, profile: QueryProfile, target: Target, window: Window, deadline: Deadline | None = None) -> Fetched:
         """One look's measurement: every metric of the profile, both arms (and their pods), the window's steps."""
-        plan: list[tuple[str, str, Arm]] = [
-            (name, query, arm)
-            for name, queries in profile.metrics.items()
-            for query in queries_of(queries)
-            for arm in ARMS
-        ]
-        combined = combine([profile.render(name, query, arm, target) for name, query, arm in plan])
+        plan, combined = self.plan(profile, target)
         deadline = deadline or Deadline(DEFAULT_DEADLINE_SECONDS)
         if self.cache is None:
             cached = CachedSeries(*self._range(combined, window, deadline), outcome="new")
@@ -152,7 +169,7 @@ class PrometheusSource(PrometheusApi):
             self.cache.keep(combined, window, cached, _Built(made_with, layout, fetched))
         return fetched
 
-    def _parts(self, plan: list[tuple[str, str, Arm]], labels: list[Labels]) -> dict[tuple[str, str, Arm], list[int]]:
+    def _parts(self, plan: Plan, labels: list[Labels]) -> dict[tuple[str, str, Arm], list[int]]:
         """The rows of each part of the combined query, told apart by their :data:`PART` label."""
         parts: dict[tuple[str, str, Arm], list[int]] = {key: [] for key in plan}
         for row, found in enumerate(labels):

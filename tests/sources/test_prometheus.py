@@ -114,3 +114,35 @@ def test_unreachable_prometheus_is_a_source_error_within_the_retry_budget():
         source.fetch(load_query_profile("http"), Target(namespace="a", rollout="b", canary="c", stable="d"), window)
     with pytest.raises(SourceUnavailableError):
         source.ping()
+
+
+def test_a_profile_and_target_s_combined_query_is_rendered_once(monkeypatch):
+    """The plan is kept per profile (by identity) and target; another target, or another profile object even
+    with the same name, renders its own, and the kept plans are bounded."""
+    import analyzer.sources.prometheus as prometheus
+    from analyzer.sources.prometheus import combine
+    from analyzer.sources.queries import ARMS, QueryProfile, queries_of
+
+    rendered: list[Target] = []
+    render = QueryProfile.render
+
+    def counting(self, metric, query, arm, target):
+        rendered.append(target)
+        return render(self, metric, query, arm, target)
+
+    monkeypatch.setattr(QueryProfile, "render", counting)
+    source, profile = PrometheusSource("http://127.0.0.1:9"), load_query_profile("http")
+    one, other = Target(namespace="a", rollout="r", canary="c1", stable="s1"), Target(namespace="b", rollout="r",
+                                                                                        canary="c1", stable="s1")
+    plan, text = source.plan(profile, one)
+    parts = len(rendered)
+    expected = [(m, q, arm) for m, queries in profile.metrics.items() for q in queries_of(queries) for arm in ARMS]
+    assert plan == expected and text == combine([render(profile, m, q, arm, one) for m, q, arm in expected])
+    assert source.plan(profile, one) == (plan, text) and len(rendered) == parts  # kept
+    assert source.plan(profile, other)[1] != text and len(rendered) == 2 * parts
+    source.plan(load_query_profile("http"), one)  # an equal profile, another object: rendered again
+    assert len(rendered) == 3 * parts
+    monkeypatch.setattr(prometheus, "MAX_PLANS", 3)
+    source.plan(profile, Target(namespace="c", rollout="r", canary="c1", stable="s1"))  # past the bound: starts again
+    assert len(source._plans) == 1
+    source.close()
