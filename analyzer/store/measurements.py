@@ -9,8 +9,11 @@ The counts themselves are kept in chunks of :data:`CHUNK_STEPS` steps, and a loo
 chunks from its first new or changed step on (:attr:`StoredMeasurement.chunks`): its cost is that of a
 chunk or two, not of the whole window. Each write is one upsert per row that keeps the longer look's
 (the window row by its ``steps``, a chunk by the ``through`` of the look that wrote it), so two replicas
-answering looks of one window at once cannot replace longer counts by shorter ones. Rows written
-before chunks (revision 0006) keep the whole measurement in the window row and are read as they are.
+answering looks of one window at once cannot replace longer counts by shorter ones. A chunk names the
+input digest of the measurement it came from (revision 0007), so that a look of as many steps replaces
+it only when its digest differs, and a look can ask which chunks hold its own counts already
+(:func:`chunks_held`) instead of sending them. Rows written before chunks (revision 0006) keep the whole
+measurement in the window row and are read as they are.
 """
 
 from __future__ import annotations
