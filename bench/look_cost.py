@@ -46,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 import analyzer.service.analysis as analysis  # noqa: E402
 import analyzer.service.look_record as look_record  # noqa: E402
+import analyzer.service.repeats as repeats  # noqa: E402
 import analyzer.sources.prometheus as prometheus  # noqa: E402
 from analyzer.settings import Settings  # noqa: E402
 from bench.service_load import STEP, backfilled, target  # noqa: E402
@@ -56,9 +57,9 @@ from tests.support.prometheus import prometheus as prometheus_server  # noqa: E4
 PARTS: dict[str, list[tuple[Any, str]]] = {
     "fetch": [(prometheus.PrometheusSource, "fetch")],
     "assemble": [(prometheus, "assemble")],
-    "digest": [(analysis, "measurement_digest")],
+    "digest": [(repeats, "measurement_digest")],
     "judge": [(analysis, "judge")],
-    "store": [(look_record, "save_measurement"), (look_record, "save_judgment")],
+    "store": [(look_record, "chunks_held"), (look_record, "save_measurement"), (look_record, "save_judgment")],
 }
 
 
