@@ -59,7 +59,7 @@ PARTS: dict[str, list[tuple[Any, str]]] = {
     "assemble": [(prometheus, "assemble")],
     "digest": [(repeats, "measurement_digest")],
     "judge": [(analysis, "judge")],
-    "store": [(look_record, "chunks_held"), (look_record, "save_measurement"), (look_record, "save_judgment")],
+    "store": [(look_record, name) for name in ("save_measurement", "chunks_held", "save_chunks", "save_judgment")],
 }
 
 

@@ -421,9 +421,8 @@ def profiled(prom: str, windows: list[int], work: Path, looks: int = 30) -> None
         "judge (analyzer.judging)": [("analyzer/judging/ours.py", "judge")],
         "fetch (query + decode)": [("analyzer/sources/prometheus.py", "_range")],
         "assemble (series -> measurement)": [("analyzer/sources/assemble.py", "assemble")],
-        "store the window's counts (chunks' JSON + upserts)": [
-            ("analyzer/service/reports.py", "stored_measurement"),
-            ("analyzer/store/measurements.py", "save_measurement"),
+        "store the window's counts (chunks' JSON, the store's answer, upserts)": [
+            ("analyzer/service/look_record.py", "save"),
         ],
     }
     print(f"\nin-process profile, {looks} looks per window (CPU ms per look; the HTTP layer not included;"

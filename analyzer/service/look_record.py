@@ -7,18 +7,18 @@ holds from another measurement (:meth:`Counts.to_store`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
 from analyzer.model import Judgment, Measurement, Policy
 from analyzer.service.look_store import StoreUnavailableError
-from analyzer.service.reports import chunks_from, stored_measurement
+from analyzer.service.reports import chunk_counts, chunks_from, measurement_steps, stored_measurement
 from analyzer.sources.prometheus import Window
 from analyzer.store import JudgmentRecord, WindowKey
 from analyzer.store.judgments import new_id, save_judgment
-from analyzer.store.measurements import StoredMeasurement, chunks_held, save_measurement
+from analyzer.store.measurements import chunks_held, save_chunks, save_measurement
 
 
 @dataclass(frozen=True)
@@ -37,20 +37,22 @@ class Counts:
     changed_from: int
     read_from: int
 
+    def save(self, session: Session) -> None:
+        """Store the chunks from ``changed_from`` on, and those from ``read_from`` on that the store does not hold
+        from a measurement with this digest: a look asks the store which chunks of its re-read steps are its own
+        (after its window's row, whose lock keeps that answer true until it commits) instead of sending them
+        all to be compared."""
+        stored = stored_measurement(self.key, self.window_start, self.measurement, self.policy, self.unavailable,
+                                    self.now, chunks_from(self.changed_from, self.steps), self.digest)
+        save_measurement(session, stored)
+        asked = [chunk for chunk in chunks_from(self.read_from, stored.steps) if chunk not in stored.chunks]
+        missing = set(asked) - chunks_held(session, self.key, self.window_start, asked, stored.steps, self.digest)
+        if missing:
+            save_chunks(session, replace(stored, chunks=chunk_counts(self.measurement, sorted(missing))))
+
     @property
     def steps(self) -> int:
-        return max((m.steps for m in self.measurement.metrics.values()), default=0)
-
-    def to_store(self, session: Session) -> StoredMeasurement:
-        """The row to save: the chunks from ``changed_from`` on, and those from ``read_from`` on that the store
-        does not hold from a measurement with this digest (a look that changed nothing asks the store which
-        chunks are its own, instead of sending them all to be compared)."""
-        steps = self.steps
-        written = set(chunks_from(self.changed_from, steps))
-        asked = [chunk for chunk in chunks_from(self.read_from, steps) if chunk not in written]
-        written.update(set(asked) - chunks_held(session, self.key, self.window_start, asked, steps, self.digest))
-        return stored_measurement(self.key, self.window_start, self.measurement, self.policy, self.unavailable,
-                                  self.now, chunks=sorted(written), digest=self.digest)
+        return measurement_steps(self.measurement)
 
 
 def record_of_look(
@@ -74,7 +76,7 @@ def record_of_look(
 def saved(session: Session, record: JudgmentRecord, counts: Counts | None) -> bool:
     """The look's judgment and its window's counts, in one transaction (save_judgment commits it)."""
     if counts is not None:
-        save_measurement(session, counts.to_store(session))
+        counts.save(session)
     save_judgment(session, record)
     return True
 

@@ -20,6 +20,7 @@ looked at for the first time, which gives the same answer at the usual cost.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -66,17 +67,18 @@ class Repeats:
 
 
 class Digests:
-    """The input digest of each window's last measurement, by the measurement object itself."""
+    """The input digest of each window's last measurement, by the measurement object itself, held weakly: the
+    window cache decides how long a measurement lives (and its memory budget counts it), not this."""
 
     def __init__(self, max_windows: int = MAX_JUDGMENTS) -> None:
-        self._held: Recent[tuple[WindowKey, int], tuple[Measurement, str]] = Recent(max_windows)
+        self._held: Recent[tuple[WindowKey, int], tuple[weakref.ref[Measurement], str]] = Recent(max_windows)
 
     def of(self, key: WindowKey, window_start: int, measurement: Measurement) -> str:
         """:func:`~analyzer.judging.digest.measurement_digest` of ``measurement``: the last one's of the window
         when it is that very object (a measurement is not changed once built), else computed and kept."""
         held = self._held.get((key, window_start))
-        if held is not None and held[0] is measurement:
+        if held is not None and held[0]() is measurement:
             return held[1]
         digest = measurement_digest(measurement)
-        self._held.put((key, window_start), (measurement, digest))
+        self._held.put((key, window_start), (weakref.ref(measurement), digest))
         return digest

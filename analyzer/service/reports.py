@@ -14,9 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from analyzer.config import load_policy
-from analyzer.judging.digest import digest_matches, measurement_digest
+from analyzer.judging.digest import digest_matches
 from analyzer.model import Judgment, Measurement, Policy
 from analyzer.model.steps import from_chunks, steps_between
 from analyzer.report.html import ReportContext, render_html
@@ -40,6 +41,19 @@ def chunks_from(first: int, steps: int) -> range:
     return range(first // CHUNK_STEPS, -(-steps // CHUNK_STEPS)) if first < steps else range(0)
 
 
+def measurement_steps(measurement: Measurement) -> int:
+    """The steps a measurement covers (its metrics all cover the same ones; 0 without a metric)."""
+    return max((m.steps for m in measurement.metrics.values()), default=0)
+
+
+def chunk_counts(measurement: Measurement, chunks: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """Each of ``chunks`` (their indices) as the JSON of its steps of ``measurement``."""
+    return {
+        chunk: steps_between(measurement, chunk * CHUNK_STEPS, (chunk + 1) * CHUNK_STEPS).model_dump(mode="json")
+        for chunk in chunks
+    }
+
+
 def stored_measurement(
     key: WindowKey,
     window_start: int,
@@ -47,28 +61,21 @@ def stored_measurement(
     policy: Policy,
     unavailable: dict[str, str],
     now: datetime,
-    changed_from: int = 0,
-    chunks: Iterable[int] | None = None,
-    digest: str | None = None,
+    chunks: Iterable[int],
+    digest: str,
 ) -> StoredMeasurement:
     """The row :func:`keep_measurement` saves (a look saves it in its own deadline-bounded session), with the
-    chunks of counts from step ``changed_from`` on: those before it are stored as they are (0: none is), or
-    with ``chunks`` (their indices) if given. ``digest``: the measurement's input digest, which the chunks
-    name as their source (computed when not given)."""
-    steps = max((m.steps for m in measurement.metrics.values()), default=0)
-    written = chunks_from(changed_from, steps) if chunks is None else chunks
+    ``chunks`` (their indices) of its counts; ``digest``: the measurement's input digest
+    (:func:`~analyzer.judging.digest.measurement_digest`), which the chunks name as their source."""
     return StoredMeasurement(
         key=key,
         window_start=window_start,
-        steps=steps,
+        steps=measurement_steps(measurement),
         updated_at=now,
-        chunks={
-            chunk: steps_between(measurement, chunk * CHUNK_STEPS, (chunk + 1) * CHUNK_STEPS).model_dump(mode="json")
-            for chunk in written
-        },
+        chunks=chunk_counts(measurement, chunks),
         policy=policy.model_dump(mode="json"),
         unavailable=unavailable,
-        source_digest=digest if digest is not None else measurement_digest(measurement),
+        source_digest=digest,
     )
 
 

@@ -93,17 +93,27 @@ def _upsert(session: Session, row: type[WindowMeasurementRow | WindowMeasurement
 def save_measurement(session: Session, stored: StoredMeasurement) -> int:
     """Store the window's look and its chunks, each replacing a stored one only if it holds as many steps or more,
     in the caller's transaction (a look commits it with its judgment: one transaction a look); how many chunks
-    it wrote. A chunk stored already from a measurement of these steps with this ``source_digest`` holds these
-    counts, and is left as it is: the digests are compared, not the counts (a chunk of equal counts from a
-    measurement that differs elsewhere is written again, which changes nothing)."""
-    window = {**key_columns(stored.key), "window_start": stored.window_start}
+    it wrote. The window's row goes first: its upsert locks it (on PostgreSQL even when it leaves it as it is;
+    SQLite's write lock is the database's) until the transaction ends, so that two looks of one window write
+    one after the other, and what a look reads of the window's chunks after it (:func:`chunks_held`) stays so
+    until it commits."""
     _upsert(session, WindowMeasurementRow, {
-        **window,
+        **key_columns(stored.key),
+        "window_start": stored.window_start,
         "steps": stored.steps,
         "updated_at": stored.updated_at,
         "policy": stored.policy,
         "unavailable": stored.unavailable,
     }, "steps", nulls=("measurement",))  # SQL NULL, not JSON null: the counts are in the chunks
+    return save_chunks(session, stored)
+
+
+def save_chunks(session: Session, stored: StoredMeasurement) -> int:
+    """Store the look's chunks (after its window's row: :func:`save_measurement`); how many it wrote. A chunk
+    stored already from a measurement of these steps with this ``source_digest`` holds these counts, and is left
+    as it is: the digests are compared, not the counts (a chunk of equal counts from a measurement that differs
+    elsewhere is written again, which changes nothing)."""
+    window = {**key_columns(stored.key), "window_start": stored.window_start}
     return sum(
         _upsert(session, WindowMeasurementChunkRow, {**window, "chunk": chunk, "through": stored.steps,
                                                      "counts": counts, "source_digest": stored.source_digest},

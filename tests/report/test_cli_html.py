@@ -31,16 +31,17 @@ def test_judgments_show_draws_a_recorded_judgments_page_from_the_store(tmp_path,
 
     from analyzer.judging import judge
     from analyzer.model import Policy
-    from analyzer.service.reports import keep_measurement, stored_measurement
+    from analyzer.service.reports import keep_measurement
     from analyzer.store import Database, JudgmentRecord, WindowKey
     from analyzer.store.judgments import new_id, save_judgment
+    from tests.support.stored import stored
 
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     database = Database(url)
     database.migrate()
     measurement, policy, now = CASES["fail"], Policy(), 1_800_000
     key = WindowKey("shop", "checkout", "http", "c1", "s1")
-    keep_measurement(database, stored_measurement(key, now, measurement, policy, {}, datetime.now(UTC)))
+    keep_measurement(database, stored(key, now, measurement, policy, {}, datetime.now(UTC)))
     judgment = judge(measurement.head(12), policy)  # an earlier look of the stored window
     record = JudgmentRecord(new_id(), datetime.now(UTC), key, judgment.verdict.value, judgment.score, judgment.steps,
                             now, now + 60 * 12, 60, judgment.input_digest, judgment.model_dump(mode="json"))

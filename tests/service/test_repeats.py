@@ -21,6 +21,7 @@ from analyzer.store import WindowKey
 from analyzer.store.measurements import get_measurement
 from tests.conftest import STEP
 from tests.support.service import Clock, make_analyzer
+from tests.support.stored import stored as stored_row
 
 KEY = WindowKey("shop", "checkout", "http", "c0ffee", "5ab1e")
 POLICY = load_query_profile("http").policy
@@ -93,13 +94,20 @@ def counted(monkeypatch):
 def chunks(monkeypatch):
     """The chunks each look's counts wrote."""
     written: list[list[int]] = []
-    save = look_record.save_measurement
 
-    def writing(session, stored):
-        written.append(sorted(stored.chunks))
-        return save(session, stored)
+    def wrapped(name):
+        save = getattr(look_record, name)
 
-    monkeypatch.setattr(look_record, "save_measurement", writing)
+        def writing(session, stored):
+            if name == "save_measurement":
+                written.append([])  # a look's first write
+            written[-1].extend(sorted(stored.chunks))
+            return save(session, stored)
+
+        monkeypatch.setattr(look_record, name, writing)
+
+    wrapped("save_measurement")
+    wrapped("save_chunks")
     return written
 
 
@@ -170,7 +178,7 @@ def test_a_repeated_look_sends_no_chunk_the_store_holds_from_its_measurement(bac
     with its digest wrote and sends none of them; when another replica stored other counts there since (a late
     sample it saw), the look writes its own, and the store holds this look's counts after it, as after any."""
     from analyzer.model.steps import from_chunks
-    from analyzer.service.reports import keep_measurement, stored_measurement
+    from analyzer.service.reports import keep_measurement
     from analyzer.store.measurements import CHUNK_STEPS
 
     settings = Settings(prometheus_url=backfilled.url, database_url=database_url)
@@ -193,7 +201,7 @@ def test_a_repeated_look_sends_no_chunk_the_store_holds_from_its_measurement(bac
     buckets[-1] = [count + 1 for count in buckets[-1]]
     late = metric.model_copy(update={"canary": buckets})
     other = other.model_copy(update={"metrics": {**other.metrics, "latency": late}})
-    written = stored_measurement(key, first.window.start, other, POLICY, {}, stored.updated_at, changed_from=steps - 1)
+    written = stored_row(key, first.window.start, other, POLICY, {}, stored.updated_at, steps - 1)
     keep_measurement(replica.database, written)
     clock.advance(10)
     third = analyse(replica, "http", target)
@@ -202,3 +210,33 @@ def test_a_repeated_look_sends_no_chunk_the_store_holds_from_its_measurement(bac
     with replica.database.session() as session:
         after = get_measurement(session, key, first.window.start)
     assert after is not None and from_chunks(after.chunks, CHUNK_STEPS, steps) == ours
+
+
+def test_a_measurement_s_digest_is_known_by_identity_and_held_weakly():
+    """The same object: the kept digest (not hashed again); an equal copy: hashed; and the measurement is not
+    kept alive by it (the window cache alone decides how long one lives)."""
+    import gc
+    import weakref
+
+    import analyzer.service.repeats as repeats
+    from analyzer.judging.digest import measurement_digest
+    from analyzer.service.offline import Regression, demo_scenario
+    from analyzer.sources.simulate import simulate
+
+    hashed: list[object] = []
+    digests = repeats.Digests()
+    measurement = simulate(demo_scenario(Regression.ERRORS, 20), 7)
+    original = repeats.measurement_digest
+    try:
+        repeats.measurement_digest = lambda m: hashed.append(m) or original(m)  # type: ignore[assignment]
+        digest = digests.of(KEY, 1, measurement)
+        assert digest == measurement_digest(measurement) and len(hashed) == 1
+        assert digests.of(KEY, 1, measurement) == digest and len(hashed) == 1
+        assert digests.of(KEY, 1, measurement.model_copy(deep=True)) == digest and len(hashed) == 2
+        assert digests.of(KEY, 2, measurement) == digest and len(hashed) == 3  # another window start
+    finally:
+        repeats.measurement_digest = original  # type: ignore[assignment]
+    alive = weakref.ref(measurement)
+    del measurement, hashed
+    gc.collect()
+    assert alive() is None

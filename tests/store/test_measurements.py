@@ -16,11 +16,12 @@ from analyzer.judging.digest import measurement_digest
 from analyzer.model import Policy
 from analyzer.model.steps import from_chunks
 from analyzer.service.offline import Regression, demo_scenario
-from analyzer.service.reports import keep_measurement, stored_measurement
+from analyzer.service.reports import keep_measurement
 from analyzer.sources.simulate import simulate
 from analyzer.store import Database, WindowKey
 from analyzer.store.measurements import CHUNK_STEPS, StoredMeasurement, get_measurement
 from analyzer.store.tables import WindowMeasurementChunkRow, WindowMeasurementRow
+from tests.support.stored import stored
 
 KEY = WindowKey("shop", "checkout", "http", "abc123", "def456")
 START = 1_700_000_000
@@ -30,7 +31,7 @@ MEASUREMENT = simulate(demo_scenario(Regression.ERRORS, STEPS), 7)
 
 
 def _keep(database: Database, steps: int, key: WindowKey = KEY, start: int = START, changed_from: int = 0) -> None:
-    keep_measurement(database, stored_measurement(key, start, MEASUREMENT.head(steps), Policy(), {"latency": "stale"},
+    keep_measurement(database, stored(key, start, MEASUREMENT.head(steps), Policy(), {"latency": "stale"},
                                                   NOW, changed_from))
 
 
@@ -68,9 +69,9 @@ def test_a_window_keeps_one_row_with_its_longest_measurement(database):
 
 
 def test_a_look_writes_only_the_chunks_from_its_first_changed_step():
-    stored = stored_measurement(KEY, START, MEASUREMENT, Policy(), {}, NOW, changed_from=2 * CHUNK_STEPS + 3)
-    assert sorted(stored.chunks) == [2, 3]  # the re-read steps' chunk and the newest one
-    assert sorted(stored_measurement(KEY, START, MEASUREMENT, Policy(), {}, NOW).chunks) == [0, 1, 2, 3]
+    written = stored(KEY, START, MEASUREMENT, Policy(), {}, NOW, 2 * CHUNK_STEPS + 3)
+    assert sorted(written.chunks) == [2, 3]  # the re-read steps' chunk and the newest one
+    assert sorted(stored(KEY, START, MEASUREMENT, Policy(), {}, NOW).chunks) == [0, 1, 2, 3]
 
 
 def test_looks_that_write_their_new_steps_read_back_as_the_whole_window(database):
@@ -145,9 +146,9 @@ def test_a_chunk_stored_already_as_it_is_is_not_written_again_and_any_change_is(
     from analyzer.store.measurements import save_measurement
 
     def saved(measurement, changed_from: int) -> int:
-        stored = stored_measurement(KEY, START, measurement, Policy(), {}, NOW, changed_from)
+        row = stored(KEY, START, measurement, Policy(), {}, NOW, changed_from)
         with database.session() as session:
-            written = save_measurement(session, stored)
+            written = save_measurement(session, row)
             session.commit()
         return written
 
@@ -187,3 +188,23 @@ def test_the_store_tells_which_chunks_a_measurement_with_a_digest_wrote(database
     _keep(database, 20, changed_from=0)  # the chunk without a digest is written again, and names it
     with database.session() as session:
         assert chunks_held(session, KEY, START, [0, 1], 20, digest) == {0, 1}
+
+
+def test_a_writer_that_does_not_know_the_digest_leaves_none_on_the_counts_it_rewrote(database):
+    """A pod of the version before 0007 (a rolling upgrade) rewrites a chunk's counts without its digest: the
+    trigger clears the digest, so that no look takes those counts for its own; this version's writes keep theirs."""
+    from analyzer.store.measurements import chunks_held
+
+    _keep(database, 20)
+    digest = measurement_digest(MEASUREMENT.head(20))
+    chunks = WindowMeasurementChunkRow.__table__
+    with database.engine.begin() as connection:  # the old upsert's update: counts and through, nothing else
+        connection.execute(sa.update(chunks).where(chunks.c.chunk == 1).values(
+            counts=MEASUREMENT.head(19).model_dump(mode="json"), through=20))
+    with database.session() as session:
+        assert chunks_held(session, KEY, START, [0, 1], 20, digest) == {0}
+        rows = dict(session.execute(select(WindowMeasurementChunkRow.chunk, WindowMeasurementChunkRow.source_digest)).all())
+    assert rows == {0: digest, 1: None}
+    _keep(database, 21)  # a longer look of this version: its own digest stays on every chunk it wrote
+    with database.session() as session:
+        assert chunks_held(session, KEY, START, [0, 1], 21, measurement_digest(MEASUREMENT.head(21))) == {0, 1}
