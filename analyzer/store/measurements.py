@@ -87,7 +87,7 @@ def _upsert(session: Session, row: type[WindowMeasurementRow | WindowMeasurement
     column is at most this one's (and, with ``content``, that column's JSON differs when ``longer`` is equal);
     how many rows it wrote (0 or 1)."""
     statement = _upsert_statement(session.get_bind().dialect.name, row, longer, nulls, content)
-    return len(session.execute(statement, values).all())
+    return len(session.connection().execute(statement, values).all())  # Core: no ORM plugin asked (~40 us)
 
 
 def save_measurement(session: Session, stored: StoredMeasurement) -> int:
