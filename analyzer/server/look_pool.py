@@ -47,7 +47,8 @@ class LookPool:
         self.queue_seconds = queue_seconds
         self._slots = asyncio.Semaphore(workers)
         # A look given up on keeps its thread until its own bounds end it, and gives its slot back: twice
-        # the slots in threads, so that such looks do not hold back the next ones.
+        # the slots in threads, so that as many such looks as there are slots do not hold back the next ones
+        # (past that, a look waits for a thread within its deadline).
         self._threads = ThreadPoolExecutor(2 * workers, thread_name_prefix="look")
 
     async def run(self, look: Callable[[], T], deadline: Deadline) -> T:
