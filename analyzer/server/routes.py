@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from analyzer.errors import SourceUnavailableError
 from analyzer.model import Verdict
+from analyzer.server import query_args
 from analyzer.server.auth import AnalysisCaller, Reader
 from analyzer.server.links import report_links
 from analyzer.server.look_pool import LookPool, LookRefusedError
@@ -83,9 +84,11 @@ async def _answer(request: Request, analyzer: Analyzer, args: AnalysisRequest, c
     return Response(body, media_type="application/json")
 
 
-@api.get("/analysis", response_model=AnalysisResult, responses=_ANSWERS, tags=["analysis"])
+@api.get("/analysis", response_model=AnalysisResult, responses=_ANSWERS, tags=["analysis"],
+         openapi_extra={"parameters": query_args.PARAMETERS})
 async def analysis_get(
-    request: Request, analyzer: AnalyzerDep, args: Annotated[AnalysisRequest, Query()], caller: AnalysisCaller
+    request: Request, analyzer: AnalyzerDep, caller: AnalysisCaller,
+    args: Annotated[AnalysisRequest, Depends(query_args.analysis_args)],
 ) -> Response:
     """Judge a Rollout's canary against stable now (Argo's web provider: ``jsonPath: "{$}"``)."""
     return await _answer(request, analyzer, args, caller)

@@ -90,15 +90,21 @@ def key_columns(key: WindowKey) -> dict[str, str]:
 _SHARED = ("id", "verdict", "score", "steps", "window_start", "window_end", "step_seconds", "input_digest", "body")
 
 
-#: The judgments table, for the one Core insert of every look.
 _JUDGMENTS = cast(Table, JudgmentRow.__table__)
+
+
+#: The one Core insert of every look, built once.
+_INSERT = insert(_JUDGMENTS)
 
 
 def save_judgment(session: Session, record: JudgmentRecord) -> None:
     """Insert the judgment and commit. A Core insert: nothing of it is read back in the session, so no ORM
-    object, identity map or unit-of-work flush is needed (its CPU was half of a look's store work)."""
+    object, identity map or unit-of-work flush is needed (its CPU was half of a look's store work). It runs
+    on the session's connection (in the session's transaction, its waits bounded as every statement's):
+    ``Session.execute`` would first ask each ORM plugin whether the statement is theirs (40 us of a look's
+    CPU on PostgreSQL, 20 on SQLite)."""
     shared = {name: getattr(record, name) for name in _SHARED}
-    session.execute(insert(_JUDGMENTS), {**shared, "created_at": record.created_at, **key_columns(record.key)})
+    session.connection().execute(_INSERT, {**shared, "created_at": record.created_at, **key_columns(record.key)})
     session.commit()
 
 

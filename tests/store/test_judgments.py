@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import insert, inspect, select
+from sqlalchemy.exc import IntegrityError
 
 from analyzer.errors import InputError
 from analyzer.store import Database, JudgmentFilter, JudgmentRecord, WindowKey
 from analyzer.store.db import normalise_url
 from analyzer.store.judgments import (
     get_judgment,
+    key_columns,
     list_judgments,
     new_id,
     record_window_start,
     save_judgment,
     window_start,
 )
+from analyzer.store.tables import AnalysisWindow
 
 KEY = WindowKey("shop", "checkout", "http", "abc123", "def456")
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -76,6 +80,27 @@ def test_judgments_round_trip_and_filter(database):
         window = JudgmentFilter(since=T0 + timedelta(minutes=2), until=T0 + timedelta(minutes=3))
         assert [r.id for r in list_judgments(session, window)] == [records[1].id]
         assert len(list_judgments(session, JudgmentFilter(limit=1, offset=1))) == 1
+
+
+def test_a_judgment_is_saved_in_the_transaction_of_what_the_session_wrote_before_it(database):
+    """A look's counts and its judgment commit together or not at all: a judgment that cannot be saved (here
+    an id taken already) leaves nothing of the statements before it in the session."""
+    taken = _record()
+    with database.session() as session:
+        save_judgment(session, taken)
+    with database.session() as session:
+        session.execute(insert(AnalysisWindow), {**key_columns(KEY), "start": 1_700_000_000, "recorded_at": T0})
+        with pytest.raises(IntegrityError):
+            save_judgment(session, dataclasses.replace(taken, verdict="fail"))
+        session.rollback()
+        assert session.scalars(select(AnalysisWindow)).all() == []
+        fresh = _record(minutes=5)
+        session.execute(insert(AnalysisWindow), {**key_columns(KEY), "start": 1_700_000_000, "recorded_at": T0})
+        save_judgment(session, fresh)
+    with database.session() as session:
+        assert window_start(session, KEY) == 1_700_000_000
+        assert get_judgment(session, fresh.id) == fresh
+        assert get_judgment(session, taken.id) == taken
 
 
 def test_window_start_first_writer_wins_under_concurrency(database):
