@@ -237,6 +237,7 @@ def test_a_measurement_s_digest_is_known_by_identity_and_held_weakly():
     finally:
         repeats.measurement_digest = original  # type: ignore[assignment]
     alive = weakref.ref(measurement)
-    del measurement, hashed
+    hashed.clear()  # it held the measurement too
+    del measurement
     gc.collect()
     assert alive() is None

@@ -203,7 +203,8 @@ def test_a_writer_that_does_not_know_the_digest_leaves_none_on_the_counts_it_rew
             counts=MEASUREMENT.head(19).model_dump(mode="json"), through=20))
     with database.session() as session:
         assert chunks_held(session, KEY, START, [0, 1], 20, digest) == {0}
-        rows = dict(session.execute(select(WindowMeasurementChunkRow.chunk, WindowMeasurementChunkRow.source_digest)).all())
+        found = select(WindowMeasurementChunkRow.chunk, WindowMeasurementChunkRow.source_digest)
+        rows = dict(session.execute(found).all())
     assert rows == {0: digest, 1: None}
     _keep(database, 21)  # a longer look of this version: its own digest stays on every chunk it wrote
     with database.session() as session:
