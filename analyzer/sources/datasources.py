@@ -160,7 +160,7 @@ class _ClientCredentials:
             form["scope"] = " ".join(self._config.scopes)
         where = f"the OAuth2 token endpoint {self._config.token_url}"
         headers = {
-            "Content-Type": "application/x-www-form-urlencoded",
+            "Content-Type": transport.FORM,
             "Authorization": transport.basic(self._config.client_id, self._config.client_secret.read()),
         }
         try:

@@ -55,8 +55,6 @@ MAX_ANSWER_BYTES = 64 * 1024 * 1024
 #: Concurrent requests in flight to one Prometheus (its pooled connections); more wait for one (inside
 #: their deadline).
 WORKERS = 32
-#: How the parameters are sent.
-FORM = "application/x-www-form-urlencoded"
 
 #: How PromQL's informational annotations begin (not a sign of partial data).
 PROMQL_INFO = "PromQL info:"
@@ -205,7 +203,7 @@ class PrometheusApi:
         # Only what _decode undoes, and only when asked: on loopback or in-cluster, gzip costs Prometheus
         # ~20 % more CPU per query for nothing.
         encoding = "gzip, deflate" if compress else "identity"
-        self._headers = urllib3.HTTPHeaderDict({"Accept-Encoding": encoding, "Content-Type": FORM})
+        self._headers = urllib3.HTTPHeaderDict({"Accept-Encoding": encoding, "Content-Type": transport.FORM})
         self._headers.update(headers or {})
         if auth is None and parts.username is not None:
             credentials = urllib.parse.unquote(parts.username), urllib.parse.unquote(parts.password or "")

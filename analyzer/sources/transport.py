@@ -21,7 +21,7 @@ import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import certifi
 from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
@@ -29,9 +29,14 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import ConnectTimeoutError
 from urllib3.util import make_headers, parse_url
 
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
 #: What a request's Authorization header is set to, asked at each request (a rotated secret applies at once).
 Authorizer = Callable[[], str]
 
+#: The Content-Type of a form body (Prometheus' query parameters, an OAuth2 token request).
+FORM = "application/x-www-form-urlencoded"
 #: Connections being made at once, across every pool (more wait, within their deadlines).
 CONNECTING = 8
 
@@ -76,7 +81,7 @@ class _PacedReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: memoryview) -> int | None:  # type: ignore[override]
+    def readinto(self, buffer: WriteableBuffer) -> int | None:
         left = self._deadline.remaining()
         if left <= 0:
             raise TimeoutError("the call's deadline has passed")
@@ -114,7 +119,9 @@ class _Connection(HTTPConnection):
         try:
             connecting.result(timeout=max(deadline.remaining(), 0.0))
         except concurrent.futures.TimeoutError:
-            connecting.add_done_callback(lambda _: self.close())  # a socket that comes too late is not kept
+            if not connecting.cancel():  # not started yet (every worker busy): it never will be; else the
+                # socket it makes comes too late and is closed
+                connecting.add_done_callback(lambda _: self.close())
             raise ConnectTimeoutError(self, f"Connection to {self.host} timed out at the call's deadline") from None
 
 
