@@ -178,7 +178,7 @@ class _ClientCredentials:
         try:
             body = json.loads(answer.data)
             token, lifetime = body["access_token"], float(body.get("expires_in", 300))
-        except (ValueError, KeyError, TypeError, AttributeError):
+        except (ValueError, KeyError, TypeError):
             raise PrometheusError("malformed", f"{where} answered without an access_token") from None
         if not isinstance(token, str) or not token:
             raise PrometheusError("malformed", f"{where} answered without an access_token")
