@@ -13,16 +13,20 @@ a secret in a message, a log line or a ``repr``.
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import threading
 import time
+import urllib.parse
 from pathlib import Path
 
-import requests
-import requests.auth
+import urllib3
+import urllib3.exceptions
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from analyzer.errors import InputError
+from analyzer.sources import transport
 from analyzer.sources.assemble import Fetched
 from analyzer.sources.cache import CachePolicy
 from analyzer.sources.promapi import Deadline, PrometheusError
@@ -111,76 +115,68 @@ class Datasource(BaseModel):
             headers[TENANT_HEADER] = self.tenant
         return headers
 
-    def auth(self, timeout_seconds: float) -> requests.auth.AuthBase | None:
-        """What sets the Authorization header of each request, reading its secret then; None without one."""
+    def auth(self, timeout_seconds: float) -> transport.Authorizer | None:
+        """What gives each request's Authorization header, reading its secret then; None without one."""
         if self.basic_auth is not None:
-            return _Basic(self.basic_auth)
+            return functools.partial(_basic, self.basic_auth)
         if self.bearer_token is not None:
-            return _Bearer(self.bearer_token)
+            return functools.partial(_bearer, self.bearer_token)
         if self.oauth2 is not None:
             return _ClientCredentials(self.oauth2, self.ca_file, timeout_seconds)
         return None
 
 
-class _Basic(requests.auth.AuthBase):
-    def __init__(self, config: BasicAuth) -> None:
-        self._config = config
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.prepare_auth((self._config.username, self._config.password.read()))
-        return request
+def _basic(config: BasicAuth) -> str:
+    return transport.basic(config.username, config.password.read())
 
 
-class _Bearer(requests.auth.AuthBase):
-    def __init__(self, token: SecretRef) -> None:
-        self._token = token
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["Authorization"] = f"Bearer {self._token.read()}"
-        return request
+def _bearer(token: SecretRef) -> str:
+    return f"Bearer {token.read()}"
 
 
-class _ClientCredentials(requests.auth.AuthBase):
-    """A bearer token from the token endpoint, kept until shortly before it expires (one fetch at a time)."""
+class _ClientCredentials:
+    """A bearer token from the token endpoint, kept until shortly before it expires (one fetch at a time).
+
+    The fetch is made inside the query's call, so the look's deadline bounds it too."""
 
     def __init__(self, config: OAuth2, ca_file: Path | None, timeout_seconds: float) -> None:
         self._config = config
-        self._verify: str | bool = str(ca_file) if ca_file is not None else True
+        self._ca_file = str(ca_file) if ca_file is not None else None
         self._timeout = timeout_seconds
         self._lock = threading.Lock()
         self._token: str | None = None
         self._expires = 0.0
 
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["Authorization"] = f"Bearer {self._current()}"
-        return request
-
-    def _current(self) -> str:
+    def __call__(self) -> str:
         with self._lock:
             if self._token is None or time.monotonic() >= self._expires:
                 self._token, lifetime = self._fetch()
                 self._expires = time.monotonic() + max(lifetime - TOKEN_MARGIN_SECONDS, 0.0)
-            return self._token
+            return f"Bearer {self._token}"
 
     def _fetch(self) -> tuple[str, float]:
         form = {"grant_type": "client_credentials"}
         if self._config.scopes:
             form["scope"] = " ".join(self._config.scopes)
         where = f"the OAuth2 token endpoint {self._config.token_url}"
+        headers = {
+            "Content-Type": transport.FORM,
+            "Authorization": transport.basic(self._config.client_id, self._config.client_secret.read()),
+        }
         try:
-            answer = requests.post(
-                self._config.token_url,
-                data=form,
-                auth=(self._config.client_id, self._config.client_secret.read()),
-                timeout=self._timeout,
-                verify=self._verify,
-            )
-        except requests.RequestException as error:
+            with transport.pool(self._config.token_url, 1, self._ca_file) as endpoint:
+                answer = endpoint.urlopen(
+                    "POST", urllib3.util.parse_url(self._config.token_url).request_uri,
+                    body=urllib.parse.urlencode(form).encode(), headers=headers, redirect=False,
+                    timeout=urllib3.Timeout(self._timeout, self._timeout),
+                    pool_timeout=self._timeout,  # type: ignore[arg-type]  # annotated int, waited as a float
+                )
+        except (urllib3.exceptions.HTTPError, ValueError) as error:  # ValueError: not an http(s) URL
             raise PrometheusError("unreachable", f"{where} did not answer: {type(error).__name__}") from None
-        if answer.status_code != 200:
-            raise PrometheusError("error", f"{where} refused the client credentials (HTTP {answer.status_code})")
+        if answer.status != 200:
+            raise PrometheusError("error", f"{where} refused the client credentials (HTTP {answer.status})")
         try:
-            body = answer.json()
+            body = json.loads(answer.data)
             token, lifetime = body["access_token"], float(body.get("expires_in", 300))
         except (ValueError, KeyError, TypeError):
             raise PrometheusError("malformed", f"{where} answered without an access_token") from None

@@ -17,19 +17,20 @@ The parameters go in a form body (``application/x-www-form-urlencoded``), which 
 Mimir and VictoriaMetrics accept on their query endpoints as they do a GET's: a look's combined query
 is a few kB, and in a URL the client would percent-encode it character by character (~0.25 ms a look).
 
-Deadlines: requests' timeouts bound each socket read, not a request, so a server that drips bytes
-could hold a look for minutes. Each request therefore runs on a worker thread, and the caller waits for it
-only until the look's :class:`Deadline`; the worker reads the body piecewise and stops at the
-deadline too. Retries (connection errors, timeouts, 502/503/504, with a short exponential backoff)
-happen only while the deadline leaves time for them.
+Deadlines: each call runs on its caller's thread, through :mod:`analyzer.sources.transport`, whose
+every wait — for a pooled connection, for connecting, for each read of the answer, headers included —
+ends at the look's :class:`Deadline`, so that a server that drips bytes cannot hold a look past it.
+Retries (connection errors, timeouts, 502/503/504, with a short exponential backoff) happen only while
+the deadline leaves time for them; whatever fails once the deadline has passed is reported as the
+deadline's timeout.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import json
 import logging
 import time
+import urllib.parse
 import zlib
 from dataclasses import dataclass
 from itertools import chain
@@ -37,12 +38,11 @@ from typing import Generic, Literal, TypeVar
 
 import msgspec
 import numpy as np
-import requests
-import requests.auth
+import urllib3
 import urllib3.exceptions
-from requests.adapters import HTTPAdapter
 
 from analyzer.errors import SourceUnavailableError
+from analyzer.sources import transport
 
 #: Prometheus' error texts and odd bodies go here (redacted like every log line), not into answers:
 #: they may quote label values, queries or a proxy's page.
@@ -52,7 +52,8 @@ _log = logging.getLogger("canary_analyzer.prometheus")
 RETRY_STATUSES = frozenset({502, 503, 504})
 #: The largest answer read (a day of 60 s steps for a few hundred series is a few MB).
 MAX_ANSWER_BYTES = 64 * 1024 * 1024
-#: Concurrent GETs in flight; more wait for a worker (inside their deadline).
+#: Concurrent requests in flight to one Prometheus (its pooled connections); more wait for one (inside
+#: their deadline).
 WORKERS = 32
 
 #: How PromQL's informational annotations begin (not a sign of partial data).
@@ -191,40 +192,42 @@ class PrometheusApi:
         retries: int = 2,
         backoff_seconds: float = 0.1,
         ca_file: str | None = None,
-        auth: requests.auth.AuthBase | None = None,
+        auth: transport.Authorizer | None = None,
         compress: bool = False,
     ) -> None:
+        """``auth`` gives each request's Authorization header (reading a rotated secret, sources.datasources);
+        without it, credentials in the URL (``http://user:password@host``) are sent as basic authentication."""
         self.url = url.rstrip("/")
-        session = requests.Session()
-        session.auth = auth  # sets Authorization on each request, reading a rotated secret (sources.datasources)
-        # Not reading proxy, netrc and CA variables from the environment on every request saves a third
-        # of a query's client CPU; a private CA is given explicitly instead.
-        session.trust_env = False
-        session.verify = ca_file if ca_file is not None else True
-        # Only what _decode undoes (requests would also offer br and zstd when their modules are installed),
-        # and only when asked: on loopback or in-cluster, gzip costs Prometheus ~20 % more CPU per query for nothing.
+        parts = urllib.parse.urlsplit(self.url)
+        self._prefix = parts.path  # a query frontend's, say …/prometheus
+        # Only what _decode undoes, and only when asked: on loopback or in-cluster, gzip costs Prometheus
+        # ~20 % more CPU per query for nothing.
         encoding = "gzip, deflate" if compress else "identity"
-        session.headers.update({"Accept-Encoding": encoding, **(headers or {})})
-        session.mount(self.url, HTTPAdapter(pool_connections=1, pool_maxsize=WORKERS, max_retries=0))
-        self._session = session
+        self._headers = urllib3.HTTPHeaderDict({"Accept-Encoding": encoding, "Content-Type": transport.FORM})
+        self._headers.update(headers or {})
+        if auth is None and parts.username is not None:
+            credentials = urllib.parse.unquote(parts.username), urllib.parse.unquote(parts.password or "")
+            self._headers["Authorization"] = transport.basic(*credentials)
+        self._auth = auth
+        self._pool = transport.pool(self.url, WORKERS, ca_file)
         self._timeout = timeout_seconds
         self._retries = retries
         self._backoff = backoff_seconds
-        self._workers = concurrent.futures.ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="prometheus")
 
     def close(self) -> None:
-        self._workers.shutdown(wait=False, cancel_futures=True)
-        self._session.close()
+        self._pool.close()
 
     def call(self, path: str, params: dict[str, str], deadline: Deadline) -> tuple[int, bytes]:
         """(status, body) of ``POST path`` with ``params`` as its form, retried on transient failures, all before
         ``deadline``."""
-        future = self._workers.submit(self._attempts, path, params, deadline)
+        form = urllib.parse.urlencode(params).encode()
         try:
-            return future.result(timeout=max(deadline.remaining(), 0.0))
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            raise self._late(deadline) from None
+            with transport.until(deadline):
+                return self._attempts(path, form, deadline)
+        except PrometheusError:
+            if deadline.remaining() <= 0:  # cut by the deadline, whatever the last wait was
+                raise self._late(deadline) from None
+            raise
 
     def query_range(self, query: str, start: int, end: int, step: int, deadline: Deadline) -> Matrix:
         """``/api/v1/query_range`` from ``start`` to ``end`` (epoch seconds, both evaluated) every ``step`` s."""
@@ -252,46 +255,65 @@ class PrometheusApi:
             "timeout", f"Prometheus at {self.url} did not answer within the look's deadline of {deadline.seconds:g} s"
         )
 
-    def _attempts(self, path: str, params: dict[str, str], deadline: Deadline) -> tuple[int, bytes]:
+    def _attempts(self, path: str, form: bytes, deadline: Deadline) -> tuple[int, bytes]:
         """Attempt after attempt while retries and the deadline allow; the last failure is raised."""
         attempt = 0
         while True:
             failure: PrometheusError
             try:
-                status, body = self._attempt(path, params, deadline)
+                status, body = self._attempt(path, form, deadline)
                 if status not in RETRY_STATUSES:
                     return status, body
                 failure = PrometheusError("error", f"Prometheus at {self.url} answered HTTP {status}")
-            except (requests.Timeout, urllib3.exceptions.TimeoutError) as error:  # the body's reads raise urllib3's
-                failure = PrometheusError("timeout", f"Prometheus at {self.url} timed out: {type(error).__name__}")
-            except (requests.RequestException, urllib3.exceptions.HTTPError) as error:
-                reason = type(error).__name__
-                failure = PrometheusError("unreachable", f"Prometheus at {self.url} is unreachable: {reason}")
+            except urllib3.exceptions.EmptyPoolError:  # every connection was busy until the deadline
+                raise self._late(deadline) from None
+            except urllib3.exceptions.HTTPError as error:
+                failure = self._failed(error)
             pause = self._backoff * 2.0**attempt
             attempt += 1
             if attempt > self._retries or deadline.remaining() <= pause:
                 raise failure
             time.sleep(pause)
 
-    def _attempt(self, path: str, params: dict[str, str], deadline: Deadline) -> tuple[int, bytes]:
-        """One POST whose socket waits stop at the deadline and whose body is read piecewise until it."""
+    def _failed(self, error: urllib3.exceptions.HTTPError) -> PrometheusError:
+        """A failed exchange as the error counter counts it: timed out, or unreachable."""
+        reason = type(error).__name__
+        # urllib3's NewConnectionError (refused, no route, no such name) is a ConnectTimeoutError too
+        timed_out = not isinstance(error, urllib3.exceptions.NewConnectionError)
+        if timed_out and isinstance(error, urllib3.exceptions.TimeoutError):
+            return PrometheusError("timeout", f"Prometheus at {self.url} timed out: {reason}")
+        return PrometheusError("unreachable", f"Prometheus at {self.url} is unreachable: {reason}")
+
+    def _attempt(self, path: str, form: bytes, deadline: Deadline) -> tuple[int, bytes]:
+        """One POST on a pooled connection, waiting at most the timeout for each socket operation."""
         left = deadline.remaining()
         if left <= 0:
             raise self._late(deadline)
         wait = min(self._timeout, left)
-        with self._session.post(f"{self.url}{path}", data=params, timeout=(wait, wait), stream=True) as response:
-            raw = response.raw
+        headers = self._headers
+        if self._auth is not None:
+            headers = headers.copy()
+            headers["Authorization"] = self._auth()
+        response = self._pool.urlopen(
+            "POST", f"{self._prefix}{path}", body=form, headers=headers, timeout=urllib3.Timeout(wait, wait),
+            pool_timeout=left,  # type: ignore[arg-type]  # annotated int, waited as a float (queue.get)
+            redirect=False, preload_content=False, decode_content=False,
+        )
+        try:
             chunks: list[bytes] = []
             size = 0
-            while chunk := raw.read1(65536, decode_content=False):
+            while chunk := response.read1(65536):
                 size += len(chunk)
                 if size > MAX_ANSWER_BYTES:
                     raise malformed(self.url, f"the answer is larger than {MAX_ANSWER_BYTES // 2**20} MiB")
-                if deadline.remaining() <= 0:
-                    raise self._late(deadline)
                 chunks.append(chunk)
-            encoding = response.headers.get("content-encoding", "").strip().lower()
-            try:
-                return response.status_code, _decode(b"".join(chunks), encoding)
-            except zlib.error:
-                raise malformed(self.url, f"the {encoding} body does not decompress") from None
+        except BaseException:
+            response.close()  # not read to its end: its connection is not reused
+            raise
+        finally:
+            response.release_conn()  # a no-op once urllib3 has put the connection back at the answer's end
+        encoding = response.headers.get("content-encoding", "").strip().lower()
+        try:
+            return response.status, _decode(b"".join(chunks), encoding)
+        except zlib.error:
+            raise malformed(self.url, f"the {encoding} body does not decompress") from None

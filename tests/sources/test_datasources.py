@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -15,8 +16,10 @@ import pytest
 from analyzer.errors import InputError, SourceUnavailableError
 from analyzer.settings import Settings
 from analyzer.sources.datasources import Datasource, Sources, check_datasources
+from analyzer.sources.promapi import Deadline, PrometheusError
 from analyzer.sources.prometheus import PrometheusSource, Window
 from analyzer.sources.queries import QueryProfile, Target
+from tests.support.faults import fault_server
 from tests.support.prometheus import free_port
 
 PREFIX = "/prometheus"  # as a Mimir query frontend serves the Prometheus API
@@ -199,3 +202,45 @@ def test_settings_read_datasources_from_yaml(tmp_path: Path):
                       "    bearer_token: {file: /var/run/secrets/mimir/token}\n")
     settings = load_settings(config)
     assert settings.datasources["mimir"].tenant == "team-a"
+
+
+def test_credentials_in_the_url_are_sent_as_basic_auth(recorder):
+    """As requests did: ``http://user:password@host`` (percent-encoded) authenticates each request."""
+    source = PrometheusSource(recorder.url.replace("http://", "http://reader:p%40ss@") + PREFIX)
+    source.fetch(_profile(None), TARGET, Window(start=0, end=600, step=60))
+    assert recorder.requests[-1][1]["Authorization"] == "Basic " + base64.b64encode(b"reader:p@ss").decode()
+
+
+@pytest.mark.parametrize("compress, accepted", [(False, "identity"), (True, "gzip, deflate")])
+def test_the_query_is_a_form_and_gzip_is_asked_for_only_when_configured(recorder, compress, accepted):
+    source = PrometheusSource(recorder.url + PREFIX, compress=compress, headers={"accept-encoding": "br"})
+    source.fetch(_profile(None), TARGET, Window(start=0, end=600, step=60))
+    headers = {key.lower(): value for key, value in recorder.requests[-1][1].items()}
+    assert headers["content-type"] == "application/x-www-form-urlencoded"
+    assert headers["accept-encoding"] == "br"  # a configured header wins, whatever its case
+    source = PrometheusSource(recorder.url + PREFIX, compress=compress)
+    source.fetch(_profile(None), TARGET, Window(start=0, end=600, step=60))
+    assert recorder.requests[-1][1]["Accept-Encoding"] == accepted
+
+
+def test_a_token_endpoint_that_drips_is_cut_at_the_look_s_deadline(recorder, tmp_path):
+    secret = tmp_path / "client-secret"
+    secret.write_text("s3cret-client")
+    with fault_server() as endpoint:
+        endpoint.answer(200, {"access_token": "t", "expires_in": 3600})
+        endpoint.drip(0.02, headers_too=True)
+        sources = _sources(recorder, oauth2={"token_url": f"{endpoint.url}/token", "client_id": "analyzer",
+                                             "client_secret": {"file": str(secret)}})
+        started = time.monotonic()
+        with pytest.raises(PrometheusError, match="within the look's deadline of 1 s") as raised:
+            sources.fetch(_profile("mimir"), TARGET, Window(start=0, end=600, step=60), Deadline(1.0))
+        assert raised.value.kind == "timeout" and time.monotonic() - started < 1.5
+
+
+def test_an_authorizer_gives_the_header_value_of_each_request(tmp_path):
+    token = tmp_path / "token"
+    token.write_text("first\n")
+    authorizer = Datasource(url="http://x", bearer_token={"file": str(token)}).auth(1.0)
+    assert authorizer is not None and authorizer() == "Bearer first"
+    token.write_text("second")
+    assert authorizer() == "Bearer second"

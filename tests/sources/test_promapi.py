@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
 
 from analyzer.config import load_query_profile
+from analyzer.sources import promapi
 from analyzer.sources.promapi import Deadline, PrometheusError
 from analyzer.sources.prometheus import PrometheusSource, Window
 from analyzer.sources.queries import Target
@@ -143,3 +145,23 @@ def test_retries_stop_at_the_deadline():
             _fetch(server.url, deadline=1.0, timeout_seconds=0.4, retries=5)
         assert time.monotonic() - started < 1.5
     assert raised.value.kind == "timeout"
+
+
+def test_looks_beyond_the_connections_wait_for_one_within_their_deadline(monkeypatch):
+    """One connection, held by a dripping answer: a second look waits for it only until its own deadline."""
+    monkeypatch.setattr(promapi, "WORKERS", 1)
+    with fault_server() as server:
+        server.answer(200, _matrix([], padding="x" * 100))
+        server.drip(0.01)  # about 2 s
+        source = PrometheusSource(server.url, timeout_seconds=1.0)
+        try:
+            busy = threading.Thread(target=lambda: source.call("/api/v1/query_range", {}, Deadline(5.0)))
+            busy.start()
+            time.sleep(0.2)
+            started = time.monotonic()
+            with pytest.raises(PrometheusError, match=r"within the look's deadline of 0\.3 s") as raised:
+                source.fetch(load_query_profile("http"), TARGET, WINDOW, Deadline(0.3))
+            assert raised.value.kind == "timeout" and time.monotonic() - started < 0.6
+            busy.join()
+        finally:
+            source.close()
