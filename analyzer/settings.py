@@ -19,6 +19,7 @@ from analyzer.errors import InputError, describe
 from analyzer.grants import TokenReviewSettings
 from analyzer.sources.cache import CachePolicy
 from analyzer.sources.datasources import Datasource
+from analyzer.sources.transport import HTTP_URL
 
 #: Argo Rollouts' web provider gives up after 10 s by default; a look's deadline ends well before.
 ARGO_WEB_TIMEOUT_SECONDS = 10.0
@@ -34,7 +35,8 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CANARY_ANALYZER_", env_nested_delimiter="__", extra="forbid")
 
-    prometheus_url: str = Field(default="http://127.0.0.1:9090", description="Prometheus (or Thanos/Mimir) base URL")
+    prometheus_url: str = Field(default="http://127.0.0.1:9090", pattern=HTTP_URL,
+                                description="Prometheus (or Thanos/Mimir) base URL (http:// or https://)")
     prometheus_headers: dict[str, str] = Field(default_factory=dict, description="sent with every query (auth)")
     prometheus_ca_file: Path | None = Field(default=None, description="CA bundle for an https Prometheus URL")
     prometheus_timeout_seconds: float = Field(default=2.0, gt=0, description="per connect or read of an attempt")

@@ -89,7 +89,8 @@ class Datasource(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    url: str = Field(description="base URL; the query API is {url}/api/v1/query_range (Mimir: …/prometheus)")
+    url: str = Field(pattern=transport.HTTP_URL, description="base URL (http:// or https://); the query API is"
+                     " {url}/api/v1/query_range (Mimir: …/prometheus)")
     headers: dict[str, SecretStr] = Field(default_factory=dict, description="sent with every query")
     tenant: str | None = Field(default=None, description=f"sent as {TENANT_HEADER}")
     basic_auth: BasicAuth | None = None

@@ -37,6 +37,9 @@ Authorizer = Callable[[], str]
 
 #: The Content-Type of a form body (Prometheus' query parameters, an OAuth2 token request).
 FORM = "application/x-www-form-urlencoded"
+#: What a Prometheus or datasource URL must look like (the settings check it, so a bad one stops start-up
+#: with its name instead of failing every look): an http or https scheme and a host.
+HTTP_URL = r"(?i)^https?://[^/?#]+"
 #: Connections being made at once, across every pool (more wait, within their deadlines).
 CONNECTING = 8
 

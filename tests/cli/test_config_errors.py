@@ -24,7 +24,9 @@ def test_a_non_json_setting_exits_4_and_names_it(tmp_path, variable, field):
 _COMMANDS = [["serve"], ["judgments", "list"], ["release", "status"], ["audit", "verify"], ["token", "list"]]
 _BAD = [("CANARY_ANALYZER_API_TOKENS", "not json", "api_tokens"),
         ("CANARY_ANALYZER_LOOK_DEADLINE_SECONDS", "soon", "look_deadline_seconds"),
-        ("CANARY_ANALYZER_MAX_BODY_BYTES", "-1", "max_body_bytes")]
+        ("CANARY_ANALYZER_MAX_BODY_BYTES", "-1", "max_body_bytes"),
+        ("CANARY_ANALYZER_PROMETHEUS_URL", "ftp://prometheus:9090", "prometheus_url"),  # not http(s): no client
+        ("CANARY_ANALYZER_DATASOURCES", '{"mimir": {"url": "prometheus:9090"}}', "url")]
 
 
 @pytest.mark.parametrize("command", _COMMANDS, ids=" ".join)
