@@ -186,14 +186,13 @@ def _merged(kept: Grid, first: int, fresh: Grid) -> Grid | None:
     return Grid(kept.labels, values, present)
 
 
-def _first_change(kept: Grid, merged: Grid, first: int) -> int:
-    """The first step from ``first`` on at which ``merged`` (:func:`_merged` of ``kept``, on its rows) is not
-    exactly ``kept``: a re-read step a late sample changed, else the first new step (``merged.steps`` when the
-    answer changed nothing and brought no step, the same window as the last look left it)."""
-    through = min(kept.steps, merged.steps)
-    differs = ((merged.values[:, first:through] != kept.values[:, first:through])
-               | (merged.present[:, first:through] != kept.present[:, first:through])).any(axis=0)
-    return first + int(np.argmax(differs)) if differs.any() else through
+def _first_difference(kept: Grid, other: Grid, rows: np.ndarray | slice, start: int) -> int:
+    """The first step from ``start`` on at which ``other`` (its ``rows``, in the order of ``kept``'s) is not
+    exactly ``kept``; the shorter one's steps when none is."""
+    through = min(kept.steps, other.steps)
+    differs = ((other.values[rows, start:through] != kept.values[:, start:through])
+               | (other.present[rows, start:through] != kept.present[:, start:through])).any(axis=0)
+    return start + int(np.argmax(differs)) if differs.any() else through
 
 
 def _agrees(kept: Grid, start: int, again: Grid) -> bool:
@@ -204,12 +203,7 @@ def _agrees(kept: Grid, start: int, again: Grid) -> bool:
 def _same_steps(kept: Grid, grid: Grid) -> int:
     """How many first steps of a full answer are exactly the kept ones (0 unless it has the same series)."""
     rows = _rows_of(grid.labels, kept.labels) if len(grid.labels) == len(kept.labels) else None
-    if rows is None:
-        return 0
-    same = min(kept.steps, grid.steps)
-    differs = ((grid.values[rows, :same] != kept.values[:, :same])
-               | (grid.present[rows, :same] != kept.present[:, :same])).any(axis=0)
-    return int(np.argmax(differs)) if differs.any() else same
+    return 0 if rows is None else _first_difference(kept, grid, rows, 0)
 
 
 class WindowCache:
@@ -274,7 +268,9 @@ class WindowCache:
                 looks, checked = 1, stop % first
             if merged is not None:
                 kept = self._put(key, _entry(merged, looks, checked))
-                fresh_from = _first_change(entry.grid, merged, first)
+                # The first re-read step a late sample changed, else the first new step (the window's steps when
+                # the answer changed nothing and brought no step: the window as the last look left it).
+                fresh_from = _first_difference(entry.grid, merged, slice(None), first)
                 return CachedSeries(merged, warnings, "incremental", fresh_from, entry.built, kept, read_from=first)
             reason = "partial" if warnings else "changed"
         grid, warnings = fetch(window)
