@@ -24,8 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Insert, Select, Text, and_, bindparam, literal_column, null, or_, select
-from sqlalchemy import cast as sa_cast
+from sqlalchemy import Insert, Select, and_, bindparam, literal_column, null, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -63,16 +62,16 @@ def _upsert_statement(
 ) -> Insert:
     """Insert a row, or replace the stored one where its ``longer`` column is at most this one's: built once per
     dialect and table (building it was half of a look's store CPU), its values bound at each execution, the
-    ``nulls`` columns SQL NULL (a JSON column's bound None is JSON ``null``). With ``content``, a row whose
-    ``longer`` is equal and whose ``content`` column holds the same text is left as it is: rewriting it
-    would change nothing but cost the database a new row version (and its TOAST and WAL)."""
+    ``nulls`` columns SQL NULL (a JSON column's bound None is JSON ``null``). With ``content`` (a text column:
+    a chunk's source digest), a row whose ``longer`` is equal and whose ``content`` is the same is left as it
+    is: rewriting it would change nothing but cost the database a new row version (and its TOAST and WAL)."""
     table = row.__table__
     keys = {column.name for column in row.__mapper__.primary_key}
     insert = (postgresql if dialect == "postgresql" else sqlite).insert(table).values(dict.fromkeys(nulls, null()))
     stored, offered = table.c[longer], insert.excluded[longer]
     replace = stored <= offered
     if content is not None:
-        changed = sa_cast(table.c[content], Text).is_distinct_from(sa_cast(insert.excluded[content], Text))
+        changed = table.c[content].is_distinct_from(insert.excluded[content])
         replace = or_(stored < offered, and_(stored == offered, changed))
     return cast(Insert, insert.on_conflict_do_update(
         index_elements=sorted(keys),
@@ -84,8 +83,8 @@ def _upsert_statement(
 def _upsert(session: Session, row: type[WindowMeasurementRow | WindowMeasurementChunkRow], values: dict[str, Any],
             longer: str, nulls: tuple[str, ...] = (), content: str | None = None) -> int:
     """Insert ``values`` (with ``nulls``, every column of ``row``), or replace the stored row where its ``longer``
-    column is at most this one's (and, with ``content``, that column's JSON differs when ``longer`` is equal);
-    how many rows it wrote (0 or 1)."""
+    column is at most this one's (and, with ``content``, that column differs when ``longer`` is equal); how
+    many rows it wrote (0 or 1)."""
     statement = _upsert_statement(session.get_bind().dialect.name, row, longer, nulls, content)
     return len(session.connection().execute(statement, values).all())  # Core: no ORM plugin asked (~40 us)
 
